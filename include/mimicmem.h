@@ -1,0 +1,332 @@
+/* mimicmem: category-tracked, context-scoped memory for simulation codes.
+ *
+ * One header for users. Every block carries a 16-byte header (size, category,
+ * integrity seal), so free and realloc are O(1) and there is no limit on live
+ * blocks. Blocks belong either to the process-wide allocator (mm_malloc) or to
+ * a context (mm_context_malloc) that frees them all at once on reset/destroy.
+ * See docs/design.md for the layout, the thread rules and the error policy. */
+#ifndef MIMICMEM_H
+#define MIMICMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(MM_SHARED_BUILD)
+#define MM_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define MM_API __attribute__((visibility("default")))
+#else
+#define MM_API
+#endif
+
+#define MM_VERSION_MAJOR 0
+#define MM_VERSION_MINOR 2
+#define MM_VERSION_PATCH 0
+#define MM_VERSION_STRING "0.2.0"
+
+typedef struct mm_context mm_context; /* opaque; see the Contexts group */
+
+/* ========================================================================
+ * Categories
+ * Rule: ids are small integers, stable for the life of the process; the six
+ * built-ins have fixed values and live in group "Core". Registration is
+ * thread-safe and idempotent by name.
+ * ====================================================================== */
+
+typedef int mm_category;
+
+#define MM_CAT_INVALID (-1)
+#define MM_CAT_UNKNOWN 0
+#define MM_CAT_GALAXIES 1
+#define MM_CAT_HALOS 2
+#define MM_CAT_TREES 3
+#define MM_CAT_IO 4
+#define MM_CAT_UTILITY 5
+#define MM_CAT_BUILTIN_COUNT 6
+
+/* Capacity of the registry (built-ins included) and the longest accepted
+ * category or group name, in bytes, not counting the terminating NUL. */
+#define MM_CATEGORY_MAX 1024
+#define MM_NAME_MAX 63
+
+/* Registers a category called name in group (NULL or "" means "Other") and
+ * returns its id. Registering a name that exists returns the existing id (the
+ * group given the first time stays). Errors, reported through the error
+ * handler, then MM_CAT_INVALID returned: NULL, empty or over-long name or group
+ * (MM_ERR_BAD_ARGUMENT), registry full (MM_ERR_REGISTRY_FULL). Cost: O(number
+ * of categories) under a mutex; call it at start-up, not per allocation. */
+MM_API mm_category mm_category_register(const char *name, const char *group);
+
+/* Returns the id of the category called name, or MM_CAT_INVALID when none is
+ * registered. Never an error. */
+MM_API mm_category mm_category_find(const char *name);
+
+/* Name and group of category c. The strings live as long as the process.
+ * An unknown id is an MM_ERR_BAD_CATEGORY error, then NULL is returned. */
+MM_API const char *mm_category_name(mm_category c);
+MM_API const char *mm_category_group(mm_category c);
+
+/* Number of registered categories (ids 0 .. count-1 are valid). */
+MM_API int mm_category_count(void);
+
+/* ========================================================================
+ * Allocation
+ * Rule: any thread may call these. Blocks are aligned for any type
+ * (alignof(max_align_t)). A block from a context is freed or resized with the
+ * same mm_free / mm_realloc; its context is found from its header in O(1).
+ * Every failure goes to the error handler (see Errors); if the handler returns,
+ * the call returns NULL (or does nothing, for a free) with statistics untouched.
+ * ====================================================================== */
+
+/* Allocates size bytes in category cat. size 0 gives a valid, unique pointer.
+ * Errors: MM_ERR_BAD_CATEGORY, MM_ERR_SIZE_OVERFLOW, MM_ERR_OUT_OF_MEMORY. */
+MM_API void *mm_malloc(size_t size, mm_category cat);
+
+/* Allocates n*size zeroed bytes; an overflowing product is MM_ERR_SIZE_OVERFLOW. */
+MM_API void *mm_calloc(size_t n, size_t size, mm_category cat);
+
+/* Resizes p to size bytes, keeping its category and context; the contents up
+ * to the smaller size are kept. p NULL behaves as mm_malloc(size,
+ * MM_CAT_UNKNOWN). size 0 keeps a live zero-size block (it never frees).
+ * On failure p stays valid and unchanged. Errors: MM_ERR_BAD_POINTER,
+ * MM_ERR_DOUBLE_FREE, MM_ERR_SIZE_OVERFLOW, MM_ERR_OUT_OF_MEMORY. */
+MM_API void *mm_realloc(void *p, size_t size);
+
+/* As mm_realloc, and moves the block to category cat (p NULL: mm_malloc in
+ * cat). */
+MM_API void *mm_realloc_cat(void *p, size_t size, mm_category cat);
+
+/* Frees p. NULL is a no-op. A damaged header or a pointer mimicmem never
+ * returned is MM_ERR_BAD_POINTER; a block already freed is MM_ERR_DOUBLE_FREE
+ * where the library can still tell (see docs/design.md). Cost: O(1). */
+MM_API void mm_free(void *p);
+
+/* Copies the NUL-terminated string s into a new block of category cat.
+ * s NULL is an MM_ERR_BAD_ARGUMENT error. */
+MM_API char *mm_strdup(const char *s, mm_category cat);
+
+/* Returns nonzero when p is a live, intact mimicmem block. Never calls the
+ * error handler, never aborts. NULL gives 0. p must point into readable
+ * memory at least 16 bytes past its start (any pointer mimicmem returned or
+ * a pointer into the middle of a buffer is fine). */
+MM_API int mm_validate(const void *p);
+
+/* Requested size, category and context (NULL for process-wide blocks) of a
+ * live block. An invalid p is an error (as for mm_free); then 0,
+ * MM_CAT_INVALID and NULL are returned. */
+MM_API size_t mm_block_size(const void *p);
+MM_API mm_category mm_block_category(const void *p);
+MM_API mm_context *mm_block_context(const void *p);
+
+/* ========================================================================
+ * Contexts
+ * Rule: a context belongs to one thread at a time: that thread allocates from
+ * it, frees and resizes its blocks, resets and destroys it. Different contexts
+ * on different threads run concurrently with no lock on the allocation and
+ * free paths. Handing a context to another thread needs the caller's own
+ * synchronisation (a mutex, a thread join). A block of a context freed by a
+ * thread that does not own the context is a data race: see docs/design.md.
+ * ====================================================================== */
+
+/* Creates a context called name (copied; NULL gives "context") under parent
+ * (NULL: a top-level context). The new context is owned by the caller's
+ * thread. Errors: MM_ERR_BAD_CONTEXT for a dead parent, MM_ERR_OUT_OF_MEMORY.
+ * Returns NULL if the handler returns. */
+MM_API mm_context *mm_context_create(const char *name, mm_context *parent);
+
+/* Frees every block still allocated in ctx and in its descendants, then the
+ * contexts themselves. NULL is a no-op. Cost: proportional to the chunks and
+ * large blocks of the subtree, not to its small blocks. */
+MM_API void mm_context_destroy(mm_context *ctx);
+
+/* Frees every block of ctx and destroys its child contexts (PostgreSQL's
+ * rule: children are per-epoch scratch), keeps ctx and its chunks for the next
+ * epoch, and closes one epoch (see Epochs). NULL is a no-op. */
+MM_API void mm_context_reset(mm_context *ctx);
+
+/* Allocation inside ctx; same contract as mm_malloc/mm_calloc/mm_strdup.
+ * ctx NULL allocates process-wide. A destroyed ctx is undefined behaviour
+ * (detected in most cases as MM_ERR_BAD_CONTEXT). */
+MM_API void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat);
+MM_API void *mm_context_calloc(mm_context *ctx, size_t n, size_t size, mm_category cat);
+MM_API char *mm_context_strdup(mm_context *ctx, const char *s, mm_category cat);
+
+/* Name, parent and current epoch label ("" when none was set). */
+MM_API const char *mm_context_name(const mm_context *ctx);
+MM_API mm_context *mm_context_parent(const mm_context *ctx);
+MM_API const char *mm_context_label(const mm_context *ctx);
+
+/* Sets the label of the current epoch (copied, truncated to MM_NAME_MAX bytes),
+ * e.g. "Forest 17". The label is kept with the epoch's statistics. */
+MM_API void mm_context_set_label(mm_context *ctx, const char *label);
+
+/* Bytes of chunk memory that ctx keeps across resets (default: all chunks
+ * it has used, i.e. its largest epoch's footprint). Chunks beyond the cap
+ * go back to the system at reset. Returns the old cap. */
+MM_API size_t mm_context_set_retain(mm_context *ctx, size_t bytes);
+
+/* ========================================================================
+ * Epochs: the life of a context between two resets (one forest)
+ * Rule: bounded memory whatever the number of epochs: counts, min/mean/max of
+ * the epoch peaks and the top K epochs by peak. Owner thread only.
+ * ====================================================================== */
+
+#define MM_DEFAULT_TOP_EPOCHS 10
+
+typedef struct {
+    uint64_t count;    /* epochs closed by mm_context_reset */
+    size_t min_peak;   /* smallest epoch peak, bytes (0 when count is 0) */
+    size_t max_peak;   /* largest epoch peak, bytes */
+    double mean_peak;  /* mean epoch peak, bytes */
+} mm_epoch_summary;
+
+typedef struct {
+    uint64_t index;        /* 0-based number of the epoch in ctx */
+    const char *label;     /* its label ("" when none); valid until the next reset */
+    size_t peak_bytes;     /* peak of ctx and its descendants during the epoch */
+} mm_epoch_info;
+
+MM_API mm_epoch_summary mm_context_epochs(const mm_context *ctx);
+
+/* Keeps the k largest epochs (k <= 1000; 0 turns it off). Returns the old k. */
+MM_API size_t mm_context_set_top_epochs(mm_context *ctx, size_t k);
+
+/* Fills *out with the rank-th largest epoch (0 = largest) and returns 1, or
+ * returns 0 when there are fewer than rank+1 epochs kept. */
+MM_API int mm_context_top_epoch(const mm_context *ctx, size_t rank, mm_epoch_info *out);
+
+/* Peak bytes of category c during the rank-th largest epoch. */
+MM_API size_t mm_context_top_epoch_category(const mm_context *ctx, size_t rank, mm_category c);
+
+typedef enum { MM_EPOCH_LOG_CSV = 0, MM_EPOCH_LOG_JSONL = 1 } mm_epoch_log_format;
+
+/* Streams one line per closed epoch to out (label, peak, per-category peaks):
+ * CSV "label,peak_bytes,category=bytes;..." or one JSON object per line.
+ * out NULL stops. The caller keeps out open and closes it. */
+MM_API void mm_context_set_epoch_log(mm_context *ctx, FILE *out, mm_epoch_log_format fmt);
+
+/* Blocks that a reset or destroy freed because nobody freed them explicitly. */
+typedef struct {
+    size_t bytes;      /* bytes reclaimed */
+    size_t blocks;     /* blocks reclaimed */
+} mm_reclaimed;
+
+/* Reclaimed figures of category c: what resets of ctx found still live in ctx
+ * and its descendants (child contexts are destroyed by a reset), cumulative
+ * over all epochs, or for the last closed epoch when last_epoch is nonzero. */
+MM_API mm_reclaimed mm_context_reclaimed(const mm_context *ctx, mm_category c, int last_epoch);
+
+/* When on, each reset logs one warning per category that left blocks behind
+ * (through the log handler; see Logging). Returns the old setting. */
+MM_API int mm_context_warn_reclaimed(mm_context *ctx, int on);
+
+/* ========================================================================
+ * Statistics
+ * Rule: plain structs returned by value. bytes are live bytes as requested by
+ * callers; peak_bytes is the high-water mark of that figure; blocks are live
+ * blocks; allocs/frees are cumulative. Process figures (ctx NULL) count every
+ * block, context blocks included, and are exact once threads are quiet; see
+ * docs/design.md for the peak bound while several threads allocate.
+ * ====================================================================== */
+
+typedef struct {
+    size_t bytes;        /* live requested bytes */
+    size_t peak_bytes;   /* high-water mark of bytes (a peak of the sum) */
+    size_t blocks;       /* live blocks */
+    uint64_t allocs;     /* cumulative allocations */
+    uint64_t frees;      /* cumulative frees (explicit, or by reset/destroy) */
+} mm_stats;
+
+/* ctx NULL: the whole process. Otherwise ctx and its descendants, with an
+ * exact peak: the high-water mark over the context's whole life, all epochs
+ * included (the peak of the current epoch is in mm_context_epoch_stats). */
+MM_API mm_stats mm_stats_total(const mm_context *ctx);
+MM_API mm_stats mm_stats_category(const mm_context *ctx, mm_category c);
+
+/* ctx alone, without its descendants (exact, peak included). */
+MM_API mm_stats mm_stats_self(const mm_context *ctx);
+
+/* ctx and its descendants during the current epoch: bytes and blocks are
+ * live figures, peak_bytes the epoch's high-water mark so far, allocs and
+ * frees counted since the last reset. */
+MM_API mm_stats mm_context_epoch_stats(const mm_context *ctx);
+
+/* ========================================================================
+ * Reports
+ * Rule: text for people, JSON (with "schema_version") for tools, from one walk.
+ * ====================================================================== */
+
+typedef enum { MM_REPORT_TEXT = 0, MM_REPORT_JSON = 1 } mm_report_format;
+
+#define MM_REPORT_SCHEMA_VERSION 1
+
+/* Writes the usage by category (grouped, with subtotals, Total and Peak) of
+ * ctx and its descendants, or of the whole process and its live contexts when
+ * ctx is NULL; for contexts also the context tree and Per-Forest Statistics. */
+MM_API void mm_report(FILE *out, const mm_context *ctx, mm_report_format fmt);
+
+/* Formats bytes with an adaptive unit ("812.4 MB") into buf; returns buf. */
+MM_API char *mm_format_bytes(size_t bytes, char *buf, size_t buflen);
+
+/* ========================================================================
+ * Errors
+ * Rule: one path. Every failure fills an mm_error and goes to the handler.
+ * The default handler prints the message to stderr and aborts. A handler that
+ * returns makes the failing call return NULL (or do nothing) with statistics
+ * untouched. The handler may be called from any thread.
+ * ====================================================================== */
+
+typedef enum {
+    MM_ERR_NONE = 0,
+    MM_ERR_OUT_OF_MEMORY = 1,  /* the system allocator failed */
+    MM_ERR_SIZE_OVERFLOW = 2,  /* size + header, or n * size, does not fit */
+    MM_ERR_BAD_CATEGORY = 3,   /* unknown category id */
+    MM_ERR_BAD_POINTER = 4,    /* damaged header or a pointer mimicmem never returned */
+    MM_ERR_DOUBLE_FREE = 5,    /* a block already freed (explicitly, or by reset/destroy) */
+    MM_ERR_BAD_CONTEXT = 6,    /* NULL where a context is needed, or a dead context */
+    MM_ERR_REGISTRY_FULL = 7,  /* MM_CATEGORY_MAX categories already registered */
+    MM_ERR_BAD_ARGUMENT = 8,   /* NULL string, empty or over-long name, bad option */
+    MM_ERR_OVERRUN = 9,        /* guard bytes after a block were overwritten */
+    MM_ERR_LIMIT = 10          /* a byte limit would be exceeded */
+} mm_error_kind;
+
+typedef struct {
+    mm_error_kind kind;        /* what went wrong */
+    const char *message;       /* full human message; valid during the call only */
+    size_t size;               /* bytes requested (0 when not an allocation) */
+    mm_category category;      /* category involved, or MM_CAT_INVALID */
+    const void *ptr;           /* pointer involved, or NULL */
+    const mm_context *context; /* context involved, or NULL */
+} mm_error;
+
+typedef void (*mm_error_fn)(const mm_error *err, void *user);
+
+/* Sets the handler; (NULL, NULL) restores the default. Thread-safe. */
+MM_API void mm_set_error_handler(mm_error_fn fn, void *user);
+
+/* Short name of an error kind ("out of memory", "double free", ...). */
+MM_API const char *mm_error_kind_name(mm_error_kind kind);
+
+/* ========================================================================
+ * Logging
+ * Rule: informational lines and warnings from the library go to one hook.
+ * The default prints MM_LOG_INFO to stdout and MM_LOG_WARNING/ERROR to stderr.
+ * ====================================================================== */
+
+typedef enum { MM_LOG_DEBUG = 0, MM_LOG_INFO = 1, MM_LOG_WARNING = 2, MM_LOG_ERROR = 3 } mm_log_level;
+
+typedef void (*mm_log_fn)(mm_log_level level, const char *message, void *user);
+
+/* Sets the log hook; (NULL, NULL) restores the default. Thread-safe. */
+MM_API void mm_set_log_handler(mm_log_fn fn, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIMICMEM_H */

@@ -1,0 +1,200 @@
+/* malloc/calloc/realloc/free for process-wide blocks, and the dispatch to
+ * context.c for context blocks: the hot path and nothing else. A process-wide
+ * block is one system allocation of 16 + size bytes with the header in front. */
+#include "internal.h"
+
+#include <string.h>
+
+_Static_assert(_Alignof(max_align_t) <= MMI_HEADER_BYTES,
+               "the 16-byte header keeps payloads aligned only if max_align_t needs <= 16");
+
+/* Validates cat and size for an allocation of size bytes; reports and returns
+ * false on error. */
+static inline bool alloc_check(size_t size, int cat, const char *fn) {
+    if (MMI_UNLIKELY(!mmi_cat_valid(cat))) {
+        mmi_error_bad_category(cat, fn);
+        return false;
+    }
+    if (MMI_UNLIKELY(size > MMI_MAX_REQUEST)) {
+        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, NULL,
+                  "request of %zu bytes for category \"%s\" in %s exceeds the largest block "
+                  "mimicmem can describe (%zu bytes)",
+                  size, mmi_cat_name(cat), fn, (size_t)MMI_MAX_REQUEST);
+        return false;
+    }
+    return true;
+}
+
+static void *alloc_process(size_t size, int cat, bool zero, const char *fn) {
+    if (!alloc_check(size, cat, fn)) return NULL;
+    mmi_header *h = zero ? mmi_sys_calloc(MMI_HEADER_BYTES + size)
+                         : mmi_sys_malloc(MMI_HEADER_BYTES + size);
+    if (MMI_UNLIKELY(h == NULL)) {
+        mmi_error_oom(size, cat, NULL, fn);
+        return NULL;
+    }
+    h->size_cat = mmi_pack_size_cat(size, cat);
+    h->info = 0;
+    mmi_hdr_seal_live(h);
+    mmi_count_alloc(mmi_thread_get(), cat, size);
+    return mmi_payload_of(h);
+}
+
+void *mm_malloc(size_t size, mm_category cat) {
+    return alloc_process(size, cat, false, "mm_malloc");
+}
+
+static bool alloc_mul(size_t n, size_t size, int cat, size_t *out, const char *fn) {
+    if (size != 0 && n > SIZE_MAX / size) {
+        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, NULL,
+                  "%s of %zu x %zu bytes for category \"%s\" overflows size_t", fn, n, size,
+                  mmi_cat_name(cat));
+        return false;
+    }
+    *out = n * size;
+    return true;
+}
+
+void *mm_calloc(size_t n, size_t size, mm_category cat) {
+    size_t total;
+    if (!alloc_mul(n, size, cat, &total, "mm_calloc")) return NULL;
+    return alloc_process(total, cat, true, "mm_calloc");
+}
+
+static char *alloc_strdup(mm_context *ctx, const char *s, int cat, const char *fn) {
+    if (s == NULL) {
+        mmi_error(MM_ERR_BAD_ARGUMENT, 0, cat, NULL, ctx, "%s: string is NULL", fn);
+        return NULL;
+    }
+    size_t n = strlen(s) + 1;
+    char *p = ctx ? mmi_context_alloc(ctx, n, cat, false, fn) : alloc_process(n, cat, false, fn);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+char *mm_strdup(const char *s, mm_category cat) {
+    return alloc_strdup(NULL, s, cat, "mm_strdup");
+}
+
+/* Returns the header of a live block p, or NULL after reporting the error. */
+static inline mmi_header *alloc_live_header(const void *p, const char *fn) {
+    mmi_header *h = mmi_hdr_of(p);
+    mmi_hdr_state st = mmi_hdr_check(h);
+    if (MMI_UNLIKELY(st != MMI_HDR_LIVE)) {
+        mmi_error_pointer(p, st, NULL, fn);
+        return NULL;
+    }
+    return h;
+}
+
+void mm_free(void *p) {
+    if (p == NULL) return;
+    mmi_header *h = alloc_live_header(p, "mm_free");
+    if (h == NULL) return;
+    if (h->info & MMI_HF_CONTEXT) {
+        mmi_context_free(h, "mm_free");
+        return;
+    }
+    size_t size = mmi_hdr_size(h);
+    int cat = mmi_hdr_cat(h);
+    mmi_hdr_seal_freed(h);
+    mmi_count_free(mmi_thread_get(), cat, size);
+    mmi_sys_free(h);
+}
+
+static void *alloc_realloc(void *p, size_t size, int cat, bool keep_cat, const char *fn) {
+    if (p == NULL) return alloc_process(size, keep_cat ? MM_CAT_UNKNOWN : cat, false, fn);
+    mmi_header *h = alloc_live_header(p, fn);
+    if (h == NULL) return NULL;
+    int old_cat = mmi_hdr_cat(h);
+    if (keep_cat) cat = old_cat;
+    if (!alloc_check(size, cat, fn)) return NULL;
+    if (h->info & MMI_HF_CONTEXT) return mmi_context_realloc(h, size, cat, fn);
+
+    size_t old_size = mmi_hdr_size(h);
+    mmi_header *n = mmi_sys_realloc(h, MMI_HEADER_BYTES + size);
+    if (MMI_UNLIKELY(n == NULL)) {
+        mmi_error_oom(size, cat, NULL, fn);
+        return NULL;
+    }
+    n->size_cat = mmi_pack_size_cat(size, cat);
+    n->info = 0;
+    mmi_hdr_seal_live(n);
+    mmi_count_resize(mmi_thread_get(), old_cat, old_size, cat, size);
+    return mmi_payload_of(n);
+}
+
+void *mm_realloc(void *p, size_t size) {
+    return alloc_realloc(p, size, MM_CAT_UNKNOWN, true, "mm_realloc");
+}
+
+void *mm_realloc_cat(void *p, size_t size, mm_category cat) {
+    return alloc_realloc(p, size, cat, false, "mm_realloc_cat");
+}
+
+int mm_validate(const void *p) {
+    if (p == NULL) return 0;
+    const mmi_header *h = mmi_hdr_of(p);
+    if (mmi_hdr_check(h) != MMI_HDR_LIVE) return 0;
+    if (!mmi_cat_valid(mmi_hdr_cat(h))) return 0;
+    if (h->info & MMI_HF_CONTEXT) {
+        const char *why;
+        return mmi_context_chunk_of(h, &why) != NULL;
+    }
+    return h->info == 0;
+}
+
+/* Header of a live block for the query functions, or NULL after an error. */
+static const mmi_header *alloc_query(const void *p, const char *fn) {
+    if (p == NULL) {
+        mmi_error(MM_ERR_BAD_POINTER, 0, MM_CAT_INVALID, NULL, NULL, "NULL passed to %s", fn);
+        return NULL;
+    }
+    const mmi_header *h = alloc_live_header(p, fn);
+    if (h && (h->info & MMI_HF_CONTEXT)) {
+        const char *why = NULL;
+        if (mmi_context_chunk_of(h, &why) == NULL) {
+            mmi_error_pointer(p, MMI_HDR_LIVE, why, fn);
+            return NULL;
+        }
+    }
+    return h;
+}
+
+size_t mm_block_size(const void *p) {
+    const mmi_header *h = alloc_query(p, "mm_block_size");
+    return h ? mmi_hdr_size(h) : 0;
+}
+
+mm_category mm_block_category(const void *p) {
+    const mmi_header *h = alloc_query(p, "mm_block_category");
+    return h ? mmi_hdr_cat(h) : MM_CAT_INVALID;
+}
+
+mm_context *mm_block_context(const void *p) {
+    const mmi_header *h = alloc_query(p, "mm_block_context");
+    if (h == NULL || !(h->info & MMI_HF_CONTEXT)) return NULL;
+    const char *why;
+    return mmi_context_chunk_of(h, &why)->ctx;
+}
+
+/* ---- context entry points that share the checks above ------------------ */
+
+void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
+    if (ctx == NULL) return alloc_process(size, cat, false, "mm_context_malloc");
+    if (!alloc_check(size, cat, "mm_context_malloc")) return NULL;
+    return mmi_context_alloc(ctx, size, cat, false, "mm_context_malloc");
+}
+
+void *mm_context_calloc(mm_context *ctx, size_t n, size_t size, mm_category cat) {
+    size_t total;
+    if (!alloc_mul(n, size, cat, &total, "mm_context_calloc")) return NULL;
+    if (ctx == NULL) return alloc_process(total, cat, true, "mm_context_calloc");
+    if (!alloc_check(total, cat, "mm_context_calloc")) return NULL;
+    return mmi_context_alloc(ctx, total, cat, true, "mm_context_calloc");
+}
+
+char *mm_context_strdup(mm_context *ctx, const char *s, mm_category cat) {
+    if (ctx && !alloc_check(0, cat, "mm_context_strdup")) return NULL;
+    return alloc_strdup(ctx, s, cat, "mm_context_strdup");
+}

@@ -1,0 +1,611 @@
+/* Memory contexts: per-forest (and per-module) scopes whose blocks are carved
+ * from chunks the context owns, so reset and destroy cost per chunk, not per
+ * block. Small blocks (<= 16 KiB) come from size-class free lists or a bump
+ * pointer; larger ones are allocations of their own on a doubly linked list.
+ * Thread rule: everything here runs on the thread that owns the context; the
+ * only shared state (top-level list, chunk cache, dead-context queue) is
+ * behind ctx_lock and touched only on create/destroy and chunk refills. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CTX_FIRST_CHUNK ((size_t)8 * 1024)       /* first chunk a context gets */
+#define CTX_MAX_CHUNK ((size_t)1024 * 1024)      /* chunks grow by doubling up to this */
+#define CTX_CACHE_MAX_BYTES ((size_t)64 << 20)   /* dead contexts' chunks kept for reuse */
+#define CTX_DEAD_KEEP 64                          /* destroyed context structs kept */
+
+_Static_assert(sizeof(mmi_chunk) == 64, "chunk header keeps payloads 16-aligned");
+
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static mm_context *ctx_top;          /* live top-level contexts (sibling links); ctx_lock */
+static mmi_chunk *ctx_cache;         /* chunks of destroyed contexts; ctx_lock */
+static size_t ctx_cache_bytes;       /* bytes in ctx_cache; ctx_lock */
+static mm_context *ctx_dead_head;    /* destroyed contexts, oldest first; ctx_lock */
+static mm_context *ctx_dead_tail;    /* newest destroyed context; ctx_lock */
+static int ctx_dead_count;           /* entries in the dead queue; ctx_lock */
+
+/* ======================================================================
+ * Size classes: 16, 32, 48, 64, then four per doubling up to 16 KiB
+ * ==================================================================== */
+
+static inline unsigned ctx_msb(size_t x) { /* x > 0 */
+#if defined(__GNUC__) || defined(__clang__)
+    return 63u - (unsigned)__builtin_clzll((unsigned long long)x);
+#else
+    unsigned r = 0;
+    while (x >>= 1) r++;
+    return r;
+#endif
+}
+
+static inline unsigned ctx_class(size_t n) {
+    if (n <= 64) return n == 0 ? 0 : (unsigned)((n - 1) >> 4);
+    unsigned msb = ctx_msb(n - 1);
+    return 4 + (msb - 6) * 4 + (unsigned)(((n - 1) >> (msb - 2)) & 3);
+}
+
+static inline size_t ctx_class_bytes(unsigned k) {
+    if (k < 4) return (size_t)(k + 1) * 16;
+    unsigned msb = (k - 4) / 4 + 6, q = (k - 4) % 4;
+    return (size_t)(5 + q) << (msb - 2);
+}
+
+/* ======================================================================
+ * Counting: the context, its ancestors' subtree figures, the process
+ * ==================================================================== */
+
+static inline void ctx_ccount(mmi_ccount *c, int64_t dbytes, int64_t dblocks, uint64_t dallocs,
+                              uint64_t dfrees) {
+    c->bytes += (size_t)dbytes;
+    c->blocks += (size_t)dblocks;
+    c->allocs += dallocs;
+    c->frees += dfrees;
+    if (c->bytes > c->peak) c->peak = c->bytes;
+}
+
+static inline void ctx_change(mm_context *ctx, int cat, int64_t dbytes, int64_t dblocks,
+                              uint64_t dallocs, uint64_t dfrees) {
+    ctx_ccount(&ctx->self, dbytes, dblocks, dallocs, dfrees);
+    ctx->cats[cat].self_bytes += (size_t)dbytes;
+    ctx->cats[cat].self_blocks += (size_t)dblocks;
+    for (mm_context *p = ctx; p; p = p->parent) {
+        ctx_ccount(&p->tree, dbytes, dblocks, dallocs, dfrees);
+        ctx_ccount(&p->cats[cat].tree, dbytes, dblocks, dallocs, dfrees);
+    }
+}
+
+/* Makes ctx and its ancestors able to count category cat. */
+static MMI_NOINLINE bool ctx_grow_cats(mm_context *ctx, int cat, const char *fn) {
+    for (mm_context *p = ctx; p; p = p->parent) {
+        if (cat < p->ncap) continue;
+        int ncap = p->ncap ? p->ncap : 16;
+        while (ncap <= cat) ncap *= 2;
+        if (ncap > MM_CATEGORY_MAX) ncap = MM_CATEGORY_MAX;
+        mmi_ccat *n = mmi_sys_realloc(p->cats, (size_t)ncap * sizeof *n);
+        if (n == NULL) {
+            mmi_error_oom((size_t)ncap * sizeof *n, cat, ctx, fn);
+            return false;
+        }
+        memset(n + p->ncap, 0, (size_t)(ncap - p->ncap) * sizeof *n);
+        p->cats = n;
+        p->ncap = ncap;
+    }
+    return true;
+}
+
+static MMI_COLD void ctx_error_dead(const mm_context *ctx, const char *fn) {
+    if (ctx == NULL)
+        mmi_error(MM_ERR_BAD_CONTEXT, 0, MM_CAT_INVALID, NULL, NULL, "%s: context is NULL", fn);
+    else
+        mmi_error(MM_ERR_BAD_CONTEXT, 0, MM_CAT_INVALID, NULL, ctx,
+                  "%s: %p is not a live context (destroyed, or never created)", fn,
+                  (const void *)ctx);
+}
+
+/* ======================================================================
+ * Chunks
+ * ==================================================================== */
+
+static void ctx_chunk_init(mm_context *ctx, mmi_chunk *ch, uint32_t kind) {
+    ch->magic = mmi_chunk_magic(ch);
+    ch->kind = kind;
+    ch->ctx = ctx;
+    ch->prev = NULL;
+    ch->limit = (char *)(ch + 1);
+}
+
+/* Takes a chunk with room for need bytes from the dead contexts' cache. */
+static mmi_chunk *ctx_cache_take(size_t need) {
+    mmi_chunk *found = NULL;
+    pthread_mutex_lock(&ctx_lock);
+    for (mmi_chunk **pp = &ctx_cache; *pp; pp = &(*pp)->next) {
+        if ((*pp)->bytes - sizeof(mmi_chunk) >= need) {
+            found = *pp;
+            *pp = found->next;
+            ctx_cache_bytes -= found->bytes;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ctx_lock);
+    return found;
+}
+
+/* Makes a chunk with at least need free bytes current. */
+static MMI_NOINLINE bool ctx_refill(mm_context *ctx, size_t need, size_t size, int cat,
+                                    const char *fn) {
+    if (ctx->chunks) ctx->chunks->limit = ctx->bump;
+    mmi_chunk *ch = NULL;
+    for (mmi_chunk **pp = &ctx->spare; *pp; pp = &(*pp)->next) {
+        if ((*pp)->bytes - sizeof(mmi_chunk) >= need) {
+            ch = *pp;
+            *pp = ch->next;
+            break;
+        }
+    }
+    if (ch == NULL && (ch = ctx_cache_take(need)) != NULL) ctx->chunk_bytes += ch->bytes;
+    if (ch == NULL) {
+        size_t bytes = ctx->next_chunk_bytes;
+        while (bytes - sizeof(mmi_chunk) < need) bytes *= 2;
+        ch = mmi_sys_malloc(bytes);
+        if (ch == NULL) {
+            mmi_error_oom(size, cat, ctx, fn);
+            return false;
+        }
+        ch->bytes = bytes;
+        ctx->chunk_bytes += bytes;
+        if (ctx->next_chunk_bytes < CTX_MAX_CHUNK) ctx->next_chunk_bytes *= 2;
+    }
+    ctx_chunk_init(ctx, ch, MMI_CHUNK_SMALL);
+    ch->next = ctx->chunks;
+    ctx->chunks = ch;
+    ctx->bump = (char *)(ch + 1);
+    ctx->bump_end = (char *)ch + ch->bytes;
+    return true;
+}
+
+/* A block with room for size bytes, header info set; size_cat and seal are the
+ * caller's. NULL after an out-of-memory error. */
+static inline mmi_header *ctx_get_block(mm_context *ctx, size_t size, int cat, bool zero,
+                                        const char *fn) {
+    mmi_header *h;
+    if (MMI_LIKELY(size <= MMI_SMALL_MAX)) {
+        unsigned k = ctx_class(size);
+        void *f = ctx->freelist[k];
+        if (f != NULL) {
+            ctx->freelist[k] = *(void **)f;
+            h = mmi_hdr_of(f);
+        } else {
+            size_t need = MMI_HEADER_BYTES + ctx_class_bytes(k);
+            if (MMI_UNLIKELY((size_t)(ctx->bump_end - ctx->bump) < need) &&
+                !ctx_refill(ctx, need, size, cat, fn))
+                return NULL;
+            h = (mmi_header *)ctx->bump;
+            ctx->bump += need;
+            h->info = MMI_HF_CONTEXT |
+                      (uint32_t)(((uintptr_t)h - (uintptr_t)ctx->chunks) >> 4 << MMI_DIST_SHIFT);
+        }
+        if (zero) memset(mmi_payload_of(h), 0, size);
+        return h;
+    }
+    size_t total = sizeof(mmi_chunk) + MMI_HEADER_BYTES + size;
+    if (total < size) {
+        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx, "request of %zu bytes in %s", size, fn);
+        return NULL;
+    }
+    mmi_chunk *ch = zero ? mmi_sys_calloc(total) : mmi_sys_malloc(total);
+    if (ch == NULL) {
+        mmi_error_oom(size, cat, ctx, fn);
+        return NULL;
+    }
+    ctx_chunk_init(ctx, ch, MMI_CHUNK_LARGE);
+    ch->bytes = total;
+    ch->next = ctx->large;
+    if (ctx->large) ctx->large->prev = ch;
+    ctx->large = ch;
+    h = (mmi_header *)(ch + 1);
+    h->info = MMI_HF_CONTEXT | (uint32_t)(sizeof(mmi_chunk) >> 4 << MMI_DIST_SHIFT);
+    return h;
+}
+
+static void ctx_unlink_large(mm_context *ctx, mmi_chunk *ch) {
+    if (ch->prev) ch->prev->next = ch->next;
+    else ctx->large = ch->next;
+    if (ch->next) ch->next->prev = ch->prev;
+}
+
+/* Gives a block back to its context (no counting). */
+static inline void ctx_put_block(mm_context *ctx, mmi_chunk *ch, mmi_header *h) {
+    if (ch->kind == MMI_CHUNK_LARGE) {
+        ctx_unlink_large(ctx, ch);
+        mmi_sys_free(ch);
+        return;
+    }
+    unsigned k = ctx_class(mmi_hdr_size(h));
+    mmi_hdr_seal_freed(h);
+    void *payload = mmi_payload_of(h);
+    *(void **)payload = ctx->freelist[k];
+    ctx->freelist[k] = payload;
+}
+
+mmi_chunk *mmi_context_chunk_of(const mmi_header *h, const char **why) {
+    mmi_chunk *ch = (mmi_chunk *)((uintptr_t)h - ((uintptr_t)(h->info >> MMI_DIST_SHIFT) << 4));
+    if (ch->magic != mmi_chunk_magic(ch) ||
+        (ch->kind != MMI_CHUNK_SMALL && ch->kind != MMI_CHUNK_LARGE)) {
+        *why = "the header of its context chunk is damaged";
+        return NULL;
+    }
+    if (ch->ctx == NULL) {
+        *why = "released when its context was destroyed";
+        return NULL;
+    }
+    if (ch->kind == MMI_CHUNK_SMALL) {
+        const char *limit = ch == ch->ctx->chunks ? ch->ctx->bump : ch->limit;
+        if ((const char *)h >= limit) {
+            *why = "released by a reset of its context";
+            return NULL;
+        }
+    }
+    return ch;
+}
+
+/* ======================================================================
+ * Allocation, free, realloc of context blocks
+ * ==================================================================== */
+
+void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const char *fn) {
+    if (MMI_UNLIKELY(!mmi_ctx_alive(ctx))) {
+        ctx_error_dead(ctx, fn);
+        return NULL;
+    }
+    if (MMI_UNLIKELY(cat >= ctx->ncap) && !ctx_grow_cats(ctx, cat, fn)) return NULL;
+    mmi_header *h = ctx_get_block(ctx, size, cat, zero, fn);
+    if (MMI_UNLIKELY(h == NULL)) return NULL;
+    h->size_cat = mmi_pack_size_cat(size, cat);
+    mmi_hdr_seal_live(h);
+    ctx_change(ctx, cat, (int64_t)size, 1, 1, 0);
+    mmi_count_alloc(mmi_thread_get(), cat, size);
+    return mmi_payload_of(h);
+}
+
+void mmi_context_free(mmi_header *h, const char *fn) {
+    const char *why = NULL;
+    mmi_chunk *ch = mmi_context_chunk_of(h, &why);
+    if (MMI_UNLIKELY(ch == NULL)) {
+        mmi_error_pointer(mmi_payload_of(h), MMI_HDR_LIVE, why, fn);
+        return;
+    }
+    mm_context *ctx = ch->ctx;
+    size_t size = mmi_hdr_size(h);
+    int cat = mmi_hdr_cat(h);
+    ctx_change(ctx, cat, -(int64_t)size, -1, 0, 1);
+    mmi_count_free(mmi_thread_get(), cat, size);
+    ctx_put_block(ctx, ch, h);
+}
+
+void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
+    const char *why = NULL;
+    mmi_chunk *ch = mmi_context_chunk_of(h, &why);
+    if (MMI_UNLIKELY(ch == NULL)) {
+        mmi_error_pointer(mmi_payload_of(h), MMI_HDR_LIVE, why, fn);
+        return NULL;
+    }
+    mm_context *ctx = ch->ctx;
+    if (MMI_UNLIKELY(cat >= ctx->ncap) && !ctx_grow_cats(ctx, cat, fn)) return NULL;
+    size_t old_size = mmi_hdr_size(h);
+    int old_cat = mmi_hdr_cat(h);
+    mmi_header *n;
+    if (ch->kind == MMI_CHUNK_SMALL && size <= MMI_SMALL_MAX && ctx_class(size) == ctx_class(old_size)) {
+        n = h; /* fits the same slot */
+    } else if (ch->kind == MMI_CHUNK_LARGE && size > MMI_SMALL_MAX) {
+        mmi_chunk *prev = ch->prev, *next = ch->next;
+        mmi_chunk *nc = mmi_sys_realloc(ch, sizeof(mmi_chunk) + MMI_HEADER_BYTES + size);
+        if (nc == NULL) {
+            mmi_error_oom(size, cat, ctx, fn);
+            return NULL;
+        }
+        nc->magic = mmi_chunk_magic(nc);
+        nc->bytes = sizeof(mmi_chunk) + MMI_HEADER_BYTES + size;
+        if (prev) prev->next = nc;
+        else ctx->large = nc;
+        if (next) next->prev = nc;
+        n = (mmi_header *)(nc + 1);
+    } else {
+        n = ctx_get_block(ctx, size, cat, false, fn);
+        if (n == NULL) return NULL;
+        memcpy(mmi_payload_of(n), mmi_payload_of(h), old_size < size ? old_size : size);
+        ctx_put_block(ctx, ch, h);
+    }
+    n->size_cat = mmi_pack_size_cat(size, cat);
+    mmi_hdr_seal_live(n);
+    if (old_cat == cat) {
+        ctx_change(ctx, cat, (int64_t)size - (int64_t)old_size, 0, 0, 0);
+    } else {
+        ctx_change(ctx, old_cat, -(int64_t)old_size, -1, 0, 0);
+        ctx_change(ctx, cat, (int64_t)size, 1, 0, 0);
+    }
+    mmi_count_resize(mmi_thread_get(), old_cat, old_size, cat, size);
+    return mmi_payload_of(n);
+}
+
+/* ======================================================================
+ * Create, reset, destroy
+ * ==================================================================== */
+
+static void ctx_copy_name(char *dst, const char *src) {
+    size_t n = strlen(src);
+    if (n > MM_NAME_MAX) n = MM_NAME_MAX;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+mm_context *mm_context_create(const char *name, mm_context *parent) {
+    if (parent != NULL && !mmi_ctx_alive(parent)) {
+        ctx_error_dead(parent, "mm_context_create (parent)");
+        return NULL;
+    }
+    mm_context *ctx = NULL;
+    pthread_mutex_lock(&ctx_lock);
+    if (ctx_dead_count >= CTX_DEAD_KEEP) { /* reuse the oldest destroyed context */
+        ctx = ctx_dead_head;
+        ctx_dead_head = ctx->next_sibling;
+        if (ctx_dead_head == NULL) ctx_dead_tail = NULL;
+        ctx_dead_count--;
+    }
+    pthread_mutex_unlock(&ctx_lock);
+    if (ctx == NULL && (ctx = mmi_sys_malloc(sizeof *ctx)) == NULL) {
+        mmi_error_oom(sizeof *ctx, MM_CAT_UTILITY, parent, "mm_context_create");
+        return NULL;
+    }
+    memset(ctx, 0, sizeof *ctx);
+    ctx->epochs = mmi_epochs_new();
+    if (ctx->epochs == NULL) {
+        mmi_sys_free(ctx);
+        mmi_error_oom(sizeof *ctx, MM_CAT_UTILITY, parent, "mm_context_create");
+        return NULL;
+    }
+    ctx->magic = MMI_CTX_ALIVE;
+    ctx_copy_name(ctx->name, name ? name : "context");
+    ctx->retain_bytes = SIZE_MAX;
+    ctx->next_chunk_bytes = CTX_FIRST_CHUNK;
+    ctx->parent = parent;
+    if (parent) {
+        ctx->next_sibling = parent->first_child;
+        if (parent->first_child) parent->first_child->prev_sibling = ctx;
+        parent->first_child = ctx;
+    } else {
+        pthread_mutex_lock(&ctx_lock);
+        ctx->next_sibling = ctx_top;
+        if (ctx_top) ctx_top->prev_sibling = ctx;
+        ctx_top = ctx;
+        pthread_mutex_unlock(&ctx_lock);
+    }
+    return ctx;
+}
+
+/* Frees every block of ctx itself (not its children): takes them off the
+ * process and ancestor figures, returns large blocks to the system and
+ * rewinds every chunk. */
+static void ctx_release_blocks(mm_context *ctx, mmi_thread *t) {
+    for (int c = 0; c < ctx->ncap; c++) {
+        mmi_ccat *cc = &ctx->cats[c];
+        size_t bytes = cc->self_bytes, blocks = cc->self_blocks;
+        if (blocks == 0) continue;
+        ctx_change(ctx, c, -(int64_t)bytes, -(int64_t)blocks, 0, blocks);
+        mmi_count_release(t, c, bytes, blocks);
+    }
+    for (mmi_chunk *ch = ctx->large, *next; ch; ch = next) {
+        next = ch->next;
+        mmi_sys_free(ch);
+    }
+    ctx->large = NULL;
+    for (mmi_chunk *ch = ctx->chunks, *next; ch; ch = next) {
+        next = ch->next;
+        ch->limit = (char *)(ch + 1);
+        ch->next = ctx->spare;
+        ctx->spare = ch;
+    }
+    ctx->chunks = NULL;
+    ctx->bump = ctx->bump_end = NULL;
+    memset(ctx->freelist, 0, sizeof ctx->freelist);
+}
+
+/* Hands the context's chunks to the cache of dead chunks (or the system). */
+static void ctx_release_chunks(mm_context *ctx) {
+    mmi_chunk *drop = NULL;
+    pthread_mutex_lock(&ctx_lock);
+    for (mmi_chunk *ch = ctx->spare, *next; ch; ch = next) {
+        next = ch->next;
+        ch->ctx = NULL;
+        if (ctx_cache_bytes + ch->bytes <= CTX_CACHE_MAX_BYTES) {
+            ch->next = ctx_cache;
+            ctx_cache = ch;
+            ctx_cache_bytes += ch->bytes;
+        } else {
+            ch->next = drop;
+            drop = ch;
+        }
+    }
+    pthread_mutex_unlock(&ctx_lock);
+    for (mmi_chunk *ch = drop, *next; ch; ch = next) {
+        next = ch->next;
+        mmi_sys_free(ch);
+    }
+    ctx->spare = NULL;
+    ctx->chunk_bytes = 0;
+}
+
+static void ctx_destroy_tree(mm_context *ctx, mmi_thread *t) {
+    while (ctx->first_child) ctx_destroy_tree(ctx->first_child, t);
+    ctx_release_blocks(ctx, t);
+    ctx_release_chunks(ctx);
+    mm_context *parent = ctx->parent;
+    if (parent) {
+        if (ctx->prev_sibling) ctx->prev_sibling->next_sibling = ctx->next_sibling;
+        else parent->first_child = ctx->next_sibling;
+        if (ctx->next_sibling) ctx->next_sibling->prev_sibling = ctx->prev_sibling;
+        /* the subtree's cumulative counts stay in the ancestors' figures */
+    }
+    mmi_epochs_free(ctx->epochs);
+    mmi_sys_free(ctx->cats);
+    ctx->epochs = NULL;
+    ctx->cats = NULL;
+    ctx->ncap = 0;
+    ctx->magic = MMI_CTX_DEAD;
+
+    pthread_mutex_lock(&ctx_lock);
+    if (parent == NULL) {
+        if (ctx->prev_sibling) ctx->prev_sibling->next_sibling = ctx->next_sibling;
+        else ctx_top = ctx->next_sibling;
+        if (ctx->next_sibling) ctx->next_sibling->prev_sibling = ctx->prev_sibling;
+    }
+    ctx->next_sibling = NULL;
+    if (ctx_dead_tail) ctx_dead_tail->next_sibling = ctx;
+    else ctx_dead_head = ctx;
+    ctx_dead_tail = ctx;
+    ctx_dead_count++;
+    mm_context *drop = NULL;
+    if (ctx_dead_count > CTX_DEAD_KEEP) {
+        drop = ctx_dead_head;
+        ctx_dead_head = drop->next_sibling;
+        ctx_dead_count--;
+    }
+    pthread_mutex_unlock(&ctx_lock);
+    mmi_sys_free(drop);
+}
+
+void mm_context_destroy(mm_context *ctx) {
+    if (ctx == NULL) return;
+    if (!mmi_ctx_alive(ctx)) {
+        ctx_error_dead(ctx, "mm_context_destroy");
+        return;
+    }
+    ctx_destroy_tree(ctx, mmi_thread_get());
+}
+
+/* Drops spare chunks beyond the retain cap. */
+static void ctx_trim(mm_context *ctx) {
+    if (ctx->chunk_bytes <= ctx->retain_bytes) return;
+    for (mmi_chunk **pp = &ctx->spare; *pp && ctx->chunk_bytes > ctx->retain_bytes;) {
+        mmi_chunk *ch = *pp;
+        *pp = ch->next;
+        ctx->chunk_bytes -= ch->bytes;
+        mmi_sys_free(ch);
+    }
+}
+
+/* What the reset is about to free in ctx and its descendants was never freed
+ * explicitly: count it as reclaimed, per category, and warn if asked to. */
+static void ctx_count_reclaimed(mm_context *ctx) {
+    for (int c = 0; c < ctx->ncap; c++) {
+        mmi_ccat *cc = &ctx->cats[c];
+        cc->last_reclaimed_bytes = cc->tree.bytes;
+        cc->last_reclaimed_blocks = cc->tree.blocks;
+        if (cc->tree.blocks == 0) continue;
+        cc->reclaimed_bytes += cc->tree.bytes;
+        cc->reclaimed_blocks += cc->tree.blocks;
+        if (ctx->warn_reclaimed)
+            mmi_log(MM_LOG_WARNING,
+                    "context \"%s\"%s%s%s: %zu blocks (%zu bytes) of category \"%s\" were not "
+                    "freed and were reclaimed by reset",
+                    ctx->name, ctx->label[0] ? " (epoch \"" : "", ctx->label,
+                    ctx->label[0] ? "\")" : "", cc->tree.blocks, cc->tree.bytes, mmi_cat_name(c));
+    }
+}
+
+void mm_context_reset(mm_context *ctx) {
+    if (ctx == NULL) return;
+    if (!mmi_ctx_alive(ctx)) {
+        ctx_error_dead(ctx, "mm_context_reset");
+        return;
+    }
+    mmi_thread *t = mmi_thread_get();
+    mmi_epochs_close(ctx); /* reads the epoch's peaks before anything is freed */
+    ctx_count_reclaimed(ctx);
+    while (ctx->first_child) ctx_destroy_tree(ctx->first_child, t);
+    ctx_release_blocks(ctx, t);
+    ctx_trim(ctx);
+    /* a new epoch: peaks restart from the (now empty) live figures */
+    mmi_ccount *counts[2] = {&ctx->tree, &ctx->self};
+    for (int i = 0; i < 2; i++) {
+        mmi_ccount *c = counts[i];
+        if (c->peak > c->peak_closed) c->peak_closed = c->peak;
+        c->peak = c->bytes;
+        c->allocs_at_epoch = c->allocs;
+        c->frees_at_epoch = c->frees;
+    }
+    for (int k = 0; k < ctx->ncap; k++) {
+        mmi_ccount *c = &ctx->cats[k].tree;
+        if (c->peak > c->peak_closed) c->peak_closed = c->peak;
+        c->peak = c->bytes;
+        c->allocs_at_epoch = c->allocs;
+        c->frees_at_epoch = c->frees;
+    }
+    ctx->label[0] = '\0';
+}
+
+/* ======================================================================
+ * Small accessors and settings
+ * ==================================================================== */
+
+#define CTX_REQUIRE(ctx, fn, fail)                                                                \
+    do {                                                                                          \
+        if (!mmi_ctx_alive(ctx)) {                                                                \
+            ctx_error_dead((ctx), (fn));                                                          \
+            return fail;                                                                          \
+        }                                                                                         \
+    } while (0)
+
+const char *mm_context_name(const mm_context *ctx) {
+    CTX_REQUIRE(ctx, "mm_context_name", NULL);
+    return ctx->name;
+}
+
+mm_context *mm_context_parent(const mm_context *ctx) {
+    CTX_REQUIRE(ctx, "mm_context_parent", NULL);
+    return ctx->parent;
+}
+
+const char *mm_context_label(const mm_context *ctx) {
+    CTX_REQUIRE(ctx, "mm_context_label", NULL);
+    return ctx->label;
+}
+
+void mm_context_set_label(mm_context *ctx, const char *label) {
+    CTX_REQUIRE(ctx, "mm_context_set_label", );
+    ctx_copy_name(ctx->label, label ? label : "");
+}
+
+size_t mm_context_set_retain(mm_context *ctx, size_t bytes) {
+    CTX_REQUIRE(ctx, "mm_context_set_retain", 0);
+    size_t old = ctx->retain_bytes;
+    ctx->retain_bytes = bytes;
+    return old;
+}
+
+int mm_context_warn_reclaimed(mm_context *ctx, int on) {
+    CTX_REQUIRE(ctx, "mm_context_warn_reclaimed", 0);
+    int old = ctx->warn_reclaimed;
+    ctx->warn_reclaimed = on != 0;
+    return old;
+}
+
+mm_reclaimed mm_context_reclaimed(const mm_context *ctx, mm_category c, int last_epoch) {
+    mm_reclaimed r = {0, 0};
+    CTX_REQUIRE(ctx, "mm_context_reclaimed", r);
+    if (!mmi_cat_valid(c)) {
+        mmi_error_bad_category(c, "mm_context_reclaimed");
+        return r;
+    }
+    if (c >= ctx->ncap) return r;
+    const mmi_ccat *cc = &ctx->cats[c];
+    r.bytes = last_epoch ? cc->last_reclaimed_bytes : cc->reclaimed_bytes;
+    r.blocks = last_epoch ? cc->last_reclaimed_blocks : cc->reclaimed_blocks;
+    return r;
+}
+
+void mmi_contexts_foreach(void (*fn)(const mm_context *ctx, void *arg), void *arg) {
+    pthread_mutex_lock(&ctx_lock);
+    for (mm_context *c = ctx_top; c; c = c->next_sibling) fn(c, arg);
+    pthread_mutex_unlock(&ctx_lock);
+}

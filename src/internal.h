@@ -1,0 +1,271 @@
+/* Declarations shared between the files of src/ (prefix mmi_). Nothing here is
+ * public. The hot-path counter updates are inline here so that alloc.c and
+ * context.c share one definition. */
+#ifndef MMI_INTERNAL_H
+#define MMI_INTERNAL_H
+
+#include "mimicmem.h"
+#include "header.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MMI_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MMI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MMI_NOINLINE __attribute__((noinline))
+#define MMI_COLD __attribute__((cold, noinline))
+#define MMI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define MMI_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define MMI_LIKELY(x) (x)
+#define MMI_UNLIKELY(x) (x)
+#define MMI_NOINLINE
+#define MMI_COLD
+#define MMI_PRINTF(f, a)
+#define MMI_TLS_MODEL
+#endif
+
+#define MMI_RELAXED memory_order_relaxed
+#define mmi_load(p) atomic_load_explicit((p), MMI_RELAXED)
+#define mmi_store(p, v) atomic_store_explicit((p), (v), MMI_RELAXED)
+
+/* ======================================================================
+ * Categories (category.c)
+ * ==================================================================== */
+
+/* Number of registered categories; ids below it are valid. Release-stored
+ * after the entry is written, so a reader that sees id < count sees its name. */
+extern _Atomic int mmi_ncat;
+
+static inline bool mmi_cat_valid(int c) {
+    return (unsigned)c < (unsigned)atomic_load_explicit(&mmi_ncat, memory_order_acquire);
+}
+
+/* Index of category c's group in registration order of groups (Core = 0). */
+int mmi_category_group_index(int c);
+const char *mmi_group_name(int g);
+int mmi_group_count(void);
+/* Name of c without error checking ("?" for an invalid id). */
+const char *mmi_cat_name(int c);
+
+/* ======================================================================
+ * Process statistics (stats.c)
+ *
+ * Each thread counts into its own mmi_thread (one writer: the thread; readers:
+ * anyone summing under mmi_stats_lock, with relaxed atomics). Every 64 KiB of
+ * net change per figure, a thread folds its pending bytes into the global
+ * `flushed` sum, so `flushed + own pending` is the process figure as this
+ * thread sees it; its maximum is the thread's peak estimate. See design.md.
+ * ==================================================================== */
+
+#define MMI_BATCH ((int64_t)64 * 1024)
+
+typedef struct {
+    _Atomic int64_t bytes;    /* net requested bytes added by this thread (may be < 0) */
+    _Atomic int64_t blocks;   /* net live blocks added by this thread (may be < 0) */
+    _Atomic uint64_t allocs;  /* allocations made by this thread */
+    _Atomic uint64_t frees;   /* frees made by this thread (reset/destroy included) */
+    int64_t flushed;          /* part of bytes already added to the global sum; owner only */
+    _Atomic int64_t peak;     /* largest process-wide estimate seen by this thread */
+} mmi_tcount;
+
+typedef struct {
+    _Atomic int64_t flushed;  /* sum of all threads' flushed bytes (live ones and retired) */
+    _Atomic int64_t peak;     /* max of thread peaks folded in at flush and retire */
+    int64_t bytes, blocks;    /* retired threads' net figures; under mmi_stats_lock */
+    uint64_t allocs, frees;   /* retired threads' counts; under mmi_stats_lock */
+} mmi_gcount;
+
+typedef struct mmi_thread {
+    mmi_tcount total;                   /* all categories */
+    mmi_tcount cat[MM_CATEGORY_MAX];    /* per category id */
+    struct mmi_thread *next, *prev;     /* registry list; under mmi_stats_lock */
+} mmi_thread;
+
+extern mmi_gcount mmi_g_total;
+extern mmi_gcount mmi_g_cat[MM_CATEGORY_MAX];
+extern _Thread_local mmi_thread *mmi_tls MMI_TLS_MODEL;
+
+mmi_thread *mmi_thread_create(void);
+void mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g);
+
+static inline mmi_thread *mmi_thread_get(void) {
+    mmi_thread *t = mmi_tls;
+    if (MMI_UNLIKELY(t == NULL)) t = mmi_thread_create();
+    return t;
+}
+
+/* Adds dbytes (signed) to one figure of the calling thread and keeps the
+ * peak estimate. Only the owning thread calls this. */
+static inline void mmi_tcount_bytes(mmi_tcount *c, mmi_gcount *g, int64_t dbytes) {
+    int64_t b = mmi_load(&c->bytes) + dbytes;
+    mmi_store(&c->bytes, b);
+    int64_t pending = b - c->flushed;
+    if (MMI_UNLIKELY(pending >= MMI_BATCH || pending <= -MMI_BATCH)) {
+        mmi_tcount_flush(c, g);
+        pending = 0;
+    }
+    int64_t est = mmi_load(&g->flushed) + pending;
+    if (est > mmi_load(&c->peak)) mmi_store(&c->peak, est);
+}
+
+static inline void mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
+    mmi_tcount *c = &t->cat[cat];
+    mmi_store(&c->allocs, mmi_load(&c->allocs) + 1);
+    mmi_store(&c->blocks, mmi_load(&c->blocks) + 1);
+    mmi_tcount_bytes(c, &mmi_g_cat[cat], (int64_t)bytes);
+    mmi_tcount_bytes(&t->total, &mmi_g_total, (int64_t)bytes);
+}
+
+static inline void mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
+    mmi_tcount *c = &t->cat[cat];
+    mmi_store(&c->frees, mmi_load(&c->frees) + 1);
+    mmi_store(&c->blocks, mmi_load(&c->blocks) - 1);
+    mmi_tcount_bytes(c, &mmi_g_cat[cat], -(int64_t)bytes);
+    mmi_tcount_bytes(&t->total, &mmi_g_total, -(int64_t)bytes);
+}
+
+/* A block of old_bytes in old_cat became new_bytes in new_cat (realloc). */
+void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat, size_t new_bytes);
+
+/* Many blocks of one category released at once (reset/destroy). */
+void mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks);
+
+/* Process-wide figures summed over all threads (takes mmi_stats_lock). */
+mm_stats mmi_process_stats(int cat); /* cat < 0: all categories */
+
+/* ======================================================================
+ * Contexts (context.c, epoch.c)
+ * ==================================================================== */
+
+/* Exact counters of one context; touched only by the thread owning it. */
+typedef struct {
+    size_t bytes;       /* live requested bytes */
+    size_t blocks;      /* live blocks */
+    size_t peak;        /* high-water mark of bytes in the current epoch */
+    size_t peak_closed; /* high-water mark over the closed epochs */
+    uint64_t allocs;    /* cumulative allocations */
+    uint64_t frees;     /* cumulative frees, reset/destroy included */
+    uint64_t allocs_at_epoch; /* allocs when the current epoch began */
+    uint64_t frees_at_epoch;  /* frees when the current epoch began */
+} mmi_ccount;
+
+/* Per-category figures of one context. */
+typedef struct {
+    mmi_ccount tree;          /* the context and its descendants */
+    size_t self_bytes;        /* the context's own blocks: live bytes */
+    size_t self_blocks;       /* the context's own blocks: live blocks */
+    size_t reclaimed_bytes;   /* freed by reset/destroy, cumulative */
+    size_t reclaimed_blocks;  /* freed by reset/destroy, cumulative */
+    size_t last_reclaimed_bytes;  /* freed by the last reset */
+    size_t last_reclaimed_blocks; /* freed by the last reset */
+} mmi_ccat;
+
+typedef struct mmi_chunk mmi_chunk;
+typedef struct mmi_epochs mmi_epochs;
+
+#define MMI_NCLASSES 36           /* size classes 16 B .. 16 KiB, see context.c */
+#define MMI_SMALL_MAX ((size_t)16384)
+
+struct mm_context {
+    uint32_t magic;              /* MMI_CTX_ALIVE, MMI_CTX_DEAD after destroy */
+    int ncap;                    /* entries in cats */
+    mmi_ccat *cats;              /* [ncap] per-category figures */
+    mm_context *parent;          /* NULL for a top-level context */
+    mm_context *first_child;     /* children, newest first */
+    mm_context *next_sibling;    /* next child of parent */
+    mm_context *prev_sibling;    /* previous child of parent */
+    mmi_ccount tree;             /* all categories, with descendants */
+    mmi_ccount self;             /* all categories, own blocks only */
+    mmi_chunk *chunks;           /* small-block chunks in use; the first one is current */
+    mmi_chunk *spare;            /* chunks kept for the next epoch */
+    mmi_chunk *large;            /* own-allocation blocks (> MMI_SMALL_MAX), doubly linked */
+    char *bump;                  /* next free byte of the current chunk */
+    char *bump_end;              /* end of the current chunk */
+    size_t chunk_bytes;          /* bytes of all small chunks held (in use + spare) */
+    size_t next_chunk_bytes;     /* size of the next chunk to get from the system */
+    size_t retain_bytes;         /* cap on chunk bytes kept across resets (SIZE_MAX: all) */
+    void *freelist[MMI_NCLASSES];/* freed small blocks by size class (payload-linked) */
+    mmi_epochs *epochs;          /* epoch statistics (epoch.c) */
+    int warn_reclaimed;          /* log a warning per category left to reset */
+    char name[MM_NAME_MAX + 1];  /* copied at create */
+    char label[MM_NAME_MAX + 1]; /* current epoch's label */
+};
+
+#define MMI_CTX_ALIVE 0x6D6D4358u /* "mmCX" */
+#define MMI_CTX_DEAD 0x6D6D4444u  /* "mmDD" */
+
+/* A chunk or a large block, found from a block header by its distance. */
+struct mmi_chunk {
+    uint32_t magic;     /* MMI_CHUNK_MAGIC ^ address bits */
+    uint32_t kind;      /* MMI_CHUNK_SMALL or MMI_CHUNK_LARGE */
+    mm_context *ctx;    /* owner; NULL when cached after its context died */
+    mmi_chunk *next;    /* list link (ctx->chunks / spare / large, or cache) */
+    mmi_chunk *prev;    /* large blocks only: back link */
+    char *limit;        /* small: first byte past the carved part (blocks below are
+                           or were live); reset sets it back to the start */
+    size_t bytes;       /* bytes of this chunk, header included */
+    uint64_t pad[2];    /* keeps the payload 16-aligned (sizeof = 64) */
+};
+
+#define MMI_CHUNK_SMALL 1u
+#define MMI_CHUNK_LARGE 2u
+#define MMI_CHUNK_MAGIC 0x6D6D4348u /* "mmCH" */
+
+static inline uint32_t mmi_chunk_magic(const mmi_chunk *ch) {
+    return MMI_CHUNK_MAGIC ^ (uint32_t)((uintptr_t)ch >> 6);
+}
+
+static inline bool mmi_ctx_alive(const mm_context *ctx) {
+    return ctx != NULL && ctx->magic == MMI_CTX_ALIVE;
+}
+
+void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const char *fn);
+void mmi_context_free(mmi_header *h, const char *fn);
+void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn);
+/* The chunk of a context block, or NULL (with *why set) when it is not one
+ * that belongs to a live context and lies below the carved limit. */
+mmi_chunk *mmi_context_chunk_of(const mmi_header *h, const char **why);
+/* Visits the live top-level contexts under the registry lock. */
+void mmi_contexts_foreach(void (*fn)(const mm_context *ctx, void *arg), void *arg);
+mm_stats mmi_ccount_stats(const mmi_ccount *c);
+
+/* epoch.c */
+mmi_epochs *mmi_epochs_new(void);
+void mmi_epochs_free(mmi_epochs *e);
+void mmi_epochs_close(mm_context *ctx);
+
+/* JSON string literal with escapes (report.c). */
+void mmi_json_string(FILE *f, const char *s);
+
+/* ======================================================================
+ * Errors and logging (error.c)
+ * ==================================================================== */
+
+/* Builds the message from fmt and sends an mm_error to the handler. */
+MMI_COLD void mmi_error(mm_error_kind kind, size_t size, int cat, const void *ptr,
+                        const mm_context *ctx, const char *fmt, ...) MMI_PRINTF(6, 7);
+/* Out of memory, with the totals and largest categories in the message. */
+MMI_COLD void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn);
+MMI_COLD void mmi_error_bad_category(int cat, const char *fn);
+/* Reports a bad pointer or double free for header h given to fn. */
+MMI_COLD void mmi_error_pointer(const void *p, mmi_hdr_state st, const char *why, const char *fn);
+void mmi_log(mm_log_level level, const char *fmt, ...) MMI_PRINTF(2, 3);
+
+/* ======================================================================
+ * Reports (report.c) and platform (platform.c)
+ * ==================================================================== */
+
+char *mmi_format_count(uint64_t n, char *buf, size_t len); /* 41,233 */
+
+/* System allocator entry points: one place to hook fault injection. */
+void *mmi_sys_malloc(size_t n);
+void *mmi_sys_calloc(size_t n);
+void *mmi_sys_realloc(void *p, size_t n);
+void mmi_sys_free(void *p);
+
+#endif /* MMI_INTERNAL_H */

@@ -1,0 +1,398 @@
+/* Reports: usage by category (grouped, with subtotals, Total and Peak), the
+ * context tree with per-context totals, and per-forest (epoch) statistics.
+ * One walk gathers the figures into a report_data; two writers print it as
+ * text for people or JSON for tools, so both always carry the same content. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ======================================================================
+ * Formatting helpers
+ * ==================================================================== */
+
+char *mm_format_bytes(size_t bytes, char *buf, size_t buflen) {
+    static const char *units[] = {"B", "KB", "MB", "GB", "TB", "PB", "EB"};
+    if (buf == NULL || buflen == 0) return buf;
+    if (bytes < 1024) {
+        snprintf(buf, buflen, "%zu B", bytes);
+        return buf;
+    }
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 6) {
+        v /= 1024.0;
+        u++;
+    }
+    if (v >= 1023.95 && u < 6) { /* 1023.96 KB would print as "1024.0 KB" */
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, buflen, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+char *mmi_format_count(uint64_t n, char *buf, size_t len) {
+    char digits[32];
+    int nd = snprintf(digits, sizeof digits, "%llu", (unsigned long long)n);
+    size_t o = 0;
+    for (int i = 0; i < nd && o + 1 < len; i++) {
+        if (i > 0 && (nd - i) % 3 == 0 && o + 2 < len) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+void mmi_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\u%04x", *p);
+            else fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+/* Text names: control characters shown as '?' so a hostile name cannot break
+ * the table's lines. */
+static void rep_text_name(FILE *f, const char *s, int width) {
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
+        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+    for (; n < width; n++) fputc(' ', f);
+}
+
+/* ======================================================================
+ * The gathered figures
+ * ==================================================================== */
+
+typedef struct {
+    int id;          /* category id */
+    int group;       /* group index */
+    mm_stats s;      /* figures in scope */
+} rep_cat;
+
+typedef struct {
+    const mm_context *root;  /* NULL: the process */
+    int ncats;               /* rows used */
+    rep_cat *cats;           /* non-empty categories, by group then id */
+    mm_stats total;          /* the scope's total */
+    int name_width;          /* column width for names */
+} rep_data;
+
+static bool rep_gather(rep_data *d, const mm_context *root) {
+    int ncat = mm_category_count();
+    d->root = root;
+    d->ncats = 0;
+    d->cats = mmi_sys_malloc((size_t)ncat * sizeof *d->cats);
+    if (d->cats == NULL) return false;
+    d->total = root ? mmi_ccount_stats(&root->tree) : mmi_process_stats(-1);
+    d->name_width = 16;
+    int ngroups = mmi_group_count();
+    for (int g = 0; g < ngroups; g++) {
+        for (int c = 0; c < ncat; c++) {
+            if (mmi_category_group_index(c) != g) continue;
+            mm_stats s;
+            if (root == NULL) s = mmi_process_stats(c);
+            else if (c < root->ncap) s = mmi_ccount_stats(&root->cats[c].tree);
+            else continue;
+            if (s.bytes == 0 && s.blocks == 0 && s.peak_bytes == 0) continue;
+            d->cats[d->ncats].id = c;
+            d->cats[d->ncats].group = g;
+            d->cats[d->ncats].s = s;
+            d->ncats++;
+            int w = (int)strlen(mmi_cat_name(c));
+            if (w > d->name_width) d->name_width = w;
+        }
+    }
+    return true;
+}
+
+/* ======================================================================
+ * Text
+ * ==================================================================== */
+
+static void rep_text_categories(FILE *f, const rep_data *d) {
+    char b1[32], b2[32], b3[32];
+    int w = d->name_width;
+    if (d->root)
+        fprintf(f, "=== Memory Usage by Category: context \"%s\" and its children ===\n",
+                d->root->name);
+    else
+        fputs("=== Memory Usage by Category ===\n", f);
+    if (d->ncats == 0) fputs("  (no memory in use)\n", f);
+    for (int i = 0; i < d->ncats;) {
+        int g = d->cats[i].group;
+        fprintf(f, "%s:\n", mmi_group_name(g));
+        size_t sub = 0;
+        for (; i < d->ncats && d->cats[i].group == g; i++) {
+            const mm_stats *s = &d->cats[i].s;
+            fputs("  ", f);
+            rep_text_name(f, mmi_cat_name(d->cats[i].id), w);
+            fprintf(f, " %10s  (peak %s, %s %s)\n", mm_format_bytes(s->bytes, b1, sizeof b1),
+                    mm_format_bytes(s->peak_bytes, b2, sizeof b2),
+                    mmi_format_count(s->blocks, b3, sizeof b3), s->blocks == 1 ? "block" : "blocks");
+            sub += s->bytes;
+        }
+        fprintf(f, "  %-*s %10s\n", w, "Subtotal", mm_format_bytes(sub, b1, sizeof b1));
+    }
+    fprintf(f, "%-*s %10s  (%s blocks live; ", w + 2, "Total",
+            mm_format_bytes(d->total.bytes, b1, sizeof b1),
+            mmi_format_count(d->total.blocks, b2, sizeof b2));
+    fprintf(f, "%s allocations, ", mmi_format_count(d->total.allocs, b1, sizeof b1));
+    fprintf(f, "%s frees)\n", mmi_format_count(d->total.frees, b1, sizeof b1));
+    fprintf(f, "%-*s %10s  (high-water mark of the total; per-category peaks above may come "
+               "from different moments)\n",
+            w + 2, "Peak", mm_format_bytes(d->total.peak_bytes, b1, sizeof b1));
+}
+
+static void rep_text_tree(FILE *f, const mm_context *ctx, int depth) {
+    char b1[32], b2[32], b3[32], b4[32], b5[32];
+    fprintf(f, "%*s", 2 * depth, "");
+    rep_text_name(f, ctx->name, 0);
+    if (ctx->label[0]) {
+        fputs(" [", f);
+        rep_text_name(f, ctx->label, 0);
+        fputc(']', f);
+    }
+    mm_stats t = mmi_ccount_stats(&ctx->tree), s = mmi_ccount_stats(&ctx->self);
+    fprintf(f, ": %s in %s blocks (own %s; peak %s; chunks held %s)\n",
+            mm_format_bytes(t.bytes, b1, sizeof b1), mmi_format_count(t.blocks, b2, sizeof b2),
+            mm_format_bytes(s.bytes, b3, sizeof b3), mm_format_bytes(t.peak_bytes, b4, sizeof b4),
+            mm_format_bytes(ctx->chunk_bytes, b5, sizeof b5));
+    for (const mm_context *c = ctx->first_child; c; c = c->next_sibling) rep_text_tree(f, c, depth + 1);
+}
+
+static void rep_text_tree_cb(const mm_context *ctx, void *arg) {
+    rep_text_tree(arg, ctx, 1);
+}
+
+static void rep_text_epochs(FILE *f, const mm_context *ctx, int name_width) {
+    mm_epoch_summary e = mm_context_epochs(ctx);
+    if (e.count == 0) return;
+    char b1[32], b2[32], b3[32];
+    int ncat = mm_category_count();
+    fprintf(f, "=== Per-Forest Statistics: context \"%s\" ===\n", ctx->name);
+    fprintf(f, "Forests (epochs)      %s\n", mmi_format_count(e.count, b1, sizeof b1));
+    fprintf(f, "Peak per forest       mean %s, min %s, max %s\n",
+            mm_format_bytes((size_t)(e.mean_peak + 0.5), b1, sizeof b1),
+            mm_format_bytes(e.min_peak, b2, sizeof b2), mm_format_bytes(e.max_peak, b3, sizeof b3));
+    mm_epoch_info info;
+    if (mm_context_top_epoch(ctx, 0, &info)) {
+        fputs("Largest forests by peak (per-category peaks):\n", f);
+        for (size_t r = 0; mm_context_top_epoch(ctx, r, &info); r++) {
+            char label[MM_NAME_MAX + 32];
+            if (info.label[0]) snprintf(label, sizeof label, "%s", info.label);
+            else snprintf(label, sizeof label, "epoch %llu", (unsigned long long)info.index);
+            fprintf(f, "  %2zu. ", r + 1);
+            rep_text_name(f, label, name_width > 18 ? name_width : 18);
+            fprintf(f, " %10s ", mm_format_bytes(info.peak_bytes, b1, sizeof b1));
+            int shown = 0;
+            for (int c = 0; c < ncat && shown < 4; c++) {
+                size_t p = mm_context_top_epoch_category(ctx, r, c);
+                if (p == 0) continue;
+                fprintf(f, "%s%s %s", shown ? ", " : " ", mmi_cat_name(c),
+                        mm_format_bytes(p, b2, sizeof b2));
+                shown++;
+            }
+            fputs(r == 0 ? "   <-- largest\n" : "\n", f);
+        }
+    }
+    int header = 0;
+    for (int c = 0; c < ctx->ncap; c++) {
+        const mmi_ccat *cc = &ctx->cats[c];
+        if (cc->reclaimed_blocks == 0) continue;
+        if (!header) {
+            fputs("Reclaimed by reset (blocks never freed explicitly): all forests / last forest\n", f);
+            header = 1;
+        }
+        fputs("  ", f);
+        rep_text_name(f, mmi_cat_name(c), name_width);
+        fprintf(f, " %10s in %s blocks", mm_format_bytes(cc->reclaimed_bytes, b1, sizeof b1),
+                mmi_format_count(cc->reclaimed_blocks, b2, sizeof b2));
+        fprintf(f, " / %s in %s blocks\n", mm_format_bytes(cc->last_reclaimed_bytes, b1, sizeof b1),
+                mmi_format_count(cc->last_reclaimed_blocks, b3, sizeof b3));
+    }
+}
+
+static void rep_text_epochs_tree(FILE *f, const mm_context *ctx, int w) {
+    rep_text_epochs(f, ctx, w);
+    for (const mm_context *c = ctx->first_child; c; c = c->next_sibling) rep_text_epochs_tree(f, c, w);
+}
+
+typedef struct {
+    FILE *f;
+    int w;
+} rep_cb_arg;
+
+static void rep_text_epochs_cb(const mm_context *ctx, void *arg) {
+    rep_cb_arg *a = arg;
+    rep_text_epochs_tree(a->f, ctx, a->w);
+}
+
+static void rep_text(FILE *f, const rep_data *d) {
+    rep_text_categories(f, d);
+    if (d->root) {
+        fputs("=== Context Tree ===\n", f);
+        rep_text_tree(f, d->root, 0);
+        rep_text_epochs_tree(f, d->root, d->name_width);
+    } else {
+        fputs("=== Live Contexts ===\n", f);
+        fputs("process-wide (mm_malloc)\n", f);
+        mmi_contexts_foreach(rep_text_tree_cb, f);
+        rep_cb_arg a = {f, d->name_width};
+        mmi_contexts_foreach(rep_text_epochs_cb, &a);
+    }
+}
+
+/* ======================================================================
+ * JSON
+ * ==================================================================== */
+
+static void rep_json_stats(FILE *f, const mm_stats *s) {
+    fprintf(f, "\"bytes\":%zu,\"peak_bytes\":%zu,\"blocks\":%zu,\"allocs\":%llu,\"frees\":%llu",
+            s->bytes, s->peak_bytes, s->blocks, (unsigned long long)s->allocs,
+            (unsigned long long)s->frees);
+}
+
+static void rep_json_epochs(FILE *f, const mm_context *ctx) {
+    mm_epoch_summary e = mm_context_epochs(ctx);
+    fprintf(f, "{\"count\":%llu,\"min_peak_bytes\":%zu,\"mean_peak_bytes\":%.1f,\"max_peak_bytes\":%zu,"
+               "\"top\":[",
+            (unsigned long long)e.count, e.min_peak, e.mean_peak, e.max_peak);
+    mm_epoch_info info;
+    int ncat = mm_category_count();
+    for (size_t r = 0; mm_context_top_epoch(ctx, r, &info); r++) {
+        fprintf(f, "%s{\"rank\":%zu,\"epoch\":%llu,\"label\":", r ? "," : "", r + 1,
+                (unsigned long long)info.index);
+        mmi_json_string(f, info.label);
+        fprintf(f, ",\"peak_bytes\":%zu,\"category_peaks\":{", info.peak_bytes);
+        int first = 1;
+        for (int c = 0; c < ncat; c++) {
+            size_t p = mm_context_top_epoch_category(ctx, r, c);
+            if (p == 0) continue;
+            if (!first) fputc(',', f);
+            first = 0;
+            mmi_json_string(f, mmi_cat_name(c));
+            fprintf(f, ":%zu", p);
+        }
+        fputs("}}", f);
+    }
+    fputs("],\"reclaimed\":[", f);
+    int first = 1;
+    for (int c = 0; c < ctx->ncap; c++) {
+        const mmi_ccat *cc = &ctx->cats[c];
+        if (cc->reclaimed_blocks == 0) continue;
+        fputs(first ? "{\"category\":" : ",{\"category\":", f);
+        first = 0;
+        mmi_json_string(f, mmi_cat_name(c));
+        fprintf(f, ",\"bytes\":%zu,\"blocks\":%zu,\"last_bytes\":%zu,\"last_blocks\":%zu}",
+                cc->reclaimed_bytes, cc->reclaimed_blocks, cc->last_reclaimed_bytes,
+                cc->last_reclaimed_blocks);
+    }
+    fputs("]}", f);
+}
+
+static void rep_json_tree(FILE *f, const mm_context *ctx) {
+    fputs("{\"name\":", f);
+    mmi_json_string(f, ctx->name);
+    fputs(",\"label\":", f);
+    mmi_json_string(f, ctx->label);
+    mm_stats t = mmi_ccount_stats(&ctx->tree), s = mmi_ccount_stats(&ctx->self);
+    fputc(',', f);
+    rep_json_stats(f, &t);
+    fputs(",\"self\":{", f);
+    rep_json_stats(f, &s);
+    fprintf(f, "},\"chunk_bytes\":%zu,\"epochs\":", ctx->chunk_bytes);
+    rep_json_epochs(f, ctx);
+    fputs(",\"children\":[", f);
+    for (const mm_context *c = ctx->first_child; c; c = c->next_sibling) {
+        rep_json_tree(f, c);
+        if (c->next_sibling) fputc(',', f);
+    }
+    fputs("]}", f);
+}
+
+typedef struct {
+    FILE *f;
+    int n;
+} rep_json_arg;
+
+static void rep_json_tree_cb(const mm_context *ctx, void *arg) {
+    rep_json_arg *a = arg;
+    if (a->n++) fputc(',', a->f);
+    rep_json_tree(a->f, ctx);
+}
+
+static void rep_json(FILE *f, const rep_data *d) {
+    fprintf(f, "{\"schema_version\":%d,\"library\":\"mimicmem\",\"version\":\"%s\",\"scope\":\"%s\",",
+            MM_REPORT_SCHEMA_VERSION, MM_VERSION_STRING, d->root ? "context" : "process");
+    if (d->root) {
+        fputs("\"context\":", f);
+        mmi_json_string(f, d->root->name);
+        fputc(',', f);
+    }
+    fputs("\"categories\":[", f);
+    for (int i = 0; i < d->ncats; i++) {
+        fprintf(f, "%s{\"id\":%d,\"name\":", i ? "," : "", d->cats[i].id);
+        mmi_json_string(f, mmi_cat_name(d->cats[i].id));
+        fputs(",\"group\":", f);
+        mmi_json_string(f, mmi_group_name(d->cats[i].group));
+        fputc(',', f);
+        rep_json_stats(f, &d->cats[i].s);
+        fputc('}', f);
+    }
+    fputs("],\"groups\":[", f);
+    for (int i = 0, n = 0; i < d->ncats;) {
+        int g = d->cats[i].group;
+        size_t sub = 0;
+        for (; i < d->ncats && d->cats[i].group == g; i++) sub += d->cats[i].s.bytes;
+        fprintf(f, "%s{\"name\":", n++ ? "," : "");
+        mmi_json_string(f, mmi_group_name(g));
+        fprintf(f, ",\"bytes\":%zu}", sub);
+    }
+    fputs("],\"total\":{", f);
+    rep_json_stats(f, &d->total);
+    fputs("},\"contexts\":[", f);
+    if (d->root) {
+        rep_json_tree(f, d->root);
+    } else {
+        rep_json_arg a = {f, 0};
+        mmi_contexts_foreach(rep_json_tree_cb, &a);
+    }
+    fputs("]}\n", f);
+}
+
+void mm_report(FILE *out, const mm_context *ctx, mm_report_format fmt) {
+    if (out == NULL) {
+        mmi_error(MM_ERR_BAD_ARGUMENT, 0, MM_CAT_INVALID, NULL, ctx, "mm_report: out is NULL");
+        return;
+    }
+    if (ctx != NULL && !mmi_ctx_alive(ctx)) {
+        mmi_error(MM_ERR_BAD_CONTEXT, 0, MM_CAT_INVALID, NULL, ctx,
+                  "mm_report: %p is not a live context", (const void *)ctx);
+        return;
+    }
+    if (fmt != MM_REPORT_TEXT && fmt != MM_REPORT_JSON) {
+        mmi_error(MM_ERR_BAD_ARGUMENT, 0, MM_CAT_INVALID, NULL, ctx, "mm_report: unknown format %d",
+                  (int)fmt);
+        return;
+    }
+    rep_data d;
+    if (!rep_gather(&d, ctx)) {
+        mmi_error_oom((size_t)mm_category_count() * sizeof(rep_cat), MM_CAT_UTILITY, ctx, "mm_report");
+        return;
+    }
+    if (fmt == MM_REPORT_JSON) rep_json(out, &d);
+    else rep_text(out, &d);
+    fflush(out);
+    mmi_sys_free(d.cats);
+}
