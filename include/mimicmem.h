@@ -205,9 +205,13 @@ MM_API size_t mm_context_top_epoch_category(const mm_context *ctx, size_t rank, 
 
 typedef enum { MM_EPOCH_LOG_CSV = 0, MM_EPOCH_LOG_JSONL = 1 } mm_epoch_log_format;
 
-/* Streams one line per closed epoch to out (label, peak, per-category peaks):
- * CSV "label,peak_bytes,category=bytes;..." or one JSON object per line.
- * out NULL stops. The caller keeps out open and closes it. */
+/* Streams one line per closed epoch to out. CSV: a header line
+ * "epoch,label,peak_bytes,category_peaks" when the log is set, then lines like
+ * `17,Forest 17,123456,Halos=100000;Cooling=23456` (fields quoted as in
+ * RFC 4180 when needed; category peaks in id order, nonzero ones only). JSON
+ * Lines: {"epoch":17,"label":"Forest 17","peak_bytes":123456,
+ * "category_peaks":{"Halos":100000,"Cooling":23456}}. out NULL stops. The
+ * caller keeps out open and closes it. */
 MM_API void mm_context_set_epoch_log(mm_context *ctx, FILE *out, mm_epoch_log_format fmt);
 
 /* Blocks that a reset or destroy freed because nobody freed them explicitly. */

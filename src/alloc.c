@@ -10,13 +10,13 @@ _Static_assert(_Alignof(max_align_t) <= MMI_HEADER_BYTES,
 
 /* Validates cat and size for an allocation of size bytes; reports and returns
  * false on error. */
-static inline bool alloc_check(size_t size, int cat, const char *fn) {
+static inline bool alloc_check(size_t size, int cat, const mm_context *ctx, const char *fn) {
     if (MMI_UNLIKELY(!mmi_cat_valid(cat))) {
-        mmi_error_bad_category(cat, fn);
+        mmi_error_bad_category(cat, ctx, fn);
         return false;
     }
     if (MMI_UNLIKELY(size > MMI_MAX_REQUEST)) {
-        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, NULL,
+        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx,
                   "request of %zu bytes for category \"%s\" in %s exceeds the largest block "
                   "mimicmem can describe (%zu bytes)",
                   size, mmi_cat_name(cat), fn, (size_t)MMI_MAX_REQUEST);
@@ -26,17 +26,22 @@ static inline bool alloc_check(size_t size, int cat, const char *fn) {
 }
 
 static void *alloc_process(size_t size, int cat, bool zero, const char *fn) {
-    if (!alloc_check(size, cat, fn)) return NULL;
-    mmi_header *h = zero ? mmi_sys_calloc(MMI_HEADER_BYTES + size)
-                         : mmi_sys_malloc(MMI_HEADER_BYTES + size);
-    if (MMI_UNLIKELY(h == NULL)) {
-        mmi_error_oom(size, cat, NULL, fn);
-        return NULL;
+    if (!alloc_check(size, cat, NULL, fn)) return NULL;
+    mmi_thread *t = mmi_thread_get();
+    mmi_header *h = mmi_cache_pop(t, size);
+    if (h != NULL) {
+        if (zero) memset(mmi_payload_of(h), 0, size);
+    } else {
+        h = zero ? mmi_sys_calloc(MMI_HEADER_BYTES + size) : mmi_sys_malloc(MMI_HEADER_BYTES + size);
+        if (MMI_UNLIKELY(h == NULL)) {
+            mmi_error_oom(size, cat, NULL, fn);
+            return NULL;
+        }
     }
     h->size_cat = mmi_pack_size_cat(size, cat);
     h->info = 0;
     mmi_hdr_seal_live(h);
-    mmi_count_alloc(mmi_thread_get(), cat, size);
+    mmi_count_alloc(t, cat, size);
     return mmi_payload_of(h);
 }
 
@@ -98,8 +103,9 @@ void mm_free(void *p) {
     size_t size = mmi_hdr_size(h);
     int cat = mmi_hdr_cat(h);
     mmi_hdr_seal_freed(h);
-    mmi_count_free(mmi_thread_get(), cat, size);
-    mmi_sys_free(h);
+    mmi_thread *t = mmi_thread_get();
+    mmi_count_free(t, cat, size);
+    if (!mmi_cache_push(t, h, size)) mmi_sys_free(h);
 }
 
 static void *alloc_realloc(void *p, size_t size, int cat, bool keep_cat, const char *fn) {
@@ -108,7 +114,7 @@ static void *alloc_realloc(void *p, size_t size, int cat, bool keep_cat, const c
     if (h == NULL) return NULL;
     int old_cat = mmi_hdr_cat(h);
     if (keep_cat) cat = old_cat;
-    if (!alloc_check(size, cat, fn)) return NULL;
+    if (!alloc_check(size, cat, NULL, fn)) return NULL;
     if (h->info & MMI_HF_CONTEXT) return mmi_context_realloc(h, size, cat, fn);
 
     size_t old_size = mmi_hdr_size(h);
@@ -182,7 +188,7 @@ mm_context *mm_block_context(const void *p) {
 
 void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
     if (ctx == NULL) return alloc_process(size, cat, false, "mm_context_malloc");
-    if (!alloc_check(size, cat, "mm_context_malloc")) return NULL;
+    if (!alloc_check(size, cat, ctx, "mm_context_malloc")) return NULL;
     return mmi_context_alloc(ctx, size, cat, false, "mm_context_malloc");
 }
 
@@ -190,11 +196,11 @@ void *mm_context_calloc(mm_context *ctx, size_t n, size_t size, mm_category cat)
     size_t total;
     if (!alloc_mul(n, size, cat, &total, "mm_context_calloc")) return NULL;
     if (ctx == NULL) return alloc_process(total, cat, true, "mm_context_calloc");
-    if (!alloc_check(total, cat, "mm_context_calloc")) return NULL;
+    if (!alloc_check(total, cat, ctx, "mm_context_calloc")) return NULL;
     return mmi_context_alloc(ctx, total, cat, true, "mm_context_calloc");
 }
 
 char *mm_context_strdup(mm_context *ctx, const char *s, mm_category cat) {
-    if (ctx && !alloc_check(0, cat, "mm_context_strdup")) return NULL;
+    if (ctx && !alloc_check(0, cat, ctx, "mm_context_strdup")) return NULL;
     return alloc_strdup(ctx, s, cat, "mm_context_strdup");
 }

@@ -26,32 +26,6 @@ static mm_context *ctx_dead_tail;    /* newest destroyed context; ctx_lock */
 static int ctx_dead_count;           /* entries in the dead queue; ctx_lock */
 
 /* ======================================================================
- * Size classes: 16, 32, 48, 64, then four per doubling up to 16 KiB
- * ==================================================================== */
-
-static inline unsigned ctx_msb(size_t x) { /* x > 0 */
-#if defined(__GNUC__) || defined(__clang__)
-    return 63u - (unsigned)__builtin_clzll((unsigned long long)x);
-#else
-    unsigned r = 0;
-    while (x >>= 1) r++;
-    return r;
-#endif
-}
-
-static inline unsigned ctx_class(size_t n) {
-    if (n <= 64) return n == 0 ? 0 : (unsigned)((n - 1) >> 4);
-    unsigned msb = ctx_msb(n - 1);
-    return 4 + (msb - 6) * 4 + (unsigned)(((n - 1) >> (msb - 2)) & 3);
-}
-
-static inline size_t ctx_class_bytes(unsigned k) {
-    if (k < 4) return (size_t)(k + 1) * 16;
-    unsigned msb = (k - 4) / 4 + 6, q = (k - 4) % 4;
-    return (size_t)(5 + q) << (msb - 2);
-}
-
-/* ======================================================================
  * Counting: the context, its ancestors' subtree figures, the process
  * ==================================================================== */
 
@@ -170,13 +144,13 @@ static inline mmi_header *ctx_get_block(mm_context *ctx, size_t size, int cat, b
                                         const char *fn) {
     mmi_header *h;
     if (MMI_LIKELY(size <= MMI_SMALL_MAX)) {
-        unsigned k = ctx_class(size);
+        unsigned k = mmi_size_class(size);
         void *f = ctx->freelist[k];
         if (f != NULL) {
             ctx->freelist[k] = *(void **)f;
             h = mmi_hdr_of(f);
         } else {
-            size_t need = MMI_HEADER_BYTES + ctx_class_bytes(k);
+            size_t need = MMI_HEADER_BYTES + mmi_class_bytes(k);
             if (MMI_UNLIKELY((size_t)(ctx->bump_end - ctx->bump) < need) &&
                 !ctx_refill(ctx, need, size, cat, fn))
                 return NULL;
@@ -221,7 +195,7 @@ static inline void ctx_put_block(mm_context *ctx, mmi_chunk *ch, mmi_header *h) 
         mmi_sys_free(ch);
         return;
     }
-    unsigned k = ctx_class(mmi_hdr_size(h));
+    unsigned k = mmi_size_class(mmi_hdr_size(h));
     mmi_hdr_seal_freed(h);
     void *payload = mmi_payload_of(h);
     *(void **)payload = ctx->freelist[k];
@@ -295,7 +269,7 @@ void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
     size_t old_size = mmi_hdr_size(h);
     int old_cat = mmi_hdr_cat(h);
     mmi_header *n;
-    if (ch->kind == MMI_CHUNK_SMALL && size <= MMI_SMALL_MAX && ctx_class(size) == ctx_class(old_size)) {
+    if (ch->kind == MMI_CHUNK_SMALL && size <= MMI_SMALL_MAX && mmi_size_class(size) == mmi_size_class(old_size)) {
         n = h; /* fits the same slot */
     } else if (ch->kind == MMI_CHUNK_LARGE && size > MMI_SMALL_MAX) {
         mmi_chunk *prev = ch->prev, *next = ch->next;
@@ -594,7 +568,7 @@ mm_reclaimed mm_context_reclaimed(const mm_context *ctx, mm_category c, int last
     mm_reclaimed r = {0, 0};
     CTX_REQUIRE(ctx, "mm_context_reclaimed", r);
     if (!mmi_cat_valid(c)) {
-        mmi_error_bad_category(c, "mm_context_reclaimed");
+        mmi_error_bad_category(c, ctx, "mm_context_reclaimed");
         return r;
     }
     if (c >= ctx->ncap) return r;

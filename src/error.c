@@ -120,8 +120,8 @@ void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn) 
               sz, size, mmi_cat_name(cat), where, fn, live, peak, largest);
 }
 
-void mmi_error_bad_category(int cat, const char *fn) {
-    mmi_error(MM_ERR_BAD_CATEGORY, 0, cat, NULL, NULL,
+void mmi_error_bad_category(int cat, const mm_context *ctx, const char *fn) {
+    mmi_error(MM_ERR_BAD_CATEGORY, 0, cat, NULL, ctx,
               "%d passed to %s (registered ids are 0..%d; register a category with "
               "mm_category_register first)",
               cat, fn, atomic_load(&mmi_ncat) - 1);
@@ -131,9 +131,20 @@ void mmi_error_pointer(const void *p, mmi_hdr_state st, const char *why, const c
     const mmi_header *h = mmi_hdr_of(p);
     if (st == MMI_HDR_FREED || (st == MMI_HDR_LIVE && why)) {
         int cat = mmi_hdr_cat(h);
-        mmi_error(MM_ERR_DOUBLE_FREE, mmi_hdr_size(h), cat, p, NULL,
-                  "%p passed to %s: block of %zu bytes in category \"%s\" was already %s", p, fn,
-                  mmi_hdr_size(h), mmi_cat_name(cat), why ? why : "freed");
+        /* the sealed header is intact, so its chunk distance can be followed */
+        const mm_context *ctx = NULL;
+        char where[MM_NAME_MAX + 32] = "";
+        if (h->info & MMI_HF_CONTEXT) {
+            const mmi_chunk *ch =
+                (const mmi_chunk *)((uintptr_t)h - ((uintptr_t)(h->info >> MMI_DIST_SHIFT) << 4));
+            if (ch->magic == mmi_chunk_magic(ch) && mmi_ctx_alive(ch->ctx)) {
+                ctx = ch->ctx;
+                snprintf(where, sizeof where, " of context \"%s\"", ctx->name);
+            }
+        }
+        mmi_error(MM_ERR_DOUBLE_FREE, mmi_hdr_size(h), cat, p, ctx,
+                  "%p passed to %s: block of %zu bytes in category \"%s\"%s was already %s", p, fn,
+                  mmi_hdr_size(h), mmi_cat_name(cat), where, why ? why : "freed");
         return;
     }
     mmi_error(MM_ERR_BAD_POINTER, 0, MM_CAT_INVALID, p, NULL,

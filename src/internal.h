@@ -53,6 +53,55 @@ int mmi_group_count(void);
 const char *mmi_cat_name(int c);
 
 /* ======================================================================
+ * Size classes: 16, 32, 48, 64 bytes, then four per doubling
+ * (80, 96, 112, 128, 160, ...): at most 25% rounding above 64 bytes.
+ * ==================================================================== */
+
+static inline unsigned mmi_msb(size_t x) { /* x > 0 */
+#if defined(__GNUC__) || defined(__clang__)
+    return 63u - (unsigned)__builtin_clzll((unsigned long long)x);
+#else
+    unsigned r = 0;
+    while (x >>= 1) r++;
+    return r;
+#endif
+}
+
+/* Smallest class that holds n bytes. */
+static inline unsigned mmi_size_class(size_t n) {
+    if (n <= 64) return n == 0 ? 0 : (unsigned)((n - 1) >> 4);
+    unsigned msb = mmi_msb(n - 1);
+    return 4 + (msb - 6) * 4 + (unsigned)(((n - 1) >> (msb - 2)) & 3);
+}
+
+static inline size_t mmi_class_bytes(unsigned k) {
+    if (k < 4) return (size_t)(k + 1) * 16;
+    unsigned msb = (k - 4) / 4 + 6, q = (k - 4) % 4;
+    return (size_t)(5 + q) << (msb - 2);
+}
+
+/* ======================================================================
+ * Per-thread cache of freed process-wide blocks (cache.c)
+ *
+ * A free of a process-wide block of 16 B .. 32 KiB parks it in the freeing
+ * thread's cache under the largest class it can hold; an allocation takes a
+ * block from the smallest class that fits. Bounded per class and in bytes.
+ * ==================================================================== */
+
+#define MMI_CACHE_CLASSES 40                    /* classes 16 B .. 32 KiB */
+#define MMI_CACHE_MAX_REQUEST ((size_t)32768)
+#define MMI_CACHE_DEPTH 32                      /* blocks per class */
+#define MMI_CACHE_MAX_BYTES ((size_t)1 << 20)   /* payload bytes cached per thread */
+
+typedef struct {
+    size_t bytes;                                  /* class bytes of the cached blocks */
+    uint8_t count[MMI_CACHE_CLASSES];              /* blocks in each stack */
+    mmi_header *slot[MMI_CACHE_CLASSES][MMI_CACHE_DEPTH]; /* LIFO stacks, freed-sealed */
+} mmi_cache;
+
+extern bool mmi_cache_enabled;
+
+/* ======================================================================
  * Process statistics (stats.c)
  *
  * Each thread counts into its own mmi_thread (one writer: the thread; readers:
@@ -81,6 +130,7 @@ typedef struct {
 } mmi_gcount;
 
 typedef struct mmi_thread {
+    mmi_cache cache;                    /* freed process-wide blocks for reuse */
     mmi_tcount total;                   /* all categories */
     mmi_tcount cat[MM_CATEGORY_MAX];    /* per category id */
     struct mmi_thread *next, *prev;     /* registry list; under mmi_stats_lock */
@@ -128,6 +178,30 @@ static inline void mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount_bytes(c, &mmi_g_cat[cat], -(int64_t)bytes);
     mmi_tcount_bytes(&t->total, &mmi_g_total, -(int64_t)bytes);
 }
+
+/* A cached block that holds size bytes, or NULL. */
+static inline mmi_header *mmi_cache_pop(mmi_thread *t, size_t size) {
+    if (size > MMI_CACHE_MAX_REQUEST) return NULL;
+    unsigned k = mmi_size_class(size);
+    if (t->cache.count[k] == 0) return NULL;
+    t->cache.bytes -= mmi_class_bytes(k);
+    return t->cache.slot[k][--t->cache.count[k]];
+}
+
+/* Parks a freed block that holds size bytes; false when the cache is full. */
+static inline bool mmi_cache_push(mmi_thread *t, mmi_header *h, size_t size) {
+    if (size < 16 || size > MMI_CACHE_MAX_REQUEST || !mmi_cache_enabled) return false;
+    unsigned k = mmi_size_class(size);
+    if (mmi_class_bytes(k) > size) k--; /* the largest class it holds in full */
+    size_t cb = mmi_class_bytes(k);
+    if (t->cache.count[k] == MMI_CACHE_DEPTH || t->cache.bytes + cb > MMI_CACHE_MAX_BYTES) return false;
+    t->cache.bytes += cb;
+    t->cache.slot[k][t->cache.count[k]++] = h;
+    return true;
+}
+
+/* Returns every cached block to the system (thread exit, tests). */
+void mmi_cache_flush(mmi_thread *t);
 
 /* A block of old_bytes in old_cat became new_bytes in new_cat (realloc). */
 void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat, size_t new_bytes);
@@ -251,7 +325,7 @@ MMI_COLD void mmi_error(mm_error_kind kind, size_t size, int cat, const void *pt
                         const mm_context *ctx, const char *fmt, ...) MMI_PRINTF(6, 7);
 /* Out of memory, with the totals and largest categories in the message. */
 MMI_COLD void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn);
-MMI_COLD void mmi_error_bad_category(int cat, const char *fn);
+MMI_COLD void mmi_error_bad_category(int cat, const mm_context *ctx, const char *fn);
 /* Reports a bad pointer or double free for header h given to fn. */
 MMI_COLD void mmi_error_pointer(const void *p, mmi_hdr_state st, const char *why, const char *fn);
 void mmi_log(mm_log_level level, const char *fmt, ...) MMI_PRINTF(2, 3);

@@ -195,14 +195,25 @@ static void rep_text_epochs(FILE *f, const mm_context *ctx, int name_width) {
             fprintf(f, "  %2zu. ", r + 1);
             rep_text_name(f, label, name_width > 18 ? name_width : 18);
             fprintf(f, " %10s ", mm_format_bytes(info.peak_bytes, b1, sizeof b1));
-            int shown = 0;
-            for (int c = 0; c < ncat && shown < 4; c++) {
+            /* the four largest categories of that epoch, largest first */
+            int top[4] = {-1, -1, -1, -1};
+            size_t topb[4] = {0, 0, 0, 0};
+            for (int c = 0; c < ncat; c++) {
                 size_t p = mm_context_top_epoch_category(ctx, r, c);
-                if (p == 0) continue;
-                fprintf(f, "%s%s %s", shown ? ", " : " ", mmi_cat_name(c),
-                        mm_format_bytes(p, b2, sizeof b2));
-                shown++;
+                for (int k = 0; k < 4; k++) {
+                    if (p <= topb[k]) continue;
+                    for (int j = 3; j > k; j--) {
+                        top[j] = top[j - 1];
+                        topb[j] = topb[j - 1];
+                    }
+                    top[k] = c;
+                    topb[k] = p;
+                    break;
+                }
             }
+            for (int k = 0; k < 4 && top[k] >= 0; k++)
+                fprintf(f, "%s%s %s", k ? ", " : " ", mmi_cat_name(top[k]),
+                        mm_format_bytes(topb[k], b2, sizeof b2));
             fputs(r == 0 ? "   <-- largest\n" : "\n", f);
         }
     }

@@ -53,11 +53,14 @@ static void stats_retire(void *arg) {
     if (t->next) t->next->prev = t->prev;
     pthread_mutex_unlock(&stats_lock);
     if (mmi_tls == t) mmi_tls = NULL;
+    mmi_cache_flush(t);
     mmi_sys_free(t);
 }
 
 static void stats_init_key(void) {
     if (pthread_key_create(&stats_key, stats_retire) != 0) abort();
+    const char *cache = getenv("MIMICMEM_CACHE");
+    if (cache && strcmp(cache, "0") == 0) mmi_cache_enabled = false;
 }
 
 mmi_thread *mmi_thread_create(void) {
@@ -167,7 +170,7 @@ mm_stats mm_stats_self(const mm_context *ctx) {
 mm_stats mm_stats_category(const mm_context *ctx, mm_category c) {
     mm_stats zero = {0, 0, 0, 0, 0};
     if (!mmi_cat_valid(c)) {
-        mmi_error_bad_category(c, "mm_stats_category");
+        mmi_error_bad_category(c, ctx, "mm_stats_category");
         return zero;
     }
     if (ctx == NULL) return mmi_process_stats(c);
