@@ -12,7 +12,7 @@ _Static_assert(_Alignof(max_align_t) <= MMI_HEADER_BYTES,
  * false on error. */
 static inline bool alloc_check(size_t size, int cat, const mm_context *ctx, const char *fn) {
     if (MMI_UNLIKELY(!mmi_cat_valid(cat))) {
-        mmi_error_bad_category(cat, ctx, fn);
+        mmi_error_bad_category(cat, size, ctx, fn);
         return false;
     }
     if (MMI_UNLIKELY(size > MMI_MAX_REQUEST)) {

@@ -86,7 +86,7 @@ mm_category mm_category_find(const char *name) {
 
 const char *mm_category_name(mm_category c) {
     if (!mmi_cat_valid(c)) {
-        mmi_error_bad_category(c, NULL, "mm_category_name");
+        mmi_error_bad_category(c, 0, NULL, "mm_category_name");
         return NULL;
     }
     return cat_table[c].name;
@@ -94,7 +94,7 @@ const char *mm_category_name(mm_category c) {
 
 const char *mm_category_group(mm_category c) {
     if (!mmi_cat_valid(c)) {
-        mmi_error_bad_category(c, NULL, "mm_category_group");
+        mmi_error_bad_category(c, 0, NULL, "mm_category_group");
         return NULL;
     }
     return cat_groups[cat_table[c].group];

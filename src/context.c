@@ -568,7 +568,7 @@ mm_reclaimed mm_context_reclaimed(const mm_context *ctx, mm_category c, int last
     mm_reclaimed r = {0, 0};
     CTX_REQUIRE(ctx, "mm_context_reclaimed", r);
     if (!mmi_cat_valid(c)) {
-        mmi_error_bad_category(c, ctx, "mm_context_reclaimed");
+        mmi_error_bad_category(c, 0, ctx, "mm_context_reclaimed");
         return r;
     }
     if (c >= ctx->ncap) return r;

@@ -220,7 +220,7 @@ int mm_context_top_epoch(const mm_context *ctx, size_t rank, mm_epoch_info *out)
 size_t mm_context_top_epoch_category(const mm_context *ctx, size_t rank, mm_category c) {
     EPOCH_REQUIRE(ctx, "mm_context_top_epoch_category", 0);
     if (!mmi_cat_valid(c)) {
-        mmi_error_bad_category(c, ctx, "mm_context_top_epoch_category");
+        mmi_error_bad_category(c, 0, ctx, "mm_context_top_epoch_category");
         return 0;
     }
     const mmi_epochs *e = ctx->epochs;

@@ -120,8 +120,8 @@ void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn) 
               sz, size, mmi_cat_name(cat), where, fn, live, peak, largest);
 }
 
-void mmi_error_bad_category(int cat, const mm_context *ctx, const char *fn) {
-    mmi_error(MM_ERR_BAD_CATEGORY, 0, cat, NULL, ctx,
+void mmi_error_bad_category(int cat, size_t size, const mm_context *ctx, const char *fn) {
+    mmi_error(MM_ERR_BAD_CATEGORY, size, cat, NULL, ctx,
               "%d passed to %s (registered ids are 0..%d; register a category with "
               "mm_category_register first)",
               cat, fn, atomic_load(&mmi_ncat) - 1);

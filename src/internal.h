@@ -325,7 +325,7 @@ MMI_COLD void mmi_error(mm_error_kind kind, size_t size, int cat, const void *pt
                         const mm_context *ctx, const char *fmt, ...) MMI_PRINTF(6, 7);
 /* Out of memory, with the totals and largest categories in the message. */
 MMI_COLD void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn);
-MMI_COLD void mmi_error_bad_category(int cat, const mm_context *ctx, const char *fn);
+MMI_COLD void mmi_error_bad_category(int cat, size_t size, const mm_context *ctx, const char *fn);
 /* Reports a bad pointer or double free for header h given to fn. */
 MMI_COLD void mmi_error_pointer(const void *p, mmi_hdr_state st, const char *why, const char *fn);
 void mmi_log(mm_log_level level, const char *fmt, ...) MMI_PRINTF(2, 3);

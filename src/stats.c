@@ -170,7 +170,7 @@ mm_stats mm_stats_self(const mm_context *ctx) {
 mm_stats mm_stats_category(const mm_context *ctx, mm_category c) {
     mm_stats zero = {0, 0, 0, 0, 0};
     if (!mmi_cat_valid(c)) {
-        mmi_error_bad_category(c, ctx, "mm_stats_category");
+        mmi_error_bad_category(c, 0, ctx, "mm_stats_category");
         return zero;
     }
     if (ctx == NULL) return mmi_process_stats(c);

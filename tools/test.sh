@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds mimicmem and runs every test layer, as CI does: gcc and clang with
+# -Werror, the suite under ASan+UBSan, the threaded tests under TSan, the suite
+# under Valgrind memcheck, the examples, an install + find_package/pkg-config
+# consumer, and a benchmark smoke run. Usage: tools/test.sh [--quick]
+#   --quick   gcc build and its ctest run only (for local iteration)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+jobs=$(nproc)
+passed=0
+failed=0
+step() { echo; echo "=== $* ==="; }
+ok() { passed=$((passed + 1)); }
+configure() { # dir cc cmake-args...
+  local dir=$1 cc=$2; shift 2
+  CC=$cc cmake -S . -B "build/$dir" -DMM_WERROR=ON "$@" >/dev/null
+  if ! cmake --build "build/$dir" -j"$jobs" >"build/$dir.log" 2>&1; then
+    tail -60 "build/$dir.log"; echo "build $dir failed"; exit 1
+  fi
+  echo "built build/$dir with $cc (warnings are errors)"
+}
+ctest_in() { # dir ctest-args...
+  local dir=$1; shift
+  (cd "build/$dir" && ctest --output-on-failure -j"$jobs" "$@")
+}
+
+step "gcc, -Wall -Wextra -Wpedantic -Werror, tests"
+configure gcc gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ctest_in gcc && ok
+[ "${1:-}" = "--quick" ] && { echo; echo "tests: $passed passed, $failed failed"; exit 0; }
+
+step "clang, -Werror, tests"
+configure clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ctest_in clang && ok
+
+step "AddressSanitizer + UndefinedBehaviorSanitizer (clang), tests"
+configure asan clang -DCMAKE_BUILD_TYPE=Debug -DMM_SANITIZE=address -DMM_BUILD_BENCH=OFF
+ctest_in asan && ok
+
+step "ThreadSanitizer (clang), threaded tests"
+configure tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_SANITIZE=thread -DMM_BUILD_BENCH=OFF -DMM_BUILD_EXAMPLES=OFF
+ctest_in tsan -R '^thread_' && ok
+
+step "Valgrind memcheck, every test program and the examples"
+bash tools/valgrind.sh build/gcc && ok
+
+step "examples"
+build/gcc/examples/mm_example_basic >/dev/null
+build/gcc/examples/mimicmem-forest-demo --forests 2000 --json build/demo.json --epochs build/demo.csv >/dev/null
+[ "$(wc -l <build/demo.csv)" -eq 2001 ] || { echo "forest demo: expected 2001 epoch lines"; exit 1; }
+set +e; build/gcc/examples/mimicmem-forest-demo --forests 10x >/dev/null 2>&1; rc=$?; set -e
+[ "$rc" -eq 2 ] || { echo "forest demo: a bad option should exit 2, not $rc"; exit 1; }
+echo "examples: basic and forest demo ran; bad option exits 2"
+ok
+
+step "install, then build a consumer with find_package and with pkg-config"
+rm -rf build/prefix build/consumer
+cmake --install build/gcc --prefix "$PWD/build/prefix" >/dev/null
+cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/prefix" >/dev/null
+cmake --build build/consumer >/dev/null
+LD_LIBRARY_PATH="$PWD/build/prefix/lib" build/consumer/consumer_shared
+build/consumer/consumer_static
+libdir=$(ls -d build/prefix/lib*/pkgconfig | head -1)
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Werror tests/install/consumer.c -o build/consumer/consumer_pc \
+  $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs mimicmem)
+LD_LIBRARY_PATH="$(dirname "$libdir")" build/consumer/consumer_pc
+ok
+
+step "benchmark smoke run (figures are not checked here; see bench/README.md)"
+build/gcc/bench/mm_bench_core --quick >/dev/null
+build/gcc/bench/mm_bench_forest --quick >/dev/null
+echo "bench: both programs ran"
+ok
+
+echo
+echo "tests: $passed passed, $failed failed"
