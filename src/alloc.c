@@ -83,6 +83,10 @@ char *mm_strdup(const char *s, mm_category cat) {
 
 /* Returns the header of a live block p, or NULL after reporting the error. */
 static inline mmi_header *alloc_live_header(const void *p, const char *fn) {
+    if (MMI_UNLIKELY((uintptr_t)p % MMI_HEADER_BYTES != 0)) { /* never one of ours */
+        mmi_error_pointer(p, MMI_HDR_BAD, "it is not 16-byte aligned", fn);
+        return NULL;
+    }
     mmi_header *h = mmi_hdr_of(p);
     mmi_hdr_state st = mmi_hdr_check(h);
     if (MMI_UNLIKELY(st != MMI_HDR_LIVE)) {
@@ -139,7 +143,7 @@ void *mm_realloc_cat(void *p, size_t size, mm_category cat) {
 }
 
 int mm_validate(const void *p) {
-    if (p == NULL) return 0;
+    if (p == NULL || (uintptr_t)p % MMI_HEADER_BYTES != 0) return 0;
     const mmi_header *h = mmi_hdr_of(p);
     if (mmi_hdr_check(h) != MMI_HDR_LIVE) return 0;
     if (!mmi_cat_valid(mmi_hdr_cat(h))) return 0;

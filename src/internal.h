@@ -209,6 +209,13 @@ void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat,
 /* Many blocks of one category released at once (reset/destroy). */
 void mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks);
 
+/* The calling thread's estimate of the process peak (no lock; exact while one
+ * thread allocates, see design.md). For cheap threshold checks. */
+static inline size_t mmi_process_peak_hint(void) {
+    int64_t p = mmi_load(&mmi_thread_get()->total.peak);
+    return p > 0 ? (size_t)p : 0;
+}
+
 /* Process-wide figures summed over all threads (takes mmi_stats_lock). */
 mm_stats mmi_process_stats(int cat); /* cat < 0: all categories */
 

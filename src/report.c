@@ -144,9 +144,9 @@ static void rep_text_categories(FILE *f, const rep_data *d) {
         }
         fprintf(f, "  %-*s %10s\n", w, "Subtotal", mm_format_bytes(sub, b1, sizeof b1));
     }
-    fprintf(f, "%-*s %10s  (%s blocks live; ", w + 2, "Total",
+    fprintf(f, "%-*s %10s  (%s %s live; ", w + 2, "Total",
             mm_format_bytes(d->total.bytes, b1, sizeof b1),
-            mmi_format_count(d->total.blocks, b2, sizeof b2));
+            mmi_format_count(d->total.blocks, b2, sizeof b2), d->total.blocks == 1 ? "block" : "blocks");
     fprintf(f, "%s allocations, ", mmi_format_count(d->total.allocs, b1, sizeof b1));
     fprintf(f, "%s frees)\n", mmi_format_count(d->total.frees, b1, sizeof b1));
     fprintf(f, "%-*s %10s  (high-water mark of the total; per-category peaks above may come "

@@ -1,0 +1,440 @@
+/* Mimic's memory API (compat/memory.h) on top of mimicmem, so a host swaps its
+ * memory files instead of rewriting its call sites. The allocation calls are
+ * mm_malloc/mm_realloc/mm_free under Mimic's names plus the reporting-level
+ * lines; the reports read the process statistics; validate_all_memory and the
+ * detailed leak listing walk the blocks of every live context. Every line goes
+ * through the log hook (mmi_log). Nothing here is on mimicmem's own hot path. */
+#include "internal.h"
+#include "../compat/memory.h"
+
+#include <string.h>
+
+_Static_assert(MEM_UNKNOWN == MM_CAT_UNKNOWN && MEM_GALAXIES == MM_CAT_GALAXIES &&
+                   MEM_HALOS == MM_CAT_HALOS && MEM_TREES == MM_CAT_TREES &&
+                   MEM_IO == MM_CAT_IO && MEM_UTILITY == MM_CAT_UTILITY &&
+                   MEM_MAX_CATEGORY == MM_CAT_BUILTIN_COUNT,
+               "MemoryCategory values must be mimicmem's built-in category ids");
+
+/* ======================================================================
+ * State
+ * Rule: every field is an atomic or behind legacy_lock, so the legacy calls
+ * may come from any thread, as mm_malloc may.
+ * ==================================================================== */
+
+#define LEGACY_MB ((size_t)1 << 20)            /* "MB" in every line: 2^20 bytes */
+#define LEGACY_MARK_STEP ((size_t)10 << 20)    /* MINIMAL: a line per further 10 MB of peak */
+#define LEGACY_MAX_NAMED 32                    /* damaged blocks named one by one */
+
+static _Atomic int legacy_level = MEMORY_REPORT_MINIMAL;  /* MEMORY_REPORT_*, Mimic's default */
+static _Atomic size_t legacy_mark = LEGACY_MARK_STEP;     /* peak bytes that print the next line */
+static _Atomic unsigned long legacy_inits;                /* init_memory_system calls since cleanup */
+static pthread_mutex_t legacy_lock = PTHREAD_MUTEX_INITIALIZER; /* serialises a mark crossing */
+
+static inline bool legacy_on(int level) {
+    return mmi_load(&legacy_level) >= level;
+}
+
+static double legacy_mb(size_t bytes) {
+    return (double)bytes / (double)LEGACY_MB;
+}
+
+/* The peak passed the mark: one line, and the mark moves to the next 10 MB
+ * step above the peak (one line even when one call jumps several steps). */
+static MMI_COLD void legacy_mark_passed(void) {
+    pthread_mutex_lock(&legacy_lock);
+    size_t peak = mmi_process_peak_hint();
+    bool passed = peak >= mmi_load(&legacy_mark);
+    if (passed) mmi_store(&legacy_mark, (peak / LEGACY_MARK_STEP + 1) * LEGACY_MARK_STEP);
+    pthread_mutex_unlock(&legacy_lock);
+    if (passed)
+        mmi_log(MM_LOG_INFO, "Memory peak passed %zu MB: %.2f MB", peak / LEGACY_MARK_STEP * 10,
+                legacy_mb(peak));
+}
+
+/* After each allocation or resize that succeeded: a cheap check of the
+ * calling thread's peak estimate (exact while one thread allocates). */
+static inline void legacy_after_alloc(void) {
+    if (legacy_on(MEMORY_REPORT_MINIMAL) &&
+        MMI_UNLIKELY(mmi_process_peak_hint() >= mmi_load(&legacy_mark)))
+        legacy_mark_passed();
+}
+
+/* ======================================================================
+ * Allocation
+ * ==================================================================== */
+
+void init_memory_system(unsigned long max_blocks) {
+    unsigned long n = atomic_fetch_add(&legacy_inits, 1) + 1;
+    if (!legacy_on(MEMORY_REPORT_DETAILED)) return;
+    if (n == 1)
+        mmi_log(MM_LOG_INFO,
+                "Memory system initialised (mimicmem %s): max_blocks %lu no longer limits "
+                "anything; live blocks are limited only by available memory",
+                MM_VERSION_STRING, max_blocks);
+    else
+        mmi_log(MM_LOG_INFO,
+                "Memory system initialised again (call %lu): live blocks and figures are kept; "
+                "max_blocks %lu no longer limits anything",
+                n, max_blocks);
+}
+
+void *mymalloc_cat(size_t size, MemoryCategory category) {
+    void *p = mm_malloc(size, (mm_category)category);
+    if (p == NULL) return NULL;
+    if (legacy_on(MEMORY_REPORT_DETAILED))
+        mmi_log(MM_LOG_INFO, "Allocated %zu bytes in category %s at %p", size,
+                mmi_cat_name((int)category), p);
+    legacy_after_alloc();
+    return p;
+}
+
+void *mymalloc(size_t size) {
+    return mymalloc_cat(size, MEM_UNKNOWN);
+}
+
+/* move: myrealloc_cat (the block goes to cat); otherwise myrealloc. */
+static void *legacy_realloc(void *ptr, size_t size, int cat, bool move) {
+    if (ptr == NULL) return mymalloc_cat(size, move ? (MemoryCategory)cat : MEM_UNKNOWN);
+    if (!legacy_on(MEMORY_REPORT_DETAILED)) {
+        void *q = move ? mm_realloc_cat(ptr, size, cat) : mm_realloc(ptr, size);
+        if (q != NULL) legacy_after_alloc();
+        return q;
+    }
+    /* The old size and category, read before the header changes; an invalid
+     * ptr is left to mm_realloc, which reports it. */
+    int known = mm_validate(ptr);
+    size_t old_size = known ? mmi_hdr_size(mmi_hdr_of(ptr)) : 0;
+    int old_cat = known ? mmi_hdr_cat(mmi_hdr_of(ptr)) : MM_CAT_INVALID;
+    void *q = move ? mm_realloc_cat(ptr, size, cat) : mm_realloc(ptr, size);
+    if (q == NULL) return NULL;
+    int new_cat = move ? cat : old_cat;
+    if (new_cat == old_cat)
+        mmi_log(MM_LOG_INFO, "Reallocated %zu bytes (was %zu) in category %s at %p", size,
+                old_size, mmi_cat_name(new_cat), q);
+    else
+        mmi_log(MM_LOG_INFO, "Reallocated %zu bytes (was %zu in category %s) in category %s at %p",
+                size, old_size, mmi_cat_name(old_cat), mmi_cat_name(new_cat), q);
+    legacy_after_alloc();
+    return q;
+}
+
+void *myrealloc(void *ptr, size_t size) {
+    return legacy_realloc(ptr, size, MM_CAT_UNKNOWN, false);
+}
+
+void *myrealloc_cat(void *ptr, size_t size, MemoryCategory category) {
+    return legacy_realloc(ptr, size, (int)category, true);
+}
+
+void myfree(void *ptr) {
+    if (ptr == NULL) return;
+    if (!legacy_on(MEMORY_REPORT_DETAILED) || !mm_validate(ptr)) {
+        mm_free(ptr); /* an invalid ptr is reported there */
+        return;
+    }
+    size_t size = mmi_hdr_size(mmi_hdr_of(ptr));
+    int cat = mmi_hdr_cat(mmi_hdr_of(ptr));
+    uintptr_t addr = (uintptr_t)ptr; /* printed after the free, never followed */
+    mm_free(ptr);
+    mmi_log(MM_LOG_INFO, "Freed %zu bytes in category %s at %p", size, mmi_cat_name(cat),
+            (void *)addr);
+}
+
+/* ======================================================================
+ * Walking context blocks
+ *
+ * A small-block chunk is carved from its start, block after block, up to
+ * its limit (the context's bump pointer for the current, first chunk):
+ *
+ *   mmi_chunk (64 B) | hdr | slot | hdr | slot ........ | hdr | slot | uncarved
+ *                    ^ ch + 1                                        ^ limit
+ *
+ * each slot being mmi_class_bytes(mmi_size_class(size)) bytes, live or freed
+ * as the header's seal says. A damaged header hides its size, so the walk
+ * then moves on 16 bytes at a time to the next header that is sealed for its
+ * own address and names this chunk (random bytes pass with odds 2^-32). A
+ * large block is an mmi_chunk followed by one header, on ctx->large.
+ * The walk runs under the context registry lock (mmi_contexts_foreach): it
+ * only records, and the lines are logged after the lock is released.
+ * ==================================================================== */
+
+typedef enum {
+    LEGACY_LIVE,       /* a live block (recorded for the leak listing) */
+    LEGACY_BAD_HEADER, /* a header that fails its seal, or disagrees with its position */
+    LEGACY_BAD_CHUNK   /* a chunk header that is damaged: its blocks were not walked */
+} legacy_what;
+
+typedef struct {
+    const void *ptr;   /* payload address (chunk payload for LEGACY_BAD_CHUNK) */
+    size_t bytes;      /* requested size; 0 unless LEGACY_LIVE */
+    int cat;           /* category id; MM_CAT_INVALID unless LEGACY_LIVE */
+    legacy_what what;  /* kind of record */
+    size_t name;       /* index of its context's name in legacy_walk.names */
+} legacy_block;
+
+typedef struct {
+    bool list_live;                 /* record every live block (not only damage) */
+    legacy_block *recs;             /* records; system malloc */
+    size_t nrecs, caprecs;          /* records stored, capacity */
+    char (*names)[MM_NAME_MAX + 1]; /* names of the contexts with records; system malloc */
+    size_t nnames, capnames;        /* names stored, capacity */
+    size_t cur_name;                /* name index of the context being walked, or SIZE_MAX */
+    const mm_context *cur;          /* context being walked */
+    size_t contexts;                /* contexts walked */
+    size_t live;                    /* live blocks seen */
+    size_t damaged;                 /* damaged headers and chunks seen (all, named or not) */
+    bool incomplete;                /* a record could not be stored (out of memory) */
+} legacy_walk;
+
+/* arr grown to twice *cap elements (64 at first), or NULL with arr kept. */
+static void *legacy_grow(void *arr, size_t *cap, size_t elem) {
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *n = mmi_sys_realloc(arr, ncap * elem);
+    if (n != NULL) *cap = ncap;
+    return n;
+}
+
+static void legacy_record(legacy_walk *w, const void *ptr, size_t bytes, int cat, legacy_what what) {
+    if (what != LEGACY_LIVE && w->damaged++ >= LEGACY_MAX_NAMED) return;
+    if (w->cur_name == SIZE_MAX) {
+        if (w->nnames == w->capnames) {
+            char(*n)[MM_NAME_MAX + 1] = legacy_grow(w->names, &w->capnames, sizeof *w->names);
+            if (n == NULL) {
+                w->incomplete = true;
+                return;
+            }
+            w->names = n;
+        }
+        memcpy(w->names[w->nnames], w->cur->name, sizeof w->names[0]);
+        w->cur_name = w->nnames++;
+    }
+    if (w->nrecs == w->caprecs) {
+        legacy_block *n = legacy_grow(w->recs, &w->caprecs, sizeof *w->recs);
+        if (n == NULL) {
+            w->incomplete = true;
+            return;
+        }
+        w->recs = n;
+    }
+    legacy_block b = {ptr, bytes, cat, what, w->cur_name};
+    w->recs[w->nrecs++] = b;
+}
+
+/* A header sealed for its own address (live or freed) that says it sits in
+ * chunk ch at its own distance, with a small size and a known category. */
+static bool legacy_small_header_ok(const mmi_header *h, const mmi_chunk *ch, mmi_hdr_state *st) {
+    *st = mmi_hdr_check(h);
+    if (*st == MMI_HDR_BAD) return false;
+    uintptr_t dist = (uintptr_t)h - (uintptr_t)ch;
+    return (h->info & MMI_HF_CONTEXT) && (uintptr_t)(h->info >> MMI_DIST_SHIFT) << 4 == dist &&
+           mmi_hdr_size(h) <= MMI_SMALL_MAX && mmi_cat_valid(mmi_hdr_cat(h));
+}
+
+static void legacy_walk_small(legacy_walk *w, const mmi_chunk *ch, const char *limit) {
+    const char *p = (const char *)(ch + 1);
+    while ((size_t)(limit - p) >= MMI_HEADER_BYTES) {
+        const mmi_header *h = (const mmi_header *)p;
+        mmi_hdr_state st;
+        if (legacy_small_header_ok(h, ch, &st)) {
+            size_t size = mmi_hdr_size(h);
+            size_t step = MMI_HEADER_BYTES + mmi_class_bytes(mmi_size_class(size));
+            if (step <= (size_t)(limit - p)) {
+                if (st == MMI_HDR_LIVE) {
+                    w->live++;
+                    if (w->list_live) legacy_record(w, p + MMI_HEADER_BYTES, size, mmi_hdr_cat(h), LEGACY_LIVE);
+                }
+                p += step;
+                continue;
+            }
+        }
+        legacy_record(w, p + MMI_HEADER_BYTES, 0, MM_CAT_INVALID, LEGACY_BAD_HEADER);
+        do {
+            p += MMI_HEADER_BYTES;
+        } while ((size_t)(limit - p) >= MMI_HEADER_BYTES &&
+                 !legacy_small_header_ok((const mmi_header *)p, ch, &st));
+    }
+}
+
+static bool legacy_chunk_ok(const mmi_chunk *ch, const mm_context *ctx, uint32_t kind) {
+    return ch->magic == mmi_chunk_magic(ch) && ch->kind == kind && ch->ctx == ctx;
+}
+
+static void legacy_walk_context(legacy_walk *w, const mm_context *ctx) {
+    w->contexts++;
+    w->cur = ctx;
+    w->cur_name = SIZE_MAX;
+    for (const mmi_chunk *ch = ctx->chunks; ch; ch = ch->next) {
+        const char *start = (const char *)(ch + 1);
+        const char *limit = ch == ctx->chunks ? ctx->bump : ch->limit;
+        if (!legacy_chunk_ok(ch, ctx, MMI_CHUNK_SMALL) || limit < start ||
+            limit > (const char *)ch + ch->bytes) {
+            legacy_record(w, start, 0, MM_CAT_INVALID, LEGACY_BAD_CHUNK);
+            break; /* its next link is not to be trusted either */
+        }
+        legacy_walk_small(w, ch, limit);
+    }
+    for (const mmi_chunk *ch = ctx->large; ch; ch = ch->next) {
+        if (!legacy_chunk_ok(ch, ctx, MMI_CHUNK_LARGE)) {
+            legacy_record(w, ch + 1, 0, MM_CAT_INVALID, LEGACY_BAD_CHUNK);
+            break;
+        }
+        const mmi_header *h = (const mmi_header *)(ch + 1);
+        const char *payload = (const char *)h + MMI_HEADER_BYTES;
+        if (mmi_hdr_check(h) == MMI_HDR_LIVE && (h->info & MMI_HF_CONTEXT) &&
+            (size_t)(h->info >> MMI_DIST_SHIFT) << 4 == sizeof(mmi_chunk) &&
+            mmi_cat_valid(mmi_hdr_cat(h))) {
+            w->live++;
+            if (w->list_live) legacy_record(w, payload, mmi_hdr_size(h), mmi_hdr_cat(h), LEGACY_LIVE);
+        } else {
+            legacy_record(w, payload, 0, MM_CAT_INVALID, LEGACY_BAD_HEADER);
+        }
+    }
+    for (const mm_context *c = ctx->first_child; c; c = c->next_sibling) legacy_walk_context(w, c);
+}
+
+static void legacy_walk_top(const mm_context *ctx, void *arg) {
+    legacy_walk_context(arg, ctx);
+}
+
+static void legacy_walk_all(legacy_walk *w, bool list_live) {
+    *w = (legacy_walk){.list_live = list_live, .cur_name = SIZE_MAX};
+    mmi_contexts_foreach(legacy_walk_top, w);
+}
+
+static void legacy_walk_free(legacy_walk *w) {
+    mmi_sys_free(w->recs);
+    mmi_sys_free(w->names);
+}
+
+/* ======================================================================
+ * Reports and checks
+ * ==================================================================== */
+
+void set_memory_reporting(int level) {
+    if (level >= MEMORY_REPORT_NONE && level <= MEMORY_REPORT_DETAILED) {
+        mmi_store(&legacy_level, level);
+        return;
+    }
+    int old = mmi_load(&legacy_level);
+    if (old > MEMORY_REPORT_NONE)
+        mmi_log(MM_LOG_WARNING,
+                "set_memory_reporting: level %d is not MEMORY_REPORT_NONE (0), MINIMAL (1) or "
+                "DETAILED (2); the level stays %d",
+                level, old);
+}
+
+static void legacy_brief_line(void) {
+    mm_stats s = mm_stats_total(NULL);
+    mmi_log(MM_LOG_INFO, "Memory: %.2f MB in use, %.2f MB peak, %zu live blocks", legacy_mb(s.bytes),
+            legacy_mb(s.peak_bytes), s.blocks);
+}
+
+void print_memory_brief(void) {
+    if (legacy_on(MEMORY_REPORT_MINIMAL)) legacy_brief_line();
+}
+
+void print_allocated_by_category(void) {
+    if (!legacy_on(MEMORY_REPORT_MINIMAL)) return;
+    bool any = false;
+    int ncat = mm_category_count();
+    for (int c = 0; c < ncat; c++) {
+        mm_stats s = mm_stats_category(NULL, c);
+        if (s.blocks == 0) continue;
+        any = true;
+        mmi_log(MM_LOG_INFO, "Memory in category %s: %.2f MB in %zu blocks", mmi_cat_name(c),
+                legacy_mb(s.bytes), s.blocks);
+    }
+    if (!any) mmi_log(MM_LOG_INFO, "Memory by category: no live blocks");
+}
+
+void print_allocated(void) {
+    if (!legacy_on(MEMORY_REPORT_MINIMAL)) return;
+    mm_stats s = mm_stats_total(NULL);
+    mmi_log(MM_LOG_INFO, "Memory in use: %.2f MB in %zu blocks", legacy_mb(s.bytes), s.blocks);
+    if (legacy_on(MEMORY_REPORT_DETAILED)) print_allocated_by_category();
+}
+
+/* DETAILED leak listing: one line per live context block; the process-wide
+ * rest (total_blocks minus those) is counted in one line. */
+static void legacy_list_leaks(size_t total_blocks) {
+    legacy_walk w;
+    legacy_walk_all(&w, true);
+    for (size_t i = 0; i < w.nrecs; i++) {
+        const legacy_block *b = &w.recs[i];
+        if (b->what == LEGACY_LIVE)
+            mmi_log(MM_LOG_WARNING, "Leaked block %p: %zu bytes in category %s, context \"%s\"",
+                    b->ptr, b->bytes, mmi_cat_name(b->cat), w.names[b->name]);
+    }
+    if (w.incomplete)
+        mmi_log(MM_LOG_WARNING, "Leaked blocks: the listing above is incomplete (out of memory)");
+    size_t process = total_blocks > w.live ? total_blocks - w.live : 0;
+    if (process > 0)
+        mmi_log(MM_LOG_WARNING,
+                "Leaked blocks: %zu process-wide blocks (mymalloc, mm_malloc) are counted above "
+                "but cannot be listed one by one",
+                process);
+    legacy_walk_free(&w);
+}
+
+void check_memory_leaks(void) {
+    if (!legacy_on(MEMORY_REPORT_MINIMAL)) return;
+    mm_stats s = mm_stats_total(NULL);
+    if (s.blocks == 0) {
+        mmi_log(MM_LOG_INFO, "No memory leaks detected");
+        return;
+    }
+    mmi_log(MM_LOG_WARNING, "Memory leak detected: %zu blocks (%.2f MB) still allocated", s.blocks,
+            legacy_mb(s.bytes));
+    int ncat = mm_category_count();
+    for (int c = 0; c < ncat; c++) {
+        mm_stats cs = mm_stats_category(NULL, c);
+        if (cs.blocks == 0) continue;
+        mmi_log(MM_LOG_WARNING, "Leaked in category %s: %zu blocks (%.2f MB)", mmi_cat_name(c),
+                cs.blocks, legacy_mb(cs.bytes));
+    }
+    if (legacy_on(MEMORY_REPORT_DETAILED)) legacy_list_leaks(s.blocks);
+}
+
+int validate_memory_block(void *ptr) {
+    return mm_validate(ptr) ? 1 : 0;
+}
+
+int validate_all_memory(void) {
+    legacy_walk w;
+    legacy_walk_all(&w, false);
+    bool report = legacy_on(MEMORY_REPORT_MINIMAL);
+    if (w.damaged == 0) {
+        if (report)
+            mmi_log(MM_LOG_INFO,
+                    "Memory check passed: %zu live blocks in %zu contexts have intact headers "
+                    "(process-wide blocks are checked when freed or reallocated)",
+                    w.live, w.contexts);
+        legacy_walk_free(&w);
+        return 1;
+    }
+    if (report) {
+        mmi_log(MM_LOG_WARNING, "Memory check failed: %zu damaged block headers in %zu contexts",
+                w.damaged, w.contexts);
+        for (size_t i = 0; i < w.nrecs; i++) {
+            const legacy_block *b = &w.recs[i];
+            if (b->what == LEGACY_BAD_HEADER)
+                mmi_log(MM_LOG_WARNING, "Damaged block header at %p in context \"%s\"", b->ptr,
+                        w.names[b->name]);
+            else
+                mmi_log(MM_LOG_WARNING,
+                        "Damaged chunk header at %p in context \"%s\": the blocks after it were "
+                        "not checked",
+                        b->ptr, w.names[b->name]);
+        }
+        if (w.damaged > w.nrecs)
+            mmi_log(MM_LOG_WARNING, "... and %zu more damaged headers, not named", w.damaged - w.nrecs);
+    }
+    legacy_walk_free(&w);
+    return 0;
+}
+
+void cleanup_memory_system(void) {
+    if (legacy_on(MEMORY_REPORT_MINIMAL)) legacy_brief_line();
+    mmi_cache_flush(mmi_thread_get());
+    mmi_store(&legacy_inits, 0);
+}
