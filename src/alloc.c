@@ -15,7 +15,8 @@ static inline bool alloc_check(size_t size, int cat, const mm_context *ctx, cons
         mmi_error_bad_category(cat, size, ctx, fn);
         return false;
     }
-    if (MMI_UNLIKELY(size > MMI_MAX_REQUEST)) {
+    /* the second test only matters where size_t is narrower than 64 bits */
+    if (MMI_UNLIKELY(size > MMI_MAX_REQUEST || size > SIZE_MAX - 128)) {
         mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx,
                   "request of %zu bytes for category \"%s\" in %s exceeds the largest block "
                   "mimicmem can describe (%zu bytes)",
@@ -32,7 +33,8 @@ static void *alloc_process(size_t size, int cat, bool zero, const char *fn) {
     if (h != NULL) {
         if (zero) memset(mmi_payload_of(h), 0, size);
     } else {
-        h = zero ? mmi_sys_calloc(MMI_HEADER_BYTES + size) : mmi_sys_malloc(MMI_HEADER_BYTES + size);
+        size_t bytes = MMI_HEADER_BYTES + mmi_process_capacity(size);
+        h = zero ? mmi_sys_calloc(bytes) : mmi_sys_malloc(bytes);
         if (MMI_UNLIKELY(h == NULL)) {
             mmi_error_oom(size, cat, NULL, fn);
             return NULL;
@@ -106,7 +108,7 @@ void mm_free(void *p) {
     }
     size_t size = mmi_hdr_size(h);
     int cat = mmi_hdr_cat(h);
-    mmi_hdr_seal_freed(h);
+    mmi_hdr_live_to_freed(h);
     mmi_thread *t = mmi_thread_get();
     mmi_count_free(t, cat, size);
     if (!mmi_cache_push(t, h, size)) mmi_sys_free(h);
@@ -122,7 +124,7 @@ static void *alloc_realloc(void *p, size_t size, int cat, bool keep_cat, const c
     if (h->info & MMI_HF_CONTEXT) return mmi_context_realloc(h, size, cat, fn);
 
     size_t old_size = mmi_hdr_size(h);
-    mmi_header *n = mmi_sys_realloc(h, MMI_HEADER_BYTES + size);
+    mmi_header *n = mmi_sys_realloc(h, MMI_HEADER_BYTES + mmi_process_capacity(size));
     if (MMI_UNLIKELY(n == NULL)) {
         mmi_error_oom(size, cat, NULL, fn);
         return NULL;

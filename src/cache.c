@@ -1,7 +1,7 @@
 /* The per-thread cache of freed process-wide blocks (see internal.h): it keeps
  * the malloc/free churn of simulation codes off the system allocator's slow
- * paths. Off under AddressSanitizer (so the sanitizer sees every free) and
- * when MIMICMEM_CACHE=0 is set in the environment. */
+ * paths. Off under AddressSanitizer and ThreadSanitizer (so the sanitizer sees
+ * every free) and when MIMICMEM_CACHE=0 is set in the environment. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -18,11 +18,15 @@
 #define CACHE_DEFAULT true
 #endif
 
-bool mmi_cache_enabled = CACHE_DEFAULT;
+size_t mmi_cache_limit = CACHE_DEFAULT ? MMI_DEFAULT_CACHE_BYTES : 0;
 
 void mmi_cache_flush(mmi_thread *t) {
-    for (unsigned k = 0; k < MMI_CACHE_CLASSES; k++) {
-        while (t->cache.count[k]) mmi_sys_free(t->cache.slot[k][--t->cache.count[k]]);
+    for (unsigned bin = 0; bin < MMI_CACHE_BINS; bin++) {
+        while (t->cache.head[bin]) {
+            mmi_header *h = t->cache.head[bin];
+            t->cache.head[bin] = *(mmi_header **)mmi_payload_of(h);
+            mmi_sys_free(h);
+        }
     }
     t->cache.bytes = 0;
 }

@@ -196,7 +196,7 @@ static inline void ctx_put_block(mm_context *ctx, mmi_chunk *ch, mmi_header *h) 
         return;
     }
     unsigned k = mmi_size_class(mmi_hdr_size(h));
-    mmi_hdr_seal_freed(h);
+    mmi_hdr_live_to_freed(h); /* callers pass a verified live header */
     void *payload = mmi_payload_of(h);
     *(void **)payload = ctx->freelist[k];
     ctx->freelist[k] = payload;

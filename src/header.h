@@ -73,14 +73,12 @@ static inline uint64_t mmi_pack_size_cat(size_t size, int cat) {
     return (uint64_t)size | ((uint64_t)(uint16_t)cat << MMI_SIZE_BITS);
 }
 
-/* Multiply-xorshift mix of the three header inputs; the high half of the
- * product depends on every input bit. */
+/* Fibonacci hashing of the three header inputs folded into one word: the
+ * high half of the product by an odd constant depends on every input bit
+ * (one multiply: this runs twice per allocation/free pair). */
 static inline uint32_t mmi_seal_mix(const mmi_header *h) {
-    uint64_t x = h->size_cat ^ ((uint64_t)h->info << 29) ^ (uint64_t)((uintptr_t)h >> 4);
-    x *= 0x9E3779B97F4A7C15ull;
-    x ^= x >> 29;
-    x *= 0xBF58476D1CE4E5B9ull;
-    return (uint32_t)(x >> 32);
+    uint64_t x = h->size_cat ^ ((uint64_t)h->info << 24) ^ (uint64_t)((uintptr_t)h >> 4);
+    return (uint32_t)((x * 0x9E3779B97F4A7C15ull) >> 32);
 }
 
 static inline void mmi_hdr_seal_live(mmi_header *h) {
@@ -89,6 +87,12 @@ static inline void mmi_hdr_seal_live(mmi_header *h) {
 
 static inline void mmi_hdr_seal_freed(mmi_header *h) {
     h->seal = mmi_seal_mix(h) ^ MMI_SEAL_FREED;
+}
+
+/* Turns the seal of a header known to be live into its freed form, without
+ * recomputing the mix. */
+static inline void mmi_hdr_live_to_freed(mmi_header *h) {
+    h->seal ^= MMI_SEAL_LIVE ^ MMI_SEAL_FREED;
 }
 
 /* What a header says about its block. */

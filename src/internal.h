@@ -83,23 +83,47 @@ static inline size_t mmi_class_bytes(unsigned k) {
 /* ======================================================================
  * Per-thread cache of freed process-wide blocks (cache.c)
  *
- * A free of a process-wide block of 16 B .. 32 KiB parks it in the freeing
- * thread's cache under the largest class it can hold; an allocation takes a
- * block from the smallest class that fits. Bounded per class and in bytes.
+ * A free of a process-wide block of up to 32 KiB parks it in the freeing
+ * thread's cache; an allocation that fits takes it back, LIFO. Up to 4,104
+ * bytes a process block is given a capacity of 16k+8 bytes (8, 24, 40, ...,
+ * 104, 120, ...), which with the 16-byte header is exactly what glibc's
+ * 16-byte granularity would hand out anyway, so bins are exact: bin = capacity
+ * / 16. Above that, bins are the size classes (four per doubling), a block
+ * going to the largest class it holds. Blocks are linked through their
+ * payload; the cache is bounded in bytes per thread.
  * ==================================================================== */
 
-#define MMI_CACHE_CLASSES 40                    /* classes 16 B .. 32 KiB */
+#define MMI_CACHE_EXACT_MAX ((size_t)4104)        /* exact bins up to here */
 #define MMI_CACHE_MAX_REQUEST ((size_t)32768)
-#define MMI_CACHE_DEPTH 32                      /* blocks per class */
-#define MMI_CACHE_MAX_BYTES ((size_t)1 << 20)   /* payload bytes cached per thread */
+#define MMI_CACHE_BIG0 mmi_size_class(4096)       /* class matching bin 256 */
+#define MMI_CACHE_BINS (257 + 12)                 /* 0..256 exact, 12 classes above */
+#define MMI_DEFAULT_CACHE_BYTES ((size_t)4 << 20) /* per thread */
 
 typedef struct {
-    size_t bytes;                                  /* class bytes of the cached blocks */
-    uint8_t count[MMI_CACHE_CLASSES];              /* blocks in each stack */
-    mmi_header *slot[MMI_CACHE_CLASSES][MMI_CACHE_DEPTH]; /* LIFO stacks, freed-sealed */
+    size_t bytes;                     /* capacity of the cached blocks, summed */
+    mmi_header *head[MMI_CACHE_BINS]; /* freed-sealed blocks, linked via payload */
 } mmi_cache;
 
-extern bool mmi_cache_enabled;
+extern size_t mmi_cache_limit; /* bytes a thread may cache; 0 turns the cache off */
+
+/* Payload bytes given to a process block of n requested bytes. */
+static inline size_t mmi_process_capacity(size_t n) {
+    return n <= MMI_CACHE_EXACT_MAX ? ((n + 7) & ~(size_t)15) + 8 : n;
+}
+
+/* Bin to take a block of n requested bytes from (n <= MMI_CACHE_MAX_REQUEST). */
+static inline unsigned mmi_cache_bin_fit(size_t n) {
+    if (n <= MMI_CACHE_EXACT_MAX) return (unsigned)(mmi_process_capacity(n) >> 4);
+    return 256 + mmi_size_class(n) - MMI_CACHE_BIG0;
+}
+
+/* Bin to park a block of n requested bytes in (n <= MMI_CACHE_MAX_REQUEST). */
+static inline unsigned mmi_cache_bin_held(size_t n) {
+    if (n <= MMI_CACHE_EXACT_MAX) return (unsigned)(mmi_process_capacity(n) >> 4);
+    unsigned k = mmi_size_class(n);
+    if (mmi_class_bytes(k) > n) k--;
+    return 256 + k - MMI_CACHE_BIG0;
+}
 
 /* ======================================================================
  * Process statistics (stats.c)
@@ -115,9 +139,10 @@ extern bool mmi_cache_enabled;
 
 typedef struct {
     _Atomic int64_t bytes;    /* net requested bytes added by this thread (may be < 0) */
-    _Atomic int64_t blocks;   /* net live blocks added by this thread (may be < 0) */
     _Atomic uint64_t allocs;  /* allocations made by this thread */
     _Atomic uint64_t frees;   /* frees made by this thread (reset/destroy included) */
+    _Atomic int64_t moved;    /* blocks moved in minus moved out (realloc_cat); live
+                                 blocks = allocs - frees + moved */
     int64_t flushed;          /* part of bytes already added to the global sum; owner only */
     _Atomic int64_t peak;     /* largest process-wide estimate seen by this thread */
 } mmi_tcount;
@@ -131,7 +156,7 @@ typedef struct {
 
 typedef struct mmi_thread {
     mmi_cache cache;                    /* freed process-wide blocks for reuse */
-    mmi_tcount total;                   /* all categories */
+    mmi_tcount total;                   /* all categories: bytes and peak only */
     mmi_tcount cat[MM_CATEGORY_MAX];    /* per category id */
     struct mmi_thread *next, *prev;     /* registry list; under mmi_stats_lock */
 } mmi_thread;
@@ -149,13 +174,13 @@ static inline mmi_thread *mmi_thread_get(void) {
     return t;
 }
 
-/* Adds dbytes (signed) to one figure of the calling thread and keeps the
- * peak estimate. Only the owning thread calls this. */
-static inline void mmi_tcount_bytes(mmi_tcount *c, mmi_gcount *g, int64_t dbytes) {
-    int64_t b = mmi_load(&c->bytes) + dbytes;
+/* Adds bytes to one figure of the calling thread and keeps its peak estimate
+ * (the global flushed sum plus what this thread has not flushed yet). */
+static inline void mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
+    int64_t b = mmi_load(&c->bytes) + bytes;
     mmi_store(&c->bytes, b);
     int64_t pending = b - c->flushed;
-    if (MMI_UNLIKELY(pending >= MMI_BATCH || pending <= -MMI_BATCH)) {
+    if (MMI_UNLIKELY(pending >= MMI_BATCH)) {
         mmi_tcount_flush(c, g);
         pending = 0;
     }
@@ -163,44 +188,51 @@ static inline void mmi_tcount_bytes(mmi_tcount *c, mmi_gcount *g, int64_t dbytes
     if (est > mmi_load(&c->peak)) mmi_store(&c->peak, est);
 }
 
+/* Takes bytes off one figure; a shrinking figure cannot make a peak. */
+static inline void mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
+    int64_t b = mmi_load(&c->bytes) - bytes;
+    mmi_store(&c->bytes, b);
+    if (MMI_UNLIKELY(b - c->flushed <= -MMI_BATCH)) mmi_tcount_flush(c, g);
+}
+
 static inline void mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
     mmi_store(&c->allocs, mmi_load(&c->allocs) + 1);
-    mmi_store(&c->blocks, mmi_load(&c->blocks) + 1);
-    mmi_tcount_bytes(c, &mmi_g_cat[cat], (int64_t)bytes);
-    mmi_tcount_bytes(&t->total, &mmi_g_total, (int64_t)bytes);
+    mmi_tcount_grow(c, &mmi_g_cat[cat], (int64_t)bytes);
+    mmi_tcount_grow(&t->total, &mmi_g_total, (int64_t)bytes);
 }
 
 static inline void mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
     mmi_store(&c->frees, mmi_load(&c->frees) + 1);
-    mmi_store(&c->blocks, mmi_load(&c->blocks) - 1);
-    mmi_tcount_bytes(c, &mmi_g_cat[cat], -(int64_t)bytes);
-    mmi_tcount_bytes(&t->total, &mmi_g_total, -(int64_t)bytes);
+    mmi_tcount_shrink(c, &mmi_g_cat[cat], (int64_t)bytes);
+    mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)bytes);
 }
 
 /* A cached block that holds size bytes, or NULL. */
 static inline mmi_header *mmi_cache_pop(mmi_thread *t, size_t size) {
     if (size > MMI_CACHE_MAX_REQUEST) return NULL;
-    unsigned k = mmi_size_class(size);
-    if (t->cache.count[k] == 0) return NULL;
-    t->cache.bytes -= mmi_class_bytes(k);
-    return t->cache.slot[k][--t->cache.count[k]];
+    unsigned bin = mmi_cache_bin_fit(size);
+    mmi_header *h = t->cache.head[bin];
+    if (h == NULL) return NULL;
+    t->cache.head[bin] = *(mmi_header **)mmi_payload_of(h);
+    t->cache.bytes -= mmi_process_capacity(mmi_hdr_size(h));
+    return h;
 }
 
-/* Parks a freed block that holds size bytes; false when the cache is full. */
+/* Parks a freed block that holds size bytes; false when it does not fit. */
 static inline bool mmi_cache_push(mmi_thread *t, mmi_header *h, size_t size) {
-    if (size < 16 || size > MMI_CACHE_MAX_REQUEST || !mmi_cache_enabled) return false;
-    unsigned k = mmi_size_class(size);
-    if (mmi_class_bytes(k) > size) k--; /* the largest class it holds in full */
-    size_t cb = mmi_class_bytes(k);
-    if (t->cache.count[k] == MMI_CACHE_DEPTH || t->cache.bytes + cb > MMI_CACHE_MAX_BYTES) return false;
-    t->cache.bytes += cb;
-    t->cache.slot[k][t->cache.count[k]++] = h;
+    if (size > MMI_CACHE_MAX_REQUEST) return false;
+    unsigned bin = mmi_cache_bin_held(size);
+    size_t bytes = mmi_process_capacity(size);
+    if (t->cache.bytes + bytes > mmi_cache_limit) return false;
+    t->cache.bytes += bytes;
+    *(mmi_header **)mmi_payload_of(h) = t->cache.head[bin];
+    t->cache.head[bin] = h;
     return true;
 }
 
-/* Returns every cached block to the system (thread exit, tests). */
+/* Returns every cached block to the system (thread exit, cleanup). */
 void mmi_cache_flush(mmi_thread *t);
 
 /* A block of old_bytes in old_cat became new_bytes in new_cat (realloc). */

@@ -35,9 +35,9 @@ void mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g) {
 static void stats_retire_count(mmi_tcount *c, mmi_gcount *g) {
     mmi_tcount_flush(c, g);
     g->bytes += mmi_load(&c->bytes);
-    g->blocks += mmi_load(&c->blocks); /* stays 0 for the total: see stats_sum */
     g->allocs += mmi_load(&c->allocs);
     g->frees += mmi_load(&c->frees);
+    g->blocks += (int64_t)(mmi_load(&c->allocs) - mmi_load(&c->frees)) + mmi_load(&c->moved);
 }
 
 /* pthread key destructor: the thread is exiting. */
@@ -46,7 +46,8 @@ static void stats_retire(void *arg) {
     pthread_mutex_lock(&stats_lock);
     stats_retire_count(&t->total, &mmi_g_total);
     for (int i = 0; i < MM_CATEGORY_MAX; i++)
-        if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees) || mmi_load(&t->cat[i].bytes))
+        if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees) ||
+            mmi_load(&t->cat[i].moved) || mmi_load(&t->cat[i].bytes))
             stats_retire_count(&t->cat[i], &mmi_g_cat[i]);
     if (t->prev) t->prev->next = t->next;
     else stats_threads = t->next;
@@ -60,7 +61,7 @@ static void stats_retire(void *arg) {
 static void stats_init_key(void) {
     if (pthread_key_create(&stats_key, stats_retire) != 0) abort();
     const char *cache = getenv("MIMICMEM_CACHE");
-    if (cache && strcmp(cache, "0") == 0) mmi_cache_enabled = false;
+    if (cache && strcmp(cache, "0") == 0) mmi_cache_limit = 0;
 }
 
 mmi_thread *mmi_thread_create(void) {
@@ -83,22 +84,26 @@ mmi_thread *mmi_thread_create(void) {
 void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat, size_t new_bytes) {
     if (old_cat != new_cat) {
         mmi_tcount *o = &t->cat[old_cat], *n = &t->cat[new_cat];
-        mmi_store(&o->blocks, mmi_load(&o->blocks) - 1);
-        mmi_store(&n->blocks, mmi_load(&n->blocks) + 1);
-        mmi_tcount_bytes(o, &mmi_g_cat[old_cat], -(int64_t)old_bytes);
-        mmi_tcount_bytes(n, &mmi_g_cat[new_cat], (int64_t)new_bytes);
+        mmi_store(&o->moved, mmi_load(&o->moved) - 1);
+        mmi_store(&n->moved, mmi_load(&n->moved) + 1);
+        mmi_tcount_shrink(o, &mmi_g_cat[old_cat], (int64_t)old_bytes);
+        mmi_tcount_grow(n, &mmi_g_cat[new_cat], (int64_t)new_bytes);
+    } else if (new_bytes >= old_bytes) {
+        mmi_tcount_grow(&t->cat[old_cat], &mmi_g_cat[old_cat], (int64_t)(new_bytes - old_bytes));
     } else {
-        mmi_tcount_bytes(&t->cat[old_cat], &mmi_g_cat[old_cat], (int64_t)new_bytes - (int64_t)old_bytes);
+        mmi_tcount_shrink(&t->cat[old_cat], &mmi_g_cat[old_cat], (int64_t)(old_bytes - new_bytes));
     }
-    mmi_tcount_bytes(&t->total, &mmi_g_total, (int64_t)new_bytes - (int64_t)old_bytes);
+    if (new_bytes >= old_bytes)
+        mmi_tcount_grow(&t->total, &mmi_g_total, (int64_t)(new_bytes - old_bytes));
+    else
+        mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)(old_bytes - new_bytes));
 }
 
 void mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks) {
     mmi_tcount *c = &t->cat[cat];
     mmi_store(&c->frees, mmi_load(&c->frees) + blocks);
-    mmi_store(&c->blocks, mmi_load(&c->blocks) - (int64_t)blocks);
-    mmi_tcount_bytes(c, &mmi_g_cat[cat], -(int64_t)bytes);
-    mmi_tcount_bytes(&t->total, &mmi_g_total, -(int64_t)bytes);
+    mmi_tcount_shrink(c, &mmi_g_cat[cat], (int64_t)bytes);
+    mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)bytes);
 }
 
 /* Sums one figure over the retired sums and every live thread. The total's
@@ -121,9 +126,10 @@ static mm_stats stats_sum(int cat) {
         int64_t p = mmi_load(&tc->peak);
         if (p > peak) peak = p;
         for (int c = first; c <= last; c++) {
-            blocks += mmi_load(&t->cat[c].blocks);
-            allocs += mmi_load(&t->cat[c].allocs);
-            frees += mmi_load(&t->cat[c].frees);
+            uint64_t a = mmi_load(&t->cat[c].allocs), f = mmi_load(&t->cat[c].frees);
+            blocks += (int64_t)(a - f) + mmi_load(&t->cat[c].moved);
+            allocs += a;
+            frees += f;
         }
     }
     if (bytes < 0) bytes = 0; /* only while another thread is mid-update */
