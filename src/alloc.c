@@ -51,6 +51,10 @@ void *mm_malloc(size_t size, mm_category cat) {
     return alloc_process(size, cat, false, "mm_malloc");
 }
 
+void *mmi_malloc_as(size_t size, int cat, const char *fn) {
+    return alloc_process(size, cat, false, fn);
+}
+
 static bool alloc_mul(size_t n, size_t size, int cat, size_t *out, const char *fn) {
     if (size != 0 && n > SIZE_MAX / size) {
         mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, NULL,
@@ -63,7 +67,7 @@ static bool alloc_mul(size_t n, size_t size, int cat, size_t *out, const char *f
 }
 
 void *mm_calloc(size_t n, size_t size, mm_category cat) {
-    size_t total;
+    size_t total = 0;
     if (!alloc_mul(n, size, cat, &total, "mm_calloc")) return NULL;
     return alloc_process(total, cat, true, "mm_calloc");
 }
@@ -98,12 +102,12 @@ static inline mmi_header *alloc_live_header(const void *p, const char *fn) {
     return h;
 }
 
-void mm_free(void *p) {
+static inline void alloc_free(void *p, const char *fn) {
     if (p == NULL) return;
-    mmi_header *h = alloc_live_header(p, "mm_free");
+    mmi_header *h = alloc_live_header(p, fn);
     if (h == NULL) return;
     if (h->info & MMI_HF_CONTEXT) {
-        mmi_context_free(h, "mm_free");
+        mmi_context_free(h, fn);
         return;
     }
     size_t size = mmi_hdr_size(h);
@@ -112,6 +116,14 @@ void mm_free(void *p) {
     mmi_thread *t = mmi_thread_get();
     mmi_count_free(t, cat, size);
     if (!mmi_cache_push(t, h, size)) mmi_sys_free(h);
+}
+
+void mm_free(void *p) {
+    alloc_free(p, "mm_free");
+}
+
+void mmi_free_as(void *p, const char *fn) {
+    alloc_free(p, fn);
 }
 
 static void *alloc_realloc(void *p, size_t size, int cat, bool keep_cat, const char *fn) {
@@ -142,6 +154,10 @@ void *mm_realloc(void *p, size_t size) {
 
 void *mm_realloc_cat(void *p, size_t size, mm_category cat) {
     return alloc_realloc(p, size, cat, false, "mm_realloc_cat");
+}
+
+void *mmi_realloc_as(void *p, size_t size, int cat, bool keep_cat, const char *fn) {
+    return alloc_realloc(p, size, cat, keep_cat, fn);
 }
 
 int mm_validate(const void *p) {
@@ -192,14 +208,14 @@ mm_context *mm_block_context(const void *p) {
 
 /* ---- context entry points that share the checks above ------------------ */
 
-void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
+void *mmi_context_malloc_slow(mm_context *ctx, size_t size, int cat) {
     if (ctx == NULL) return alloc_process(size, cat, false, "mm_context_malloc");
     if (!alloc_check(size, cat, ctx, "mm_context_malloc")) return NULL;
     return mmi_context_alloc(ctx, size, cat, false, "mm_context_malloc");
 }
 
 void *mm_context_calloc(mm_context *ctx, size_t n, size_t size, mm_category cat) {
-    size_t total;
+    size_t total = 0;
     if (!alloc_mul(n, size, cat, &total, "mm_context_calloc")) return NULL;
     if (ctx == NULL) return alloc_process(total, cat, true, "mm_context_calloc");
     if (!alloc_check(total, cat, ctx, "mm_context_calloc")) return NULL;

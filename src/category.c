@@ -6,8 +6,8 @@
 #include <string.h>
 
 typedef struct {
-    char name[MM_NAME_MAX + 1];  /* unique, non-empty */
-    int group;                   /* index into cat_groups */
+    char name[MM_NAME_MAX + 1]; /* unique, non-empty */
+    int group;                  /* index into cat_groups */
 } cat_entry;
 
 static pthread_mutex_t cat_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -15,7 +15,7 @@ static cat_entry cat_table[MM_CATEGORY_MAX] = {
     {"Unknown", 0}, {"Galaxies", 0}, {"Halos", 0}, {"Trees", 0}, {"IO", 0}, {"Utility", 0},
 };
 static char cat_groups[MM_CATEGORY_MAX][MM_NAME_MAX + 1] = {"Core"}; /* group names */
-static _Atomic int cat_ngroups = 1;                                 /* groups in use */
+static _Atomic int cat_ngroups = 1;                                  /* groups in use */
 
 _Atomic int mmi_ncat = MM_CAT_BUILTIN_COUNT;
 

@@ -1,6 +1,6 @@
 /* Memory contexts: per-forest (and per-module) scopes whose blocks are carved
  * from chunks the context owns, so reset and destroy cost per chunk, not per
- * block. Small blocks (<= 16 KiB) come from size-class free lists or a bump
+ * block. Small blocks (<= 256 KiB) come from size-class free lists or a bump
  * pointer; larger ones are allocations of their own on a doubly linked list.
  * Thread rule: everything here runs on the thread that owns the context; the
  * only shared state (top-level list, chunk cache, dead-context queue) is
@@ -10,42 +10,70 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CTX_FIRST_CHUNK ((size_t)8 * 1024)       /* first chunk a context gets */
-#define CTX_MAX_CHUNK ((size_t)1024 * 1024)      /* chunks grow by doubling up to this */
-#define CTX_CACHE_MAX_BYTES ((size_t)64 << 20)   /* dead contexts' chunks kept for reuse */
-#define CTX_DEAD_KEEP 64                          /* destroyed context structs kept */
+#define CTX_FIRST_CHUNK     ((size_t)8 * 1024)    /* first chunk a context gets */
+#define CTX_MAX_CHUNK       ((size_t)1024 * 1024) /* chunks grow by doubling up to this */
+#define CTX_CACHE_MAX_BYTES ((size_t)64 << 20)    /* dead contexts' chunks kept for reuse */
+#define CTX_DEAD_KEEP       64                    /* destroyed context structs kept */
 
 _Static_assert(sizeof(mmi_chunk) == 64, "chunk header keeps payloads 16-aligned");
 
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
-static mm_context *ctx_top;          /* live top-level contexts (sibling links); ctx_lock */
-static mmi_chunk *ctx_cache;         /* chunks of destroyed contexts; ctx_lock */
-static size_t ctx_cache_bytes;       /* bytes in ctx_cache; ctx_lock */
-static mm_context *ctx_dead_head;    /* destroyed contexts, oldest first; ctx_lock */
-static mm_context *ctx_dead_tail;    /* newest destroyed context; ctx_lock */
-static int ctx_dead_count;           /* entries in the dead queue; ctx_lock */
+static mm_context *ctx_top;       /* live top-level contexts (sibling links); ctx_lock */
+static mmi_chunk *ctx_cache;      /* chunks of destroyed contexts; ctx_lock */
+static size_t ctx_cache_bytes;    /* bytes in ctx_cache; ctx_lock */
+static mm_context *ctx_dead_head; /* destroyed contexts, oldest first; ctx_lock */
+static mm_context *ctx_dead_tail; /* newest destroyed context; ctx_lock */
+static int ctx_dead_count;        /* entries in the dead queue; ctx_lock */
 
 /* ======================================================================
  * Counting: the context, its ancestors' subtree figures, the process
  * ==================================================================== */
 
-static inline void ctx_ccount(mmi_ccount *c, int64_t dbytes, int64_t dblocks, uint64_t dallocs,
-                              uint64_t dfrees) {
-    c->bytes += (size_t)dbytes;
-    c->blocks += (size_t)dblocks;
-    c->allocs += dallocs;
-    c->frees += dfrees;
+static inline void ctx_grow(mmi_ccount *c, size_t bytes) {
+    c->bytes += bytes;
     if (c->bytes > c->peak) c->peak = c->bytes;
 }
 
-static inline void ctx_change(mm_context *ctx, int cat, int64_t dbytes, int64_t dblocks,
-                              uint64_t dallocs, uint64_t dfrees) {
-    ctx_ccount(&ctx->self, dbytes, dblocks, dallocs, dfrees);
-    ctx->cats[cat].self_bytes += (size_t)dbytes;
-    ctx->cats[cat].self_blocks += (size_t)dblocks;
+/* An allocation of bytes in category cat of ctx: ctx's own figure, then the
+ * subtree figures of ctx and every ancestor. */
+static inline void ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
+    ctx->self_bytes += bytes;
+    if (ctx->self_bytes > ctx->self_peak) ctx->self_peak = ctx->self_bytes;
+    mm_context *p = ctx;
+    do {
+        ctx_grow(&p->tree, bytes);
+        p->tree.allocs++;
+        ctx_grow(&p->cats[cat].tree, bytes);
+        p->cats[cat].tree.allocs++;
+    } while ((p = p->parent) != NULL);
+}
+
+/* blocks blocks of bytes bytes in total left category cat of ctx by free,
+ * reset or destroy. */
+static inline void ctx_count_free(mm_context *ctx, int cat, size_t bytes, uint64_t blocks) {
+    ctx->self_bytes -= bytes;
     for (mm_context *p = ctx; p; p = p->parent) {
-        ctx_ccount(&p->tree, dbytes, dblocks, dallocs, dfrees);
-        ctx_ccount(&p->cats[cat].tree, dbytes, dblocks, dallocs, dfrees);
+        p->tree.bytes -= bytes;
+        p->tree.frees += blocks;
+        p->cats[cat].tree.bytes -= bytes;
+        p->cats[cat].tree.frees += blocks;
+    }
+}
+
+/* A block of ctx went from old_bytes in old_cat to new_bytes in new_cat. */
+static void ctx_count_resize(mm_context *ctx, int old_cat, size_t old_bytes, int new_cat,
+                             size_t new_bytes) {
+    ctx->self_bytes += new_bytes - old_bytes; /* modular: exact whichever is larger */
+    if (ctx->self_bytes > ctx->self_peak) ctx->self_peak = ctx->self_bytes;
+    for (mm_context *p = ctx; p; p = p->parent) {
+        p->tree.bytes -= old_bytes;
+        ctx_grow(&p->tree, new_bytes);
+        p->cats[old_cat].tree.bytes -= old_bytes;
+        ctx_grow(&p->cats[new_cat].tree, new_bytes);
+        if (old_cat != new_cat) {
+            p->cats[old_cat].tree.moved--;
+            p->cats[new_cat].tree.moved++;
+        }
     }
 }
 
@@ -164,7 +192,8 @@ static inline mmi_header *ctx_get_block(mm_context *ctx, size_t size, int cat, b
     }
     size_t total = sizeof(mmi_chunk) + MMI_HEADER_BYTES + size;
     if (total < size) {
-        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx, "request of %zu bytes in %s", size, fn);
+        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx, "request of %zu bytes in %s", size,
+                  fn);
         return NULL;
     }
     mmi_chunk *ch = zero ? mmi_sys_calloc(total) : mmi_sys_malloc(total);
@@ -183,8 +212,10 @@ static inline mmi_header *ctx_get_block(mm_context *ctx, size_t size, int cat, b
 }
 
 static void ctx_unlink_large(mm_context *ctx, mmi_chunk *ch) {
-    if (ch->prev) ch->prev->next = ch->next;
-    else ctx->large = ch->next;
+    if (ch->prev)
+        ch->prev->next = ch->next;
+    else
+        ctx->large = ch->next;
     if (ch->next) ch->next->prev = ch->prev;
 }
 
@@ -227,6 +258,35 @@ mmi_chunk *mmi_context_chunk_of(const mmi_header *h, const char **why) {
  * Allocation, free, realloc of context blocks
  * ==================================================================== */
 
+/* The fast path of mm_context_malloc: a live context that already counts cat,
+ * a small block, a free-list hit or room in the current chunk. Everything
+ * else (errors, NULL context, refills, large blocks) goes the general way. */
+void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
+    if (MMI_LIKELY(ctx != NULL && ctx->magic == MMI_CTX_ALIVE && (unsigned)cat < (unsigned)ctx->ncap &&
+                   mmi_cat_valid(cat) && size <= MMI_SMALL_MAX)) {
+        unsigned k = mmi_size_class(size);
+        void *f = ctx->freelist[k];
+        mmi_header *h = NULL;
+        if (f != NULL) {
+            ctx->freelist[k] = *(void **)f;
+            h = mmi_hdr_of(f);
+        } else if ((size_t)(ctx->bump_end - ctx->bump) >= MMI_HEADER_BYTES + mmi_class_bytes(k)) {
+            h = (mmi_header *)ctx->bump;
+            ctx->bump += MMI_HEADER_BYTES + mmi_class_bytes(k);
+            h->info = MMI_HF_CONTEXT |
+                      (uint32_t)(((uintptr_t)h - (uintptr_t)ctx->chunks) >> 4 << MMI_DIST_SHIFT);
+        }
+        if (MMI_LIKELY(h != NULL)) {
+            h->size_cat = mmi_pack_size_cat(size, cat);
+            mmi_hdr_seal_live(h);
+            ctx_count_alloc(ctx, cat, size);
+            mmi_count_alloc(mmi_thread_get(), cat, size);
+            return mmi_payload_of(h);
+        }
+    }
+    return mmi_context_malloc_slow(ctx, size, cat);
+}
+
 void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const char *fn) {
     if (MMI_UNLIKELY(!mmi_ctx_alive(ctx))) {
         ctx_error_dead(ctx, fn);
@@ -237,7 +297,7 @@ void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const 
     if (MMI_UNLIKELY(h == NULL)) return NULL;
     h->size_cat = mmi_pack_size_cat(size, cat);
     mmi_hdr_seal_live(h);
-    ctx_change(ctx, cat, (int64_t)size, 1, 1, 0);
+    ctx_count_alloc(ctx, cat, size);
     mmi_count_alloc(mmi_thread_get(), cat, size);
     return mmi_payload_of(h);
 }
@@ -252,7 +312,7 @@ void mmi_context_free(mmi_header *h, const char *fn) {
     mm_context *ctx = ch->ctx;
     size_t size = mmi_hdr_size(h);
     int cat = mmi_hdr_cat(h);
-    ctx_change(ctx, cat, -(int64_t)size, -1, 0, 1);
+    ctx_count_free(ctx, cat, size, 1);
     mmi_count_free(mmi_thread_get(), cat, size);
     ctx_put_block(ctx, ch, h);
 }
@@ -269,7 +329,8 @@ void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
     size_t old_size = mmi_hdr_size(h);
     int old_cat = mmi_hdr_cat(h);
     mmi_header *n;
-    if (ch->kind == MMI_CHUNK_SMALL && size <= MMI_SMALL_MAX && mmi_size_class(size) == mmi_size_class(old_size)) {
+    if (ch->kind == MMI_CHUNK_SMALL && size <= MMI_SMALL_MAX &&
+        mmi_size_class(size) == mmi_size_class(old_size)) {
         n = h; /* fits the same slot */
     } else if (ch->kind == MMI_CHUNK_LARGE && size > MMI_SMALL_MAX) {
         mmi_chunk *prev = ch->prev, *next = ch->next;
@@ -280,8 +341,10 @@ void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
         }
         nc->magic = mmi_chunk_magic(nc);
         nc->bytes = sizeof(mmi_chunk) + MMI_HEADER_BYTES + size;
-        if (prev) prev->next = nc;
-        else ctx->large = nc;
+        if (prev)
+            prev->next = nc;
+        else
+            ctx->large = nc;
         if (next) next->prev = nc;
         n = (mmi_header *)(nc + 1);
     } else {
@@ -292,12 +355,7 @@ void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
     }
     n->size_cat = mmi_pack_size_cat(size, cat);
     mmi_hdr_seal_live(n);
-    if (old_cat == cat) {
-        ctx_change(ctx, cat, (int64_t)size - (int64_t)old_size, 0, 0, 0);
-    } else {
-        ctx_change(ctx, old_cat, -(int64_t)old_size, -1, 0, 0);
-        ctx_change(ctx, cat, (int64_t)size, 1, 0, 0);
-    }
+    ctx_count_resize(ctx, old_cat, old_size, cat, size);
     mmi_count_resize(mmi_thread_get(), old_cat, old_size, cat, size);
     return mmi_payload_of(n);
 }
@@ -361,11 +419,12 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
  * process and ancestor figures, returns large blocks to the system and
  * rewinds every chunk. */
 static void ctx_release_blocks(mm_context *ctx, mmi_thread *t) {
+    /* the children are gone, so the subtree figures are ctx's own blocks */
     for (int c = 0; c < ctx->ncap; c++) {
-        mmi_ccat *cc = &ctx->cats[c];
-        size_t bytes = cc->self_bytes, blocks = cc->self_blocks;
+        const mmi_ccount *cc = &ctx->cats[c].tree;
+        size_t bytes = cc->bytes, blocks = mmi_ccount_blocks(cc);
         if (blocks == 0) continue;
-        ctx_change(ctx, c, -(int64_t)bytes, -(int64_t)blocks, 0, blocks);
+        ctx_count_free(ctx, c, bytes, blocks);
         mmi_count_release(t, c, bytes, blocks);
     }
     for (mmi_chunk *ch = ctx->large, *next; ch; ch = next) {
@@ -415,10 +474,14 @@ static void ctx_destroy_tree(mm_context *ctx, mmi_thread *t) {
     ctx_release_chunks(ctx);
     mm_context *parent = ctx->parent;
     if (parent) {
-        if (ctx->prev_sibling) ctx->prev_sibling->next_sibling = ctx->next_sibling;
-        else parent->first_child = ctx->next_sibling;
+        if (ctx->prev_sibling)
+            ctx->prev_sibling->next_sibling = ctx->next_sibling;
+        else
+            parent->first_child = ctx->next_sibling;
         if (ctx->next_sibling) ctx->next_sibling->prev_sibling = ctx->prev_sibling;
         /* the subtree's cumulative counts stay in the ancestors' figures */
+        parent->gone_allocs += ctx->tree.allocs;
+        parent->gone_frees += ctx->tree.frees;
     }
     mmi_epochs_free(ctx->epochs);
     mmi_sys_free(ctx->cats);
@@ -429,13 +492,17 @@ static void ctx_destroy_tree(mm_context *ctx, mmi_thread *t) {
 
     pthread_mutex_lock(&ctx_lock);
     if (parent == NULL) {
-        if (ctx->prev_sibling) ctx->prev_sibling->next_sibling = ctx->next_sibling;
-        else ctx_top = ctx->next_sibling;
+        if (ctx->prev_sibling)
+            ctx->prev_sibling->next_sibling = ctx->next_sibling;
+        else
+            ctx_top = ctx->next_sibling;
         if (ctx->next_sibling) ctx->next_sibling->prev_sibling = ctx->prev_sibling;
     }
     ctx->next_sibling = NULL;
-    if (ctx_dead_tail) ctx_dead_tail->next_sibling = ctx;
-    else ctx_dead_head = ctx;
+    if (ctx_dead_tail)
+        ctx_dead_tail->next_sibling = ctx;
+    else
+        ctx_dead_head = ctx;
     ctx_dead_tail = ctx;
     ctx_dead_count++;
     mm_context *drop = NULL;
@@ -473,17 +540,18 @@ static void ctx_trim(mm_context *ctx) {
 static void ctx_count_reclaimed(mm_context *ctx) {
     for (int c = 0; c < ctx->ncap; c++) {
         mmi_ccat *cc = &ctx->cats[c];
+        size_t blocks = mmi_ccount_blocks(&cc->tree);
         cc->last_reclaimed_bytes = cc->tree.bytes;
-        cc->last_reclaimed_blocks = cc->tree.blocks;
-        if (cc->tree.blocks == 0) continue;
+        cc->last_reclaimed_blocks = blocks;
+        if (blocks == 0) continue;
         cc->reclaimed_bytes += cc->tree.bytes;
-        cc->reclaimed_blocks += cc->tree.blocks;
+        cc->reclaimed_blocks += blocks;
         if (ctx->warn_reclaimed)
             mmi_log(MM_LOG_WARNING,
                     "context \"%s\"%s%s%s: %zu blocks (%zu bytes) of category \"%s\" were not "
                     "freed and were reclaimed by reset",
                     ctx->name, ctx->label[0] ? " (epoch \"" : "", ctx->label,
-                    ctx->label[0] ? "\")" : "", cc->tree.blocks, cc->tree.bytes, mmi_cat_name(c));
+                    ctx->label[0] ? "\")" : "", blocks, cc->tree.bytes, mmi_cat_name(c));
     }
 }
 
@@ -500,16 +568,8 @@ void mm_context_reset(mm_context *ctx) {
     ctx_release_blocks(ctx, t);
     ctx_trim(ctx);
     /* a new epoch: peaks restart from the (now empty) live figures */
-    mmi_ccount *counts[2] = {&ctx->tree, &ctx->self};
-    for (int i = 0; i < 2; i++) {
-        mmi_ccount *c = counts[i];
-        if (c->peak > c->peak_closed) c->peak_closed = c->peak;
-        c->peak = c->bytes;
-        c->allocs_at_epoch = c->allocs;
-        c->frees_at_epoch = c->frees;
-    }
-    for (int k = 0; k < ctx->ncap; k++) {
-        mmi_ccount *c = &ctx->cats[k].tree;
+    for (int k = -1; k < ctx->ncap; k++) {
+        mmi_ccount *c = k < 0 ? &ctx->tree : &ctx->cats[k].tree;
         if (c->peak > c->peak_closed) c->peak_closed = c->peak;
         c->peak = c->bytes;
         c->allocs_at_epoch = c->allocs;
@@ -522,12 +582,12 @@ void mm_context_reset(mm_context *ctx) {
  * Small accessors and settings
  * ==================================================================== */
 
-#define CTX_REQUIRE(ctx, fn, fail)                                                                \
-    do {                                                                                          \
-        if (!mmi_ctx_alive(ctx)) {                                                                \
-            ctx_error_dead((ctx), (fn));                                                          \
-            return fail;                                                                          \
-        }                                                                                         \
+#define CTX_REQUIRE(ctx, fn, fail)                                                                 \
+    do {                                                                                           \
+        if (!mmi_ctx_alive(ctx)) {                                                                 \
+            ctx_error_dead((ctx), (fn));                                                           \
+            return fail;                                                                           \
+        }                                                                                          \
     } while (0)
 
 const char *mm_context_name(const mm_context *ctx) {

@@ -10,8 +10,8 @@
 #define EPOCH_MAX_TOP 1000
 
 typedef struct {
-    int cat;            /* category id */
-    size_t peak;        /* that category's peak during the epoch, bytes */
+    int cat;     /* category id */
+    size_t peak; /* that category's peak during the epoch, bytes */
 } epoch_catpeak;
 
 typedef struct {
@@ -24,14 +24,14 @@ typedef struct {
 } epoch_top;
 
 struct mmi_epochs {
-    uint64_t count;      /* closed epochs */
-    size_t min_peak;     /* smallest epoch peak */
-    size_t max_peak;     /* largest epoch peak */
-    double sum_peak;     /* sum of epoch peaks, for the mean */
-    size_t k;            /* top epochs kept */
-    size_t ntop;         /* entries used in top, sorted by peak, largest first */
-    epoch_top *top;      /* [k] */
-    FILE *log;           /* epoch log stream, or NULL */
+    uint64_t count;              /* closed epochs */
+    size_t min_peak;             /* smallest epoch peak */
+    size_t max_peak;             /* largest epoch peak */
+    double sum_peak;             /* sum of epoch peaks, for the mean */
+    size_t k;                    /* top epochs kept */
+    size_t ntop;                 /* entries used in top, sorted by peak, largest first */
+    epoch_top *top;              /* [k] */
+    FILE *log;                   /* epoch log stream, or NULL */
     mm_epoch_log_format log_fmt; /* CSV or JSON Lines */
 };
 
@@ -161,13 +161,13 @@ void mmi_epochs_close(mm_context *ctx) {
 
 /* ---- public API -------------------------------------------------------- */
 
-#define EPOCH_REQUIRE(ctx, fn, fail)                                                              \
-    do {                                                                                          \
-        if (!mmi_ctx_alive(ctx)) {                                                                \
-            mmi_error(MM_ERR_BAD_CONTEXT, 0, MM_CAT_INVALID, NULL, (ctx),                        \
-                      "%s: %p is not a live context", (fn), (const void *)(ctx));                 \
-            return fail;                                                                          \
-        }                                                                                         \
+#define EPOCH_REQUIRE(ctx, fn, fail)                                                               \
+    do {                                                                                           \
+        if (!mmi_ctx_alive(ctx)) {                                                                 \
+            mmi_error(MM_ERR_BAD_CONTEXT, 0, MM_CAT_INVALID, NULL, (ctx),                          \
+                      "%s: %p is not a live context", (fn), (const void *)(ctx));                  \
+            return fail;                                                                           \
+        }                                                                                          \
     } while (0)
 
 mm_epoch_summary mm_context_epochs(const mm_context *ctx) {
@@ -187,7 +187,8 @@ size_t mm_context_set_top_epochs(mm_context *ctx, size_t k) {
     size_t old = e->k;
     if (k > EPOCH_MAX_TOP) {
         mmi_error(MM_ERR_BAD_ARGUMENT, 0, MM_CAT_INVALID, NULL, ctx,
-                  "mm_context_set_top_epochs: k = %zu is above the maximum of %d", k, EPOCH_MAX_TOP);
+                  "mm_context_set_top_epochs: k = %zu is above the maximum of %d", k,
+                  EPOCH_MAX_TOP);
         return old;
     }
     if (k == old) return old;

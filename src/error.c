@@ -6,10 +6,10 @@
 #include <string.h>
 
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
-static mm_error_fn err_fn;   /* NULL: default handler; under err_lock */
-static void *err_user;       /* under err_lock */
-static mm_log_fn log_fn;     /* NULL: default printer; under err_lock */
-static void *log_user;       /* under err_lock */
+static mm_error_fn err_fn; /* NULL: default handler; under err_lock */
+static void *err_user;     /* under err_lock */
+static mm_log_fn log_fn;   /* NULL: default printer; under err_lock */
+static void *log_user;     /* under err_lock */
 
 void mm_set_error_handler(mm_error_fn fn, void *user) {
     pthread_mutex_lock(&err_lock);
@@ -27,17 +27,28 @@ void mm_set_log_handler(mm_log_fn fn, void *user) {
 
 const char *mm_error_kind_name(mm_error_kind kind) {
     switch (kind) {
-    case MM_ERR_NONE: return "no error";
-    case MM_ERR_OUT_OF_MEMORY: return "out of memory";
-    case MM_ERR_SIZE_OVERFLOW: return "size overflow";
-    case MM_ERR_BAD_CATEGORY: return "unknown category";
-    case MM_ERR_BAD_POINTER: return "bad pointer";
-    case MM_ERR_DOUBLE_FREE: return "double free";
-    case MM_ERR_BAD_CONTEXT: return "bad context";
-    case MM_ERR_REGISTRY_FULL: return "category registry full";
-    case MM_ERR_BAD_ARGUMENT: return "bad argument";
-    case MM_ERR_OVERRUN: return "buffer overrun";
-    case MM_ERR_LIMIT: return "memory limit exceeded";
+    case MM_ERR_NONE:
+        return "no error";
+    case MM_ERR_OUT_OF_MEMORY:
+        return "out of memory";
+    case MM_ERR_SIZE_OVERFLOW:
+        return "size overflow";
+    case MM_ERR_BAD_CATEGORY:
+        return "unknown category";
+    case MM_ERR_BAD_POINTER:
+        return "bad pointer";
+    case MM_ERR_DOUBLE_FREE:
+        return "double free";
+    case MM_ERR_BAD_CONTEXT:
+        return "bad context";
+    case MM_ERR_REGISTRY_FULL:
+        return "category registry full";
+    case MM_ERR_BAD_ARGUMENT:
+        return "bad argument";
+    case MM_ERR_OVERRUN:
+        return "buffer overrun";
+    case MM_ERR_LIMIT:
+        return "memory limit exceeded";
     }
     return "unknown error";
 }
@@ -109,8 +120,8 @@ void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn) 
     for (int k = 0; k < 3 && top[k] >= 0; k++) {
         char b[32];
         mm_format_bytes(topb[k], b, sizeof b);
-        int w = snprintf(largest + used, sizeof largest - used, "%s%s %s", k ? ", " : "; largest: ",
-                         mmi_cat_name(top[k]), b);
+        int w = snprintf(largest + used, sizeof largest - used, "%s%s %s",
+                         k ? ", " : "; largest: ", mmi_cat_name(top[k]), b);
         if (w < 0 || (size_t)w >= sizeof largest - used) break;
         used += (size_t)w;
     }

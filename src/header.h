@@ -38,17 +38,17 @@ typedef struct mmi_header {
 } mmi_header;
 
 #define MMI_HEADER_BYTES ((size_t)16)
-#define MMI_SIZE_BITS 48
-#define MMI_SIZE_MASK ((((uint64_t)1) << MMI_SIZE_BITS) - 1)
+#define MMI_SIZE_BITS    48
+#define MMI_SIZE_MASK    ((((uint64_t)1) << MMI_SIZE_BITS) - 1)
 /* Largest request a header can describe (256 TiB - 1). */
 #define MMI_MAX_REQUEST ((size_t)MMI_SIZE_MASK)
 
 #define MMI_HF_CONTEXT 0x1u /* the block lives in a context's chunk or large block */
-#define MMI_HF_MASK 0xFu    /* bits 1..3 are reserved for checking modes */
+#define MMI_HF_MASK    0xFu /* bits 1..3 are reserved for checking modes */
 #define MMI_DIST_SHIFT 4
-#define MMI_MAX_DIST ((size_t)0x0FFFFFFF << 4) /* 4 GiB - 16 */
+#define MMI_MAX_DIST   ((size_t)0x0FFFFFFF << 4) /* 4 GiB - 16 */
 
-#define MMI_SEAL_LIVE 0x6D6D4C56u  /* "mmLV" */
+#define MMI_SEAL_LIVE  0x6D6D4C56u /* "mmLV" */
 #define MMI_SEAL_FREED 0x6D6D4644u /* "mmFD" */
 
 _Static_assert(sizeof(mmi_header) == MMI_HEADER_BYTES, "block header must be 16 bytes");
@@ -73,20 +73,17 @@ static inline uint64_t mmi_pack_size_cat(size_t size, int cat) {
     return (uint64_t)size | ((uint64_t)(uint16_t)cat << MMI_SIZE_BITS);
 }
 
-/* Fibonacci hashing of the three header inputs folded into one word: the
- * high half of the product by an odd constant depends on every input bit
- * (one multiply: this runs twice per allocation/free pair). */
+/* Mixes the three header inputs: info is spread by an odd multiplier before it
+ * joins the size/category word and the address, so no simple pair of bit
+ * flips in different fields cancels; the high half of the final product
+ * depends on every bit of its input. */
 static inline uint32_t mmi_seal_mix(const mmi_header *h) {
-    uint64_t x = h->size_cat ^ ((uint64_t)h->info << 24) ^ (uint64_t)((uintptr_t)h >> 4);
+    uint64_t x = (h->size_cat ^ (uint64_t)((uintptr_t)h >> 4)) + h->info * 0xD6E8FEB86659FD93ull;
     return (uint32_t)((x * 0x9E3779B97F4A7C15ull) >> 32);
 }
 
 static inline void mmi_hdr_seal_live(mmi_header *h) {
     h->seal = mmi_seal_mix(h) ^ MMI_SEAL_LIVE;
-}
-
-static inline void mmi_hdr_seal_freed(mmi_header *h) {
-    h->seal = mmi_seal_mix(h) ^ MMI_SEAL_FREED;
 }
 
 /* Turns the seal of a header known to be live into its freed form, without

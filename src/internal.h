@@ -14,14 +14,14 @@
 #include <stdint.h>
 
 #if defined(__GNUC__) || defined(__clang__)
-#define MMI_LIKELY(x) __builtin_expect(!!(x), 1)
-#define MMI_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define MMI_NOINLINE __attribute__((noinline))
-#define MMI_COLD __attribute__((cold, noinline))
+#define MMI_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define MMI_UNLIKELY(x)  __builtin_expect(!!(x), 0)
+#define MMI_NOINLINE     __attribute__((noinline))
+#define MMI_COLD         __attribute__((cold, noinline))
 #define MMI_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define MMI_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#define MMI_TLS_MODEL    __attribute__((tls_model("initial-exec")))
 #else
-#define MMI_LIKELY(x) (x)
+#define MMI_LIKELY(x)   (x)
 #define MMI_UNLIKELY(x) (x)
 #define MMI_NOINLINE
 #define MMI_COLD
@@ -29,8 +29,8 @@
 #define MMI_TLS_MODEL
 #endif
 
-#define MMI_RELAXED memory_order_relaxed
-#define mmi_load(p) atomic_load_explicit((p), MMI_RELAXED)
+#define MMI_RELAXED     memory_order_relaxed
+#define mmi_load(p)     atomic_load_explicit((p), MMI_RELAXED)
 #define mmi_store(p, v) atomic_store_explicit((p), (v), MMI_RELAXED)
 
 /* ======================================================================
@@ -93,11 +93,11 @@ static inline size_t mmi_class_bytes(unsigned k) {
  * payload; the cache is bounded in bytes per thread.
  * ==================================================================== */
 
-#define MMI_CACHE_EXACT_MAX ((size_t)4104)        /* exact bins up to here */
-#define MMI_CACHE_MAX_REQUEST ((size_t)32768)
-#define MMI_CACHE_BIG0 mmi_size_class(4096)       /* class matching bin 256 */
-#define MMI_CACHE_BINS (257 + 12)                 /* 0..256 exact, 12 classes above */
-#define MMI_DEFAULT_CACHE_BYTES ((size_t)4 << 20) /* per thread */
+#define MMI_CACHE_EXACT_MAX     ((size_t)4104) /* exact bins up to here */
+#define MMI_CACHE_MAX_REQUEST   ((size_t)32768)
+#define MMI_CACHE_BIG0          mmi_size_class(4096) /* class matching bin 256 */
+#define MMI_CACHE_BINS          (257 + 12)           /* 0..256 exact, 12 classes above */
+#define MMI_DEFAULT_CACHE_BYTES ((size_t)4 << 20)    /* per thread */
 
 typedef struct {
     size_t bytes;                     /* capacity of the cached blocks, summed */
@@ -138,27 +138,27 @@ static inline unsigned mmi_cache_bin_held(size_t n) {
 #define MMI_BATCH ((int64_t)64 * 1024)
 
 typedef struct {
-    _Atomic int64_t bytes;    /* net requested bytes added by this thread (may be < 0) */
-    _Atomic uint64_t allocs;  /* allocations made by this thread */
-    _Atomic uint64_t frees;   /* frees made by this thread (reset/destroy included) */
-    _Atomic int64_t moved;    /* blocks moved in minus moved out (realloc_cat); live
-                                 blocks = allocs - frees + moved */
-    int64_t flushed;          /* part of bytes already added to the global sum; owner only */
-    _Atomic int64_t peak;     /* largest process-wide estimate seen by this thread */
+    _Atomic int64_t bytes;   /* net requested bytes added by this thread (may be < 0) */
+    _Atomic uint64_t allocs; /* allocations made by this thread */
+    _Atomic uint64_t frees;  /* frees made by this thread (reset/destroy included) */
+    _Atomic int64_t moved;   /* blocks moved in minus moved out (realloc_cat); live
+                                blocks = allocs - frees + moved */
+    int64_t flushed;         /* part of bytes already added to the global sum; owner only */
+    _Atomic int64_t peak;    /* largest process-wide estimate seen by this thread */
 } mmi_tcount;
 
 typedef struct {
-    _Atomic int64_t flushed;  /* sum of all threads' flushed bytes (live ones and retired) */
-    _Atomic int64_t peak;     /* max of thread peaks folded in at flush and retire */
-    int64_t bytes, blocks;    /* retired threads' net figures; under mmi_stats_lock */
-    uint64_t allocs, frees;   /* retired threads' counts; under mmi_stats_lock */
+    _Atomic int64_t flushed; /* sum of all threads' flushed bytes (live ones and retired) */
+    _Atomic int64_t peak;    /* max of thread peaks folded in at flush and retire */
+    int64_t bytes, blocks;   /* retired threads' net figures; under mmi_stats_lock */
+    uint64_t allocs, frees;  /* retired threads' counts; under mmi_stats_lock */
 } mmi_gcount;
 
 typedef struct mmi_thread {
-    mmi_cache cache;                    /* freed process-wide blocks for reuse */
-    mmi_tcount total;                   /* all categories: bytes and peak only */
-    mmi_tcount cat[MM_CATEGORY_MAX];    /* per category id */
-    struct mmi_thread *next, *prev;     /* registry list; under mmi_stats_lock */
+    mmi_cache cache;                 /* freed process-wide blocks for reuse */
+    mmi_tcount total;                /* all categories: bytes and peak only */
+    mmi_tcount cat[MM_CATEGORY_MAX]; /* per category id */
+    struct mmi_thread *next, *prev;  /* registry list; under mmi_stats_lock */
 } mmi_thread;
 
 extern mmi_gcount mmi_g_total;
@@ -251,78 +251,91 @@ static inline size_t mmi_process_peak_hint(void) {
 /* Process-wide figures summed over all threads (takes mmi_stats_lock). */
 mm_stats mmi_process_stats(int cat); /* cat < 0: all categories */
 
+/* Allocation entry points that name their caller in error messages (alloc.c;
+ * the legacy layer passes "mymalloc", "myfree", ...). keep_cat: realloc keeps
+ * the block's category (p NULL: allocate in Unknown). */
+void *mmi_malloc_as(size_t size, int cat, const char *fn);
+void *mmi_realloc_as(void *p, size_t size, int cat, bool keep_cat, const char *fn);
+void mmi_free_as(void *p, const char *fn);
+
 /* ======================================================================
  * Contexts (context.c, epoch.c)
  * ==================================================================== */
 
-/* Exact counters of one context; touched only by the thread owning it. */
+/* Exact counters of one context; touched only by the thread owning it.
+ * Live blocks are allocs - frees + moved (moved only changes per category). */
 typedef struct {
-    size_t bytes;       /* live requested bytes */
-    size_t blocks;      /* live blocks */
-    size_t peak;        /* high-water mark of bytes in the current epoch */
-    size_t peak_closed; /* high-water mark over the closed epochs */
-    uint64_t allocs;    /* cumulative allocations */
-    uint64_t frees;     /* cumulative frees, reset/destroy included */
+    size_t bytes;             /* live requested bytes */
+    size_t peak;              /* high-water mark of bytes in the current epoch */
+    uint64_t allocs;          /* cumulative allocations */
+    uint64_t frees;           /* cumulative frees, reset/destroy included */
+    int64_t moved;            /* blocks moved in minus moved out (realloc_cat) */
+    size_t peak_closed;       /* high-water mark over the closed epochs */
     uint64_t allocs_at_epoch; /* allocs when the current epoch began */
     uint64_t frees_at_epoch;  /* frees when the current epoch began */
 } mmi_ccount;
 
+static inline size_t mmi_ccount_blocks(const mmi_ccount *c) {
+    return (size_t)((int64_t)(c->allocs - c->frees) + c->moved);
+}
+
 /* Per-category figures of one context. */
 typedef struct {
-    mmi_ccount tree;          /* the context and its descendants */
-    size_t self_bytes;        /* the context's own blocks: live bytes */
-    size_t self_blocks;       /* the context's own blocks: live blocks */
-    size_t reclaimed_bytes;   /* freed by reset/destroy, cumulative */
-    size_t reclaimed_blocks;  /* freed by reset/destroy, cumulative */
-    size_t last_reclaimed_bytes;  /* freed by the last reset */
-    size_t last_reclaimed_blocks; /* freed by the last reset */
+    mmi_ccount tree;              /* the context and its descendants */
+    size_t reclaimed_bytes;       /* found live by resets, cumulative */
+    size_t reclaimed_blocks;      /* found live by resets, cumulative */
+    size_t last_reclaimed_bytes;  /* found live by the last reset */
+    size_t last_reclaimed_blocks; /* found live by the last reset */
 } mmi_ccat;
 
 typedef struct mmi_chunk mmi_chunk;
 typedef struct mmi_epochs mmi_epochs;
 
-#define MMI_NCLASSES 36           /* size classes 16 B .. 16 KiB, see context.c */
-#define MMI_SMALL_MAX ((size_t)16384)
+#define MMI_NCLASSES  52 /* size classes 16 B .. 256 KiB (mmi_size_class) */
+#define MMI_SMALL_MAX ((size_t)256 * 1024) /* larger blocks: allocations of their own */
 
 struct mm_context {
-    uint32_t magic;              /* MMI_CTX_ALIVE, MMI_CTX_DEAD after destroy */
-    int ncap;                    /* entries in cats */
-    mmi_ccat *cats;              /* [ncap] per-category figures */
-    mm_context *parent;          /* NULL for a top-level context */
-    mm_context *first_child;     /* children, newest first */
-    mm_context *next_sibling;    /* next child of parent */
-    mm_context *prev_sibling;    /* previous child of parent */
-    mmi_ccount tree;             /* all categories, with descendants */
-    mmi_ccount self;             /* all categories, own blocks only */
-    mmi_chunk *chunks;           /* small-block chunks in use; the first one is current */
-    mmi_chunk *spare;            /* chunks kept for the next epoch */
-    mmi_chunk *large;            /* own-allocation blocks (> MMI_SMALL_MAX), doubly linked */
-    char *bump;                  /* next free byte of the current chunk */
-    char *bump_end;              /* end of the current chunk */
-    size_t chunk_bytes;          /* bytes of all small chunks held (in use + spare) */
-    size_t next_chunk_bytes;     /* size of the next chunk to get from the system */
-    size_t retain_bytes;         /* cap on chunk bytes kept across resets (SIZE_MAX: all) */
-    void *freelist[MMI_NCLASSES];/* freed small blocks by size class (payload-linked) */
-    mmi_epochs *epochs;          /* epoch statistics (epoch.c) */
-    int warn_reclaimed;          /* log a warning per category left to reset */
-    char name[MM_NAME_MAX + 1];  /* copied at create */
-    char label[MM_NAME_MAX + 1]; /* current epoch's label */
+    uint32_t magic;               /* MMI_CTX_ALIVE, MMI_CTX_DEAD after destroy */
+    int ncap;                     /* entries in cats */
+    mmi_ccat *cats;               /* [ncap] per-category figures */
+    mm_context *parent;           /* NULL for a top-level context */
+    mm_context *first_child;      /* children, newest first */
+    mm_context *next_sibling;     /* next child of parent */
+    mm_context *prev_sibling;     /* previous child of parent */
+    mmi_ccount tree;              /* all categories, with descendants */
+    size_t self_bytes;            /* own blocks only: live requested bytes */
+    size_t self_peak;             /* own blocks only: all-time high-water mark */
+    uint64_t gone_allocs;         /* allocs of destroyed children, kept in tree.allocs */
+    uint64_t gone_frees;          /* frees of destroyed children, kept in tree.frees */
+    mmi_chunk *chunks;            /* small-block chunks in use; the first one is current */
+    mmi_chunk *spare;             /* chunks kept for the next epoch */
+    mmi_chunk *large;             /* own-allocation blocks (> MMI_SMALL_MAX), doubly linked */
+    char *bump;                   /* next free byte of the current chunk */
+    char *bump_end;               /* end of the current chunk */
+    size_t chunk_bytes;           /* bytes of all small chunks held (in use + spare) */
+    size_t next_chunk_bytes;      /* size of the next chunk to get from the system */
+    size_t retain_bytes;          /* cap on chunk bytes kept across resets (SIZE_MAX: all) */
+    void *freelist[MMI_NCLASSES]; /* freed small blocks by size class (payload-linked) */
+    mmi_epochs *epochs;           /* epoch statistics (epoch.c) */
+    int warn_reclaimed;           /* log a warning per category left to reset */
+    char name[MM_NAME_MAX + 1];   /* copied at create */
+    char label[MM_NAME_MAX + 1];  /* current epoch's label */
 };
 
 #define MMI_CTX_ALIVE 0x6D6D4358u /* "mmCX" */
-#define MMI_CTX_DEAD 0x6D6D4444u  /* "mmDD" */
+#define MMI_CTX_DEAD  0x6D6D4444u /* "mmDD" */
 
 /* A chunk or a large block, found from a block header by its distance. */
 struct mmi_chunk {
-    uint32_t magic;     /* MMI_CHUNK_MAGIC ^ address bits */
-    uint32_t kind;      /* MMI_CHUNK_SMALL or MMI_CHUNK_LARGE */
-    mm_context *ctx;    /* owner; NULL when cached after its context died */
-    mmi_chunk *next;    /* list link (ctx->chunks / spare / large, or cache) */
-    mmi_chunk *prev;    /* large blocks only: back link */
-    char *limit;        /* small: first byte past the carved part (blocks below are
-                           or were live); reset sets it back to the start */
-    size_t bytes;       /* bytes of this chunk, header included */
-    uint64_t pad[2];    /* keeps the payload 16-aligned (sizeof = 64) */
+    uint32_t magic;  /* MMI_CHUNK_MAGIC ^ address bits */
+    uint32_t kind;   /* MMI_CHUNK_SMALL or MMI_CHUNK_LARGE */
+    mm_context *ctx; /* owner; NULL when cached after its context died */
+    mmi_chunk *next; /* list link (ctx->chunks / spare / large, or cache) */
+    mmi_chunk *prev; /* large blocks only: back link */
+    char *limit;     /* small: first byte past the carved part (blocks below are
+                        or were live); reset sets it back to the start */
+    size_t bytes;    /* bytes of this chunk, header included */
+    uint64_t pad[2]; /* keeps the payload 16-aligned (sizeof = 64) */
 };
 
 #define MMI_CHUNK_SMALL 1u
@@ -338,6 +351,8 @@ static inline bool mmi_ctx_alive(const mm_context *ctx) {
 }
 
 void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const char *fn);
+/* mm_context_malloc beyond its fast path (alloc.c): checks, errors, refills. */
+void *mmi_context_malloc_slow(mm_context *ctx, size_t size, int cat);
 void mmi_context_free(mmi_header *h, const char *fn);
 void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn);
 /* The chunk of a context block, or NULL (with *why set) when it is not one
@@ -346,6 +361,8 @@ mmi_chunk *mmi_context_chunk_of(const mmi_header *h, const char **why);
 /* Visits the live top-level contexts under the registry lock. */
 void mmi_contexts_foreach(void (*fn)(const mm_context *ctx, void *arg), void *arg);
 mm_stats mmi_ccount_stats(const mmi_ccount *c);
+/* ctx without its descendants (destroyed children's counts stay in ctx's). */
+mm_stats mmi_context_self_stats(const mm_context *ctx);
 
 /* epoch.c */
 mmi_epochs *mmi_epochs_new(void);

@@ -1,18 +1,16 @@
-/* Mimic's memory API (compat/memory.h) on top of mimicmem, so a host swaps its
- * memory files instead of rewriting its call sites. The allocation calls are
- * mm_malloc/mm_realloc/mm_free under Mimic's names plus the reporting-level
- * lines; the reports read the process statistics; validate_all_memory and the
- * detailed leak listing walk the blocks of every live context. Every line goes
- * through the log hook (mmi_log). Nothing here is on mimicmem's own hot path. */
+/* Mimic's memory API (compat/memory.h) on top of mimicmem: the allocator's
+ * entry points under Mimic's names (errors name mymalloc, myfree, ...) plus
+ * its reporting levels; reports come from the process statistics;
+ * validate_all_memory and the detailed leak listing walk every live context's
+ * blocks. Lines go through the log hook (mmi_log). */
 #include "internal.h"
 #include "../compat/memory.h"
 
 #include <string.h>
 
 _Static_assert(MEM_UNKNOWN == MM_CAT_UNKNOWN && MEM_GALAXIES == MM_CAT_GALAXIES &&
-                   MEM_HALOS == MM_CAT_HALOS && MEM_TREES == MM_CAT_TREES &&
-                   MEM_IO == MM_CAT_IO && MEM_UTILITY == MM_CAT_UTILITY &&
-                   MEM_MAX_CATEGORY == MM_CAT_BUILTIN_COUNT,
+                   MEM_HALOS == MM_CAT_HALOS && MEM_TREES == MM_CAT_TREES && MEM_IO == MM_CAT_IO &&
+                   MEM_UTILITY == MM_CAT_UTILITY && MEM_MAX_CATEGORY == MM_CAT_BUILTIN_COUNT,
                "MemoryCategory values must be mimicmem's built-in category ids");
 
 /* ======================================================================
@@ -21,13 +19,13 @@ _Static_assert(MEM_UNKNOWN == MM_CAT_UNKNOWN && MEM_GALAXIES == MM_CAT_GALAXIES 
  * may come from any thread, as mm_malloc may.
  * ==================================================================== */
 
-#define LEGACY_MB ((size_t)1 << 20)            /* "MB" in every line: 2^20 bytes */
-#define LEGACY_MARK_STEP ((size_t)10 << 20)    /* MINIMAL: a line per further 10 MB of peak */
-#define LEGACY_MAX_NAMED 32                    /* damaged blocks named one by one */
+#define LEGACY_MB        ((size_t)1 << 20)  /* "MB" in every line: 2^20 bytes */
+#define LEGACY_MARK_STEP ((size_t)10 << 20) /* MINIMAL: a line per further 10 MB of peak */
+#define LEGACY_MAX_NAMED 32                 /* damaged blocks named one by one */
 
-static _Atomic int legacy_level = MEMORY_REPORT_MINIMAL;  /* MEMORY_REPORT_*, Mimic's default */
-static _Atomic size_t legacy_mark = LEGACY_MARK_STEP;     /* peak bytes that print the next line */
-static _Atomic unsigned long legacy_inits;                /* init_memory_system calls since cleanup */
+static _Atomic int legacy_level = MEMORY_REPORT_MINIMAL; /* MEMORY_REPORT_*, Mimic's default */
+static _Atomic size_t legacy_mark = LEGACY_MARK_STEP;    /* peak bytes that print the next line */
+static _Atomic unsigned long legacy_inits;               /* init calls since the last cleanup */
 static pthread_mutex_t legacy_lock = PTHREAD_MUTEX_INITIALIZER; /* serialises a mark crossing */
 
 static inline bool legacy_on(int level) {
@@ -36,6 +34,11 @@ static inline bool legacy_on(int level) {
 
 static double legacy_mb(size_t bytes) {
     return (double)bytes / (double)LEGACY_MB;
+}
+
+/* "s" unless n is 1: "1 block", "2 blocks". */
+static const char *legacy_s(size_t n) {
+    return n == 1 ? "" : "s";
 }
 
 /* The peak passed the mark: one line, and the mark moves to the next 10 MB
@@ -79,7 +82,8 @@ void init_memory_system(unsigned long max_blocks) {
 }
 
 void *mymalloc_cat(size_t size, MemoryCategory category) {
-    void *p = mm_malloc(size, (mm_category)category);
+    void *p =
+        mmi_malloc_as(size, (int)category, category == MEM_UNKNOWN ? "mymalloc" : "mymalloc_cat");
     if (p == NULL) return NULL;
     if (legacy_on(MEMORY_REPORT_DETAILED))
         mmi_log(MM_LOG_INFO, "Allocated %zu bytes in category %s at %p", size,
@@ -93,24 +97,24 @@ void *mymalloc(size_t size) {
 }
 
 /* move: myrealloc_cat (the block goes to cat); otherwise myrealloc. */
-static void *legacy_realloc(void *ptr, size_t size, int cat, bool move) {
+static void *legacy_resize(void *ptr, size_t size, int cat, bool move) {
     if (ptr == NULL) return mymalloc_cat(size, move ? (MemoryCategory)cat : MEM_UNKNOWN);
     if (!legacy_on(MEMORY_REPORT_DETAILED)) {
-        void *q = move ? mm_realloc_cat(ptr, size, cat) : mm_realloc(ptr, size);
+        void *q = mmi_realloc_as(ptr, size, cat, !move, move ? "myrealloc_cat" : "myrealloc");
         if (q != NULL) legacy_after_alloc();
         return q;
     }
     /* The old size and category, read before the header changes; an invalid
-     * ptr is left to mm_realloc, which reports it. */
+     * ptr is left to the allocator, which reports it. */
     int known = mm_validate(ptr);
     size_t old_size = known ? mmi_hdr_size(mmi_hdr_of(ptr)) : 0;
     int old_cat = known ? mmi_hdr_cat(mmi_hdr_of(ptr)) : MM_CAT_INVALID;
-    void *q = move ? mm_realloc_cat(ptr, size, cat) : mm_realloc(ptr, size);
+    void *q = mmi_realloc_as(ptr, size, cat, !move, move ? "myrealloc_cat" : "myrealloc");
     if (q == NULL) return NULL;
     int new_cat = move ? cat : old_cat;
     if (new_cat == old_cat)
-        mmi_log(MM_LOG_INFO, "Reallocated %zu bytes (was %zu) in category %s at %p", size,
-                old_size, mmi_cat_name(new_cat), q);
+        mmi_log(MM_LOG_INFO, "Reallocated %zu bytes (was %zu) in category %s at %p", size, old_size,
+                mmi_cat_name(new_cat), q);
     else
         mmi_log(MM_LOG_INFO, "Reallocated %zu bytes (was %zu in category %s) in category %s at %p",
                 size, old_size, mmi_cat_name(old_cat), mmi_cat_name(new_cat), q);
@@ -119,23 +123,23 @@ static void *legacy_realloc(void *ptr, size_t size, int cat, bool move) {
 }
 
 void *myrealloc(void *ptr, size_t size) {
-    return legacy_realloc(ptr, size, MM_CAT_UNKNOWN, false);
+    return legacy_resize(ptr, size, MM_CAT_UNKNOWN, false);
 }
 
 void *myrealloc_cat(void *ptr, size_t size, MemoryCategory category) {
-    return legacy_realloc(ptr, size, (int)category, true);
+    return legacy_resize(ptr, size, (int)category, true);
 }
 
 void myfree(void *ptr) {
     if (ptr == NULL) return;
     if (!legacy_on(MEMORY_REPORT_DETAILED) || !mm_validate(ptr)) {
-        mm_free(ptr); /* an invalid ptr is reported there */
+        mmi_free_as(ptr, "myfree"); /* an invalid ptr is reported there */
         return;
     }
     size_t size = mmi_hdr_size(mmi_hdr_of(ptr));
     int cat = mmi_hdr_cat(mmi_hdr_of(ptr));
     uintptr_t addr = (uintptr_t)ptr; /* printed after the free, never followed */
-    mm_free(ptr);
+    mmi_free_as(ptr, "myfree");
     mmi_log(MM_LOG_INFO, "Freed %zu bytes in category %s at %p", size, mmi_cat_name(cat),
             (void *)addr);
 }
@@ -151,9 +155,11 @@ void myfree(void *ptr) {
  *
  * each slot being mmi_class_bytes(mmi_size_class(size)) bytes, live or freed
  * as the header's seal says. A damaged header hides its size, so the walk
- * then moves on 16 bytes at a time to the next header that is sealed for its
- * own address and names this chunk (random bytes pass with odds 2^-32). A
- * large block is an mmi_chunk followed by one header, on ctx->large.
+ * then moves on 16 bytes at a time to the next place whose info word gives
+ * that place's own distance from the chunk: a header, intact or damaged in
+ * another byte (payload bytes pass with odds near 2^-29). Damage that hits
+ * the info word of several neighbours in a row is named once, at its start.
+ * A large block is an mmi_chunk followed by one header, on ctx->large.
  * The walk runs under the context registry lock (mmi_contexts_foreach): it
  * only records, and the lines are logged after the lock is released.
  * ==================================================================== */
@@ -165,11 +171,11 @@ typedef enum {
 } legacy_what;
 
 typedef struct {
-    const void *ptr;   /* payload address (chunk payload for LEGACY_BAD_CHUNK) */
-    size_t bytes;      /* requested size; 0 unless LEGACY_LIVE */
-    int cat;           /* category id; MM_CAT_INVALID unless LEGACY_LIVE */
-    legacy_what what;  /* kind of record */
-    size_t name;       /* index of its context's name in legacy_walk.names */
+    const void *ptr;  /* payload address (chunk payload for LEGACY_BAD_CHUNK) */
+    size_t bytes;     /* requested size; 0 unless LEGACY_LIVE */
+    int cat;          /* category id; MM_CAT_INVALID unless LEGACY_LIVE */
+    legacy_what what; /* kind of record */
+    size_t name;      /* index of its context's name in legacy_walk.names */
 } legacy_block;
 
 typedef struct {
@@ -194,7 +200,8 @@ static void *legacy_grow(void *arr, size_t *cap, size_t elem) {
     return n;
 }
 
-static void legacy_record(legacy_walk *w, const void *ptr, size_t bytes, int cat, legacy_what what) {
+static void legacy_record(legacy_walk *w, const void *ptr, size_t bytes, int cat,
+                          legacy_what what) {
     if (what != LEGACY_LIVE && w->damaged++ >= LEGACY_MAX_NAMED) return;
     if (w->cur_name == SIZE_MAX) {
         if (w->nnames == w->capnames) {
@@ -220,14 +227,18 @@ static void legacy_record(legacy_walk *w, const void *ptr, size_t bytes, int cat
     w->recs[w->nrecs++] = b;
 }
 
-/* A header sealed for its own address (live or freed) that says it sits in
- * chunk ch at its own distance, with a small size and a known category. */
+/* The info word at h says "a context block at this distance from ch". */
+static bool legacy_positioned(const mmi_header *h, const mmi_chunk *ch) {
+    uintptr_t dist = (uintptr_t)h - (uintptr_t)ch;
+    return (h->info & MMI_HF_CONTEXT) && (uintptr_t)(h->info >> MMI_DIST_SHIFT) << 4 == dist;
+}
+
+/* A header sealed for its own address (live or freed), at its place in
+ * chunk ch, with a small size and a known category. */
 static bool legacy_small_header_ok(const mmi_header *h, const mmi_chunk *ch, mmi_hdr_state *st) {
     *st = mmi_hdr_check(h);
-    if (*st == MMI_HDR_BAD) return false;
-    uintptr_t dist = (uintptr_t)h - (uintptr_t)ch;
-    return (h->info & MMI_HF_CONTEXT) && (uintptr_t)(h->info >> MMI_DIST_SHIFT) << 4 == dist &&
-           mmi_hdr_size(h) <= MMI_SMALL_MAX && mmi_cat_valid(mmi_hdr_cat(h));
+    return *st != MMI_HDR_BAD && legacy_positioned(h, ch) && mmi_hdr_size(h) <= MMI_SMALL_MAX &&
+           mmi_cat_valid(mmi_hdr_cat(h));
 }
 
 static void legacy_walk_small(legacy_walk *w, const mmi_chunk *ch, const char *limit) {
@@ -241,7 +252,8 @@ static void legacy_walk_small(legacy_walk *w, const mmi_chunk *ch, const char *l
             if (step <= (size_t)(limit - p)) {
                 if (st == MMI_HDR_LIVE) {
                     w->live++;
-                    if (w->list_live) legacy_record(w, p + MMI_HEADER_BYTES, size, mmi_hdr_cat(h), LEGACY_LIVE);
+                    if (w->list_live)
+                        legacy_record(w, p + MMI_HEADER_BYTES, size, mmi_hdr_cat(h), LEGACY_LIVE);
                 }
                 p += step;
                 continue;
@@ -251,7 +263,7 @@ static void legacy_walk_small(legacy_walk *w, const mmi_chunk *ch, const char *l
         do {
             p += MMI_HEADER_BYTES;
         } while ((size_t)(limit - p) >= MMI_HEADER_BYTES &&
-                 !legacy_small_header_ok((const mmi_header *)p, ch, &st));
+                 !legacy_positioned((const mmi_header *)p, ch));
     }
 }
 
@@ -266,8 +278,8 @@ static void legacy_walk_context(legacy_walk *w, const mm_context *ctx) {
     for (const mmi_chunk *ch = ctx->chunks; ch; ch = ch->next) {
         const char *start = (const char *)(ch + 1);
         const char *limit = ch == ctx->chunks ? ctx->bump : ch->limit;
-        if (!legacy_chunk_ok(ch, ctx, MMI_CHUNK_SMALL) || limit < start ||
-            limit > (const char *)ch + ch->bytes) {
+        if (!legacy_chunk_ok(ch, ctx, MMI_CHUNK_SMALL) || (uintptr_t)limit < (uintptr_t)start ||
+            (uintptr_t)limit - (uintptr_t)ch > ch->bytes) {
             legacy_record(w, start, 0, MM_CAT_INVALID, LEGACY_BAD_CHUNK);
             break; /* its next link is not to be trusted either */
         }
@@ -284,7 +296,8 @@ static void legacy_walk_context(legacy_walk *w, const mm_context *ctx) {
             (size_t)(h->info >> MMI_DIST_SHIFT) << 4 == sizeof(mmi_chunk) &&
             mmi_cat_valid(mmi_hdr_cat(h))) {
             w->live++;
-            if (w->list_live) legacy_record(w, payload, mmi_hdr_size(h), mmi_hdr_cat(h), LEGACY_LIVE);
+            if (w->list_live)
+                legacy_record(w, payload, mmi_hdr_size(h), mmi_hdr_cat(h), LEGACY_LIVE);
         } else {
             legacy_record(w, payload, 0, MM_CAT_INVALID, LEGACY_BAD_HEADER);
         }
@@ -325,8 +338,8 @@ void set_memory_reporting(int level) {
 
 static void legacy_brief_line(void) {
     mm_stats s = mm_stats_total(NULL);
-    mmi_log(MM_LOG_INFO, "Memory: %.2f MB in use, %.2f MB peak, %zu live blocks", legacy_mb(s.bytes),
-            legacy_mb(s.peak_bytes), s.blocks);
+    mmi_log(MM_LOG_INFO, "Memory: %.2f MB in use, %.2f MB peak, %zu live block%s",
+            legacy_mb(s.bytes), legacy_mb(s.peak_bytes), s.blocks, legacy_s(s.blocks));
 }
 
 void print_memory_brief(void) {
@@ -341,8 +354,8 @@ void print_allocated_by_category(void) {
         mm_stats s = mm_stats_category(NULL, c);
         if (s.blocks == 0) continue;
         any = true;
-        mmi_log(MM_LOG_INFO, "Memory in category %s: %.2f MB in %zu blocks", mmi_cat_name(c),
-                legacy_mb(s.bytes), s.blocks);
+        mmi_log(MM_LOG_INFO, "Memory in category %s: %.2f MB in %zu block%s", mmi_cat_name(c),
+                legacy_mb(s.bytes), s.blocks, legacy_s(s.blocks));
     }
     if (!any) mmi_log(MM_LOG_INFO, "Memory by category: no live blocks");
 }
@@ -350,7 +363,8 @@ void print_allocated_by_category(void) {
 void print_allocated(void) {
     if (!legacy_on(MEMORY_REPORT_MINIMAL)) return;
     mm_stats s = mm_stats_total(NULL);
-    mmi_log(MM_LOG_INFO, "Memory in use: %.2f MB in %zu blocks", legacy_mb(s.bytes), s.blocks);
+    mmi_log(MM_LOG_INFO, "Memory in use: %.2f MB in %zu block%s", legacy_mb(s.bytes), s.blocks,
+            legacy_s(s.blocks));
     if (legacy_on(MEMORY_REPORT_DETAILED)) print_allocated_by_category();
 }
 
@@ -370,9 +384,9 @@ static void legacy_list_leaks(size_t total_blocks) {
     size_t process = total_blocks > w.live ? total_blocks - w.live : 0;
     if (process > 0)
         mmi_log(MM_LOG_WARNING,
-                "Leaked blocks: %zu process-wide blocks (mymalloc, mm_malloc) are counted above "
-                "but cannot be listed one by one",
-                process);
+                "Leaked blocks not listed: %zu process-wide block%s (mymalloc, mm_malloc), "
+                "counted above; only context blocks can be listed",
+                process, legacy_s(process));
     legacy_walk_free(&w);
 }
 
@@ -383,14 +397,14 @@ void check_memory_leaks(void) {
         mmi_log(MM_LOG_INFO, "No memory leaks detected");
         return;
     }
-    mmi_log(MM_LOG_WARNING, "Memory leak detected: %zu blocks (%.2f MB) still allocated", s.blocks,
-            legacy_mb(s.bytes));
+    mmi_log(MM_LOG_WARNING, "Memory leak detected: %zu block%s (%.2f MB) still allocated", s.blocks,
+            legacy_s(s.blocks), legacy_mb(s.bytes));
     int ncat = mm_category_count();
     for (int c = 0; c < ncat; c++) {
         mm_stats cs = mm_stats_category(NULL, c);
         if (cs.blocks == 0) continue;
-        mmi_log(MM_LOG_WARNING, "Leaked in category %s: %zu blocks (%.2f MB)", mmi_cat_name(c),
-                cs.blocks, legacy_mb(cs.bytes));
+        mmi_log(MM_LOG_WARNING, "Leaked in category %s: %zu block%s (%.2f MB)", mmi_cat_name(c),
+                cs.blocks, legacy_s(cs.blocks), legacy_mb(cs.bytes));
     }
     if (legacy_on(MEMORY_REPORT_DETAILED)) legacy_list_leaks(s.blocks);
 }
@@ -406,15 +420,15 @@ int validate_all_memory(void) {
     if (w.damaged == 0) {
         if (report)
             mmi_log(MM_LOG_INFO,
-                    "Memory check passed: %zu live blocks in %zu contexts have intact headers "
-                    "(process-wide blocks are checked when freed or reallocated)",
-                    w.live, w.contexts);
+                    "Memory check passed: every header intact (%zu live block%s in %zu context%s "
+                    "walked; process-wide blocks are checked when freed or reallocated)",
+                    w.live, legacy_s(w.live), w.contexts, legacy_s(w.contexts));
         legacy_walk_free(&w);
         return 1;
     }
     if (report) {
-        mmi_log(MM_LOG_WARNING, "Memory check failed: %zu damaged block headers in %zu contexts",
-                w.damaged, w.contexts);
+        mmi_log(MM_LOG_WARNING, "Memory check failed: %zu damaged header%s (%zu context%s walked)",
+                w.damaged, legacy_s(w.damaged), w.contexts, legacy_s(w.contexts));
         for (size_t i = 0; i < w.nrecs; i++) {
             const legacy_block *b = &w.recs[i];
             if (b->what == LEGACY_BAD_HEADER)
@@ -427,7 +441,8 @@ int validate_all_memory(void) {
                         b->ptr, w.names[b->name]);
         }
         if (w.damaged > w.nrecs)
-            mmi_log(MM_LOG_WARNING, "... and %zu more damaged headers, not named", w.damaged - w.nrecs);
+            mmi_log(MM_LOG_WARNING, "... and %zu more damaged header%s, not named",
+                    w.damaged - w.nrecs, legacy_s(w.damaged - w.nrecs));
     }
     legacy_walk_free(&w);
     return 0;

@@ -48,14 +48,26 @@ void mmi_json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
         default:
-            if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\u%04x", *p);
-            else fputc(*p, f);
+            if (*p < 0x20 || *p == 0x7f)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
         }
     }
     fputc('"', f);
@@ -75,17 +87,17 @@ static void rep_text_name(FILE *f, const char *s, int width) {
  * ==================================================================== */
 
 typedef struct {
-    int id;          /* category id */
-    int group;       /* group index */
-    mm_stats s;      /* figures in scope */
+    int id;     /* category id */
+    int group;  /* group index */
+    mm_stats s; /* figures in scope */
 } rep_cat;
 
 typedef struct {
-    const mm_context *root;  /* NULL: the process */
-    int ncats;               /* rows used */
-    rep_cat *cats;           /* non-empty categories, by group then id */
-    mm_stats total;          /* the scope's total */
-    int name_width;          /* column width for names */
+    const mm_context *root; /* NULL: the process */
+    int ncats;              /* rows used */
+    rep_cat *cats;          /* non-empty categories, by group then id */
+    mm_stats total;         /* the scope's total */
+    int name_width;         /* column width for names */
 } rep_data;
 
 static bool rep_gather(rep_data *d, const mm_context *root) {
@@ -101,9 +113,12 @@ static bool rep_gather(rep_data *d, const mm_context *root) {
         for (int c = 0; c < ncat; c++) {
             if (mmi_category_group_index(c) != g) continue;
             mm_stats s;
-            if (root == NULL) s = mmi_process_stats(c);
-            else if (c < root->ncap) s = mmi_ccount_stats(&root->cats[c].tree);
-            else continue;
+            if (root == NULL)
+                s = mmi_process_stats(c);
+            else if (c < root->ncap)
+                s = mmi_ccount_stats(&root->cats[c].tree);
+            else
+                continue;
             if (s.bytes == 0 && s.blocks == 0 && s.peak_bytes == 0) continue;
             d->cats[d->ncats].id = c;
             d->cats[d->ncats].group = g;
@@ -139,18 +154,21 @@ static void rep_text_categories(FILE *f, const rep_data *d) {
             rep_text_name(f, mmi_cat_name(d->cats[i].id), w);
             fprintf(f, " %10s  (peak %s, %s %s)\n", mm_format_bytes(s->bytes, b1, sizeof b1),
                     mm_format_bytes(s->peak_bytes, b2, sizeof b2),
-                    mmi_format_count(s->blocks, b3, sizeof b3), s->blocks == 1 ? "block" : "blocks");
+                    mmi_format_count(s->blocks, b3, sizeof b3),
+                    s->blocks == 1 ? "block" : "blocks");
             sub += s->bytes;
         }
         fprintf(f, "  %-*s %10s\n", w, "Subtotal", mm_format_bytes(sub, b1, sizeof b1));
     }
     fprintf(f, "%-*s %10s  (%s %s live; ", w + 2, "Total",
             mm_format_bytes(d->total.bytes, b1, sizeof b1),
-            mmi_format_count(d->total.blocks, b2, sizeof b2), d->total.blocks == 1 ? "block" : "blocks");
+            mmi_format_count(d->total.blocks, b2, sizeof b2),
+            d->total.blocks == 1 ? "block" : "blocks");
     fprintf(f, "%s allocations, ", mmi_format_count(d->total.allocs, b1, sizeof b1));
     fprintf(f, "%s frees)\n", mmi_format_count(d->total.frees, b1, sizeof b1));
-    fprintf(f, "%-*s %10s  (high-water mark of the total; per-category peaks above may come "
-               "from different moments)\n",
+    fprintf(f,
+            "%-*s %10s  (high-water mark of the total; per-category peaks above may come "
+            "from different moments)\n",
             w + 2, "Peak", mm_format_bytes(d->total.peak_bytes, b1, sizeof b1));
 }
 
@@ -163,12 +181,13 @@ static void rep_text_tree(FILE *f, const mm_context *ctx, int depth) {
         rep_text_name(f, ctx->label, 0);
         fputc(']', f);
     }
-    mm_stats t = mmi_ccount_stats(&ctx->tree), s = mmi_ccount_stats(&ctx->self);
+    mm_stats t = mmi_ccount_stats(&ctx->tree), s = mmi_context_self_stats(ctx);
     fprintf(f, ": %s in %s blocks (own %s; peak %s; chunks held %s)\n",
             mm_format_bytes(t.bytes, b1, sizeof b1), mmi_format_count(t.blocks, b2, sizeof b2),
             mm_format_bytes(s.bytes, b3, sizeof b3), mm_format_bytes(t.peak_bytes, b4, sizeof b4),
             mm_format_bytes(ctx->chunk_bytes, b5, sizeof b5));
-    for (const mm_context *c = ctx->first_child; c; c = c->next_sibling) rep_text_tree(f, c, depth + 1);
+    for (const mm_context *c = ctx->first_child; c; c = c->next_sibling)
+        rep_text_tree(f, c, depth + 1);
 }
 
 static void rep_text_tree_cb(const mm_context *ctx, void *arg) {
@@ -190,8 +209,10 @@ static void rep_text_epochs(FILE *f, const mm_context *ctx, int name_width) {
         fputs("Largest forests by peak (per-category peaks):\n", f);
         for (size_t r = 0; mm_context_top_epoch(ctx, r, &info); r++) {
             char label[MM_NAME_MAX + 32];
-            if (info.label[0]) snprintf(label, sizeof label, "%s", info.label);
-            else snprintf(label, sizeof label, "epoch %llu", (unsigned long long)info.index);
+            if (info.label[0])
+                snprintf(label, sizeof label, "%s", info.label);
+            else
+                snprintf(label, sizeof label, "epoch %llu", (unsigned long long)info.index);
             fprintf(f, "  %2zu. ", r + 1);
             rep_text_name(f, label, name_width > 18 ? name_width : 18);
             fprintf(f, " %10s ", mm_format_bytes(info.peak_bytes, b1, sizeof b1));
@@ -222,7 +243,8 @@ static void rep_text_epochs(FILE *f, const mm_context *ctx, int name_width) {
         const mmi_ccat *cc = &ctx->cats[c];
         if (cc->reclaimed_blocks == 0) continue;
         if (!header) {
-            fputs("Reclaimed by reset (blocks never freed explicitly): all forests / last forest\n", f);
+            fputs("Reclaimed by reset (blocks never freed explicitly): all forests / last forest\n",
+                  f);
             header = 1;
         }
         fputs("  ", f);
@@ -236,7 +258,8 @@ static void rep_text_epochs(FILE *f, const mm_context *ctx, int name_width) {
 
 static void rep_text_epochs_tree(FILE *f, const mm_context *ctx, int w) {
     rep_text_epochs(f, ctx, w);
-    for (const mm_context *c = ctx->first_child; c; c = c->next_sibling) rep_text_epochs_tree(f, c, w);
+    for (const mm_context *c = ctx->first_child; c; c = c->next_sibling)
+        rep_text_epochs_tree(f, c, w);
 }
 
 typedef struct {
@@ -276,9 +299,11 @@ static void rep_json_stats(FILE *f, const mm_stats *s) {
 
 static void rep_json_epochs(FILE *f, const mm_context *ctx) {
     mm_epoch_summary e = mm_context_epochs(ctx);
-    fprintf(f, "{\"count\":%llu,\"min_peak_bytes\":%zu,\"mean_peak_bytes\":%.1f,\"max_peak_bytes\":%zu,"
-               "\"top\":[",
-            (unsigned long long)e.count, e.min_peak, e.mean_peak, e.max_peak);
+    fprintf(
+        f,
+        "{\"count\":%llu,\"min_peak_bytes\":%zu,\"mean_peak_bytes\":%.1f,\"max_peak_bytes\":%zu,"
+        "\"top\":[",
+        (unsigned long long)e.count, e.min_peak, e.mean_peak, e.max_peak);
     mm_epoch_info info;
     int ncat = mm_category_count();
     for (size_t r = 0; mm_context_top_epoch(ctx, r, &info); r++) {
@@ -317,7 +342,7 @@ static void rep_json_tree(FILE *f, const mm_context *ctx) {
     mmi_json_string(f, ctx->name);
     fputs(",\"label\":", f);
     mmi_json_string(f, ctx->label);
-    mm_stats t = mmi_ccount_stats(&ctx->tree), s = mmi_ccount_stats(&ctx->self);
+    mm_stats t = mmi_ccount_stats(&ctx->tree), s = mmi_context_self_stats(ctx);
     fputc(',', f);
     rep_json_stats(f, &t);
     fputs(",\"self\":{", f);
@@ -344,7 +369,8 @@ static void rep_json_tree_cb(const mm_context *ctx, void *arg) {
 }
 
 static void rep_json(FILE *f, const rep_data *d) {
-    fprintf(f, "{\"schema_version\":%d,\"library\":\"mimicmem\",\"version\":\"%s\",\"scope\":\"%s\",",
+    fprintf(f,
+            "{\"schema_version\":%d,\"library\":\"mimicmem\",\"version\":\"%s\",\"scope\":\"%s\",",
             MM_REPORT_SCHEMA_VERSION, MM_VERSION_STRING, d->root ? "context" : "process");
     if (d->root) {
         fputs("\"context\":", f);
@@ -399,11 +425,14 @@ void mm_report(FILE *out, const mm_context *ctx, mm_report_format fmt) {
     }
     rep_data d;
     if (!rep_gather(&d, ctx)) {
-        mmi_error_oom((size_t)mm_category_count() * sizeof(rep_cat), MM_CAT_UTILITY, ctx, "mm_report");
+        mmi_error_oom((size_t)mm_category_count() * sizeof(rep_cat), MM_CAT_UTILITY, ctx,
+                      "mm_report");
         return;
     }
-    if (fmt == MM_REPORT_JSON) rep_json(out, &d);
-    else rep_text(out, &d);
+    if (fmt == MM_REPORT_JSON)
+        rep_json(out, &d);
+    else
+        rep_text(out, &d);
     fflush(out);
     mmi_sys_free(d.cats);
 }

@@ -13,13 +13,14 @@ mmi_gcount mmi_g_cat[MM_CATEGORY_MAX];
 _Thread_local mmi_thread *mmi_tls MMI_TLS_MODEL;
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static mmi_thread *stats_threads;          /* live threads' counters; under stats_lock */
-static pthread_key_t stats_key;            /* its destructor retires a thread */
+static mmi_thread *stats_threads; /* live threads' counters; under stats_lock */
+static pthread_key_t stats_key;   /* its destructor retires a thread */
 static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
 
 static void stats_max(_Atomic int64_t *dst, int64_t v) {
     int64_t cur = mmi_load(dst);
-    while (v > cur && !atomic_compare_exchange_weak_explicit(dst, &cur, v, MMI_RELAXED, MMI_RELAXED)) {
+    while (v > cur &&
+           !atomic_compare_exchange_weak_explicit(dst, &cur, v, MMI_RELAXED, MMI_RELAXED)) {
     }
 }
 
@@ -49,8 +50,10 @@ static void stats_retire(void *arg) {
         if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees) ||
             mmi_load(&t->cat[i].moved) || mmi_load(&t->cat[i].bytes))
             stats_retire_count(&t->cat[i], &mmi_g_cat[i]);
-    if (t->prev) t->prev->next = t->next;
-    else stats_threads = t->next;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        stats_threads = t->next;
     if (t->next) t->next->prev = t->prev;
     pthread_mutex_unlock(&stats_lock);
     if (mmi_tls == t) mmi_tls = NULL;
@@ -148,7 +151,21 @@ mm_stats mmi_process_stats(int cat) {
 
 mm_stats mmi_ccount_stats(const mmi_ccount *c) {
     size_t peak = c->peak > c->peak_closed ? c->peak : c->peak_closed;
-    mm_stats s = {c->bytes, peak, c->blocks, c->allocs, c->frees};
+    mm_stats s = {c->bytes, peak, mmi_ccount_blocks(c), c->allocs, c->frees};
+    return s;
+}
+
+mm_stats mmi_context_self_stats(const mm_context *ctx) {
+    mm_stats s = mmi_ccount_stats(&ctx->tree);
+    s.allocs -= ctx->gone_allocs;
+    s.frees -= ctx->gone_frees;
+    for (const mm_context *c = ctx->first_child; c; c = c->next_sibling) {
+        s.blocks -= mmi_ccount_blocks(&c->tree);
+        s.allocs -= c->tree.allocs;
+        s.frees -= c->tree.frees;
+    }
+    s.bytes = ctx->self_bytes;
+    s.peak_bytes = ctx->self_peak;
     return s;
 }
 
@@ -170,7 +187,7 @@ mm_stats mm_stats_self(const mm_context *ctx) {
                   "mm_stats_self: %p is not a live context", (const void *)ctx);
         return zero;
     }
-    return mmi_ccount_stats(&ctx->self);
+    return mmi_context_self_stats(ctx);
 }
 
 mm_stats mm_stats_category(const mm_context *ctx, mm_category c) {
@@ -197,7 +214,7 @@ mm_stats mm_context_epoch_stats(const mm_context *ctx) {
         return zero;
     }
     const mmi_ccount *c = &ctx->tree;
-    mm_stats s = {c->bytes, c->peak, c->blocks, c->allocs - c->allocs_at_epoch,
+    mm_stats s = {c->bytes, c->peak, mmi_ccount_blocks(c), c->allocs - c->allocs_at_epoch,
                   c->frees - c->frees_at_epoch};
     return s;
 }

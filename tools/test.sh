@@ -2,7 +2,8 @@
 # Builds mimicmem and runs every test layer, as CI does: gcc and clang with
 # -Werror, the suite under ASan+UBSan, the threaded tests under TSan, the suite
 # under Valgrind memcheck, the examples, an install + find_package/pkg-config
-# consumer, and a benchmark smoke run. Usage: tools/test.sh [--quick]
+# consumer, the two-file distribution built with plain make, and a benchmark
+# smoke run. Usage: tools/test.sh [--quick]
 #   --quick   gcc build and its ctest run only (for local iteration)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +67,13 @@ libdir=$(ls -d build/prefix/lib*/pkgconfig | head -1)
 cc -std=c11 -Wall -Werror tests/install/consumer.c -o build/consumer/consumer_pc \
   $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs mimicmem)
 LD_LIBRARY_PATH="$(dirname "$libdir")" build/consumer/consumer_pc
+ok
+
+step "two-file distribution: generate, then build and run a Mimic-style program with plain make"
+rm -rf build/dist
+bash tools/amalgamate.sh "$PWD/build/dist"
+make -s -C tests/dist DIST="$PWD/build/dist" CC=gcc
+make -s -C tests/dist DIST="$PWD/build/dist" CC=clang GENERATE=no
 ok
 
 step "benchmark smoke run (figures are not checked here; see bench/README.md)"

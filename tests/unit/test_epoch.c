@@ -992,9 +992,9 @@ Test(epoch, memory_stays_bounded_over_100000_epochs, .timeout = 300)
         mm_context_set_label(f, label);
         /* The small sizes repeat every 100 epochs, so the context's chunk
          * footprint is at its largest long before the checkpoint; the large
-         * block (system memory, freed at reset) grows by one byte per epoch,
-         * so every epoch enters the top K and pushes one out. */
-        size_t a = 16 + (e % 20) * 199, b = 100 + (e % 25) * 2003, big = 70000 + e;
+         * block (above 256 KiB: system memory, freed at reset) grows by one
+         * byte per epoch, so every epoch enters the top K and pushes one out. */
+        size_t a = 16 + (e % 20) * 199, b = 100 + (e % 25) * 2003, big = 300000 + e;
         void *p = mm_context_malloc(f, a, MM_CAT_HALOS);
         void *q = mm_context_malloc(f, b, cooling);
         void *r = mm_context_malloc(f, 24, MM_CAT_TREES);

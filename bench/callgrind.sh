@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Instruction counts (callgrind's Ir) per operation for mm_bench_core cases.
+#
+#   bench/callgrind.sh [BUILD_DIR]        default BUILD_DIR: build
+#
+# Each case runs `mm_bench_core --only WORKLOAD:ALLOCATOR` once under
+# valgrind --tool=callgrind with --toggle-collect on one function, so only
+# that function (and what it calls) is counted:
+#   - bench_free_<allocator>: the non-inlined wrapper around the steady-state
+#     free of the churn workload, called only while 50,000 blocks are live;
+#     Ir / frees = instructions per free at 50,000 live blocks.
+#   - timed_*: the timed part of a run (timed_churn, timed_trace_replay);
+#     Ir / ops = instructions per allocator call.
+# Counts come from the "totals:" line of the callgrind output file; ops and
+# frees from the "only ..." line the program prints. Shorter runs than the
+# timed benchmark keep the legacy cases to about a minute each: override with
+# CG_FREE_OPS, CG_CHURN1K_OPS, CG_CHURN50K_OPS.
+set -euo pipefail
+
+build=${1:-build}
+core="$build/bench/mm_bench_core"
+free_ops=${CG_FREE_OPS:-70000}        # 50,000 fill + 10,000 free/alloc pairs
+churn1k_ops=${CG_CHURN1K_OPS:-200000}
+churn50k_ops=${CG_CHURN50K_OPS:-100000}
+
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "callgrind.sh: valgrind not found" >&2
+    exit 2
+fi
+if [[ ! -x "$core" ]]; then
+    echo "callgrind.sh: $core not found; build first (cmake --build $build --target mm_bench_core)" >&2
+    exit 2
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# 1234567 -> 1,234,567
+commas() {
+    local n=$1 out=""
+    while ((${#n} > 3)); do
+        out=",${n: -3}$out"
+        n=${n:0:${#n}-3}
+    done
+    echo "$n$out"
+}
+
+# run_case OUTVAR ONLY TOGGLE [ARGS...]: sets OUTVAR_ir, OUTVAR_ops, OUTVAR_frees
+run_case() {
+    local var=$1 only=$2 toggle=$3
+    shift 3
+    local out="$tmp/$var.cg" log="$tmp/$var.log"
+    echo "  callgrind: $only (--toggle-collect=$toggle) $*" >&2
+    if ! valgrind -q --tool=callgrind --callgrind-out-file="$out" \
+        --toggle-collect="$toggle" "$core" --only "$only" "$@" >"$log" 2>"$tmp/$var.err"; then
+        echo "callgrind.sh: $only failed:" >&2
+        cat "$tmp/$var.err" "$log" >&2
+        exit 1
+    fi
+    local line ir
+    line=$(grep '^only ' "$log" || true)
+    ir=$(grep -E '^(totals|summary):' "$out" | head -n 1 | awk '{print $2}')
+    printf -v "${var}_ir" '%s' "${ir:-0}"
+    printf -v "${var}_ops" '%s' "$(sed -n 's/.* ops=\([0-9]*\).*/\1/p' <<<"$line")"
+    printf -v "${var}_frees" '%s' "$(sed -n 's/.* frees=\([0-9]*\).*/\1/p' <<<"$line")"
+    printf -v "${var}_status" '%s' "$(sed -n 's/.* status=\([a-z]*\).*/\1/p' <<<"$line")"
+}
+
+# per NUM DEN: NUM / DEN with one decimal
+per() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else printf "n/a" }'
+}
+
+row() { # case allocator count what ir
+    local c=$1 a=$2 n=$3 what=$4 ir=$5
+    printf '%-22s %-8s %12s %-6s %16s %14s\n' "$c" "$a" "$(commas "$n")" "$what" "$(commas "$ir")" \
+        "$(per "$ir" "$n")"
+}
+
+echo "Running callgrind on $core (valgrind $(valgrind --version | sed 's/valgrind-//'))" >&2
+run_case free_mm churn50k:mm bench_free_mm --ops "$free_ops"
+run_case free_legacy churn50k:legacy bench_free_legacy --ops "$free_ops"
+for a in malloc mm legacy; do
+    run_case "c1k_$a" "churn1k:$a" 'timed_*' --ops "$churn1k_ops"
+    run_case "c50k_$a" "churn50k:$a" 'timed_*' --ops "$churn50k_ops"
+    run_case "tmm_$a" "trace-mm:$a" 'timed_*'
+done
+
+echo
+echo "callgrind instruction counts (Ir) of the measured code; lower is better"
+printf '%-22s %-8s %12s %-6s %16s %14s\n' "case" "alloc" "count" "of" "Ir" "Ir per op"
+printf '%s\n' "-----------------------------------------------------------------------------------"
+row "free @ 50,000 live" mm "$free_mm_frees" frees "$free_mm_ir"
+row "free @ 50,000 live" legacy "$free_legacy_frees" frees "$free_legacy_ir"
+echo
+for w in c1k c50k tmm; do
+    case $w in
+        c1k) name=churn1k ;;
+        c50k) name=churn50k ;;
+        tmm) name=trace-mm ;;
+    esac
+    for a in malloc mm legacy; do
+        v="${w}_${a}"
+        ir_v="${v}_ir"
+        ops_v="${v}_ops"
+        st_v="${v}_status"
+        if [[ "${!st_v}" != ok ]]; then
+            printf '%-22s %-8s %12s\n' "$name" "$a" "${!st_v:-error}"
+            continue
+        fi
+        row "$name" "$a" "${!ops_v}" ops "${!ir_v}"
+    done
+    echo
+done
+
+mm_free=$(per "$free_mm_ir" "$free_mm_frees")
+legacy_free=$(per "$free_legacy_ir" "$free_legacy_frees")
+ratio=$(awk -v a="$legacy_free" -v b="$mm_free" 'BEGIN { if (b > 0) printf "%.0f", a / b; else printf "n/a" }')
+echo "free at 50,000 live blocks: legacy / mm = ${ratio}x fewer instructions for mm (target >= 200x)"
+echo "(churn runs here are shorter than the timed ones: churn1k $(commas "$churn1k_ops") ops," \
+    "churn50k $(commas "$churn50k_ops") ops, of which 50,000 are the fill)"

@@ -1,0 +1,195 @@
+/* replay.c: the trace replay loops of both benchmark programs, one function
+ * per allocator so each loop has direct calls only. They do nothing but the
+ * allocator calls, the slot bookkeeping and one byte written per block. */
+#include "replay.h"
+
+#include <stdlib.h>
+
+#include "bench_util.h"
+#include "legacy_table.h"
+
+/* Calls release on every block the trace leaves live (none in the Mimic
+ * traces: every block is freed by their end). */
+static void replay_leftovers(const trace *t, void **slots, void (*release)(void *))
+{
+    if (t->live_at_end == 0) {
+        return;
+    }
+    unsigned char *live = calloc(t->nblocks ? t->nblocks : 1, 1);
+    if (live == NULL) {
+        return; /* cannot tell which are live: leak rather than guess */
+    }
+    for (size_t i = 0; i < t->nops; i++) {
+        if (t->ops[i].op == 'A') {
+            live[t->ops[i].block] = 1;
+        } else if (t->ops[i].op == 'D') {
+            live[t->ops[i].block] = 0;
+        }
+    }
+    for (size_t b = 0; b < t->nblocks; b++) {
+        if (live[b]) {
+            release(slots[b]);
+        }
+    }
+    free(live);
+}
+
+static void replay_free_malloc(void *p)
+{
+    free(p);
+}
+
+static void replay_free_mm(void *p)
+{
+    mm_free(p);
+}
+
+static void replay_free_legacy(void *p)
+{
+    legacy_free(p);
+}
+
+void replay_malloc(const trace *t, void **slots)
+{
+    const trace_op *ops = t->ops;
+    for (size_t i = 0, n = t->nops; i < n; i++) {
+        const trace_op *op = &ops[i];
+        void *p;
+        switch (op->op) {
+        case 'A':
+            p = malloc((size_t)op->size);
+            if (op->size > 0) {
+                bench_touch(p, (unsigned char)i);
+            }
+            slots[op->block] = p;
+            break;
+        case 'R':
+            p = realloc(slots[op->block], (size_t)op->size);
+            if (p != NULL) {
+                slots[op->block] = p;
+                if (op->size > 0) {
+                    bench_touch(p, (unsigned char)i);
+                }
+            }
+            break;
+        case 'D':
+            free(slots[op->block]);
+            break;
+        default:
+            break;
+        }
+    }
+    replay_leftovers(t, slots, replay_free_malloc);
+}
+
+void replay_mm(const trace *t, void **slots)
+{
+    const trace_op *ops = t->ops;
+    for (size_t i = 0, n = t->nops; i < n; i++) {
+        const trace_op *op = &ops[i];
+        void *p;
+        switch (op->op) {
+        case 'A':
+            p = mm_malloc((size_t)op->size, op->category);
+            if (op->size > 0) {
+                bench_touch(p, (unsigned char)i);
+            }
+            slots[op->block] = p;
+            break;
+        case 'R':
+            p = mm_realloc_cat(slots[op->block], (size_t)op->size, op->category);
+            if (p != NULL) {
+                slots[op->block] = p;
+                if (op->size > 0) {
+                    bench_touch(p, (unsigned char)i);
+                }
+            }
+            break;
+        case 'D':
+            mm_free(slots[op->block]);
+            break;
+        default:
+            break;
+        }
+    }
+    replay_leftovers(t, slots, replay_free_mm);
+}
+
+int replay_legacy(const trace *t, void **slots)
+{
+    const trace_op *ops = t->ops;
+    for (size_t i = 0, n = t->nops; i < n; i++) {
+        const trace_op *op = &ops[i];
+        void *p;
+        switch (op->op) {
+        case 'A':
+            p = legacy_malloc_cat((size_t)op->size, op->category);
+            if (p == NULL) {
+                legacy_free_all();
+                return -1;
+            }
+            bench_touch(p, (unsigned char)i); /* legacy blocks are at least 8 bytes */
+            slots[op->block] = p;
+            break;
+        case 'R':
+            p = legacy_realloc_cat(slots[op->block], (size_t)op->size, op->category);
+            if (p == NULL) {
+                legacy_free_all();
+                return -1;
+            }
+            bench_touch(p, (unsigned char)i);
+            slots[op->block] = p;
+            break;
+        case 'D':
+            legacy_free(slots[op->block]);
+            break;
+        default:
+            break;
+        }
+    }
+    replay_leftovers(t, slots, replay_free_legacy);
+    return 0;
+}
+
+void replay_mm_scoped(const trace *t, void **slots, mm_context *ctx, int skip_local_frees)
+{
+    const trace_op *ops = t->ops;
+    for (size_t i = 0, n = t->nops; i < n; i++) {
+        const trace_op *op = &ops[i];
+        void *p;
+        switch (op->op) {
+        case 'F':
+            mm_context_reset(ctx);
+            break;
+        case 'A':
+            if (op->flags & TRACE_FOREST_LOCAL) {
+                p = mm_context_malloc(ctx, (size_t)op->size, op->category);
+            } else {
+                p = mm_malloc((size_t)op->size, op->category);
+            }
+            if (op->size > 0) {
+                bench_touch(p, (unsigned char)i);
+            }
+            slots[op->block] = p;
+            break;
+        case 'R':
+            p = mm_realloc_cat(slots[op->block], (size_t)op->size, op->category);
+            if (p != NULL) {
+                slots[op->block] = p;
+                if (op->size > 0) {
+                    bench_touch(p, (unsigned char)i);
+                }
+            }
+            break;
+        case 'D':
+            if (!(skip_local_frees && (op->flags & TRACE_FOREST_LOCAL))) {
+                mm_free(slots[op->block]);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    mm_context_reset(ctx);
+    replay_leftovers(t, slots, replay_free_mm);
+}

@@ -1,0 +1,143 @@
+/* mimicmem compatibility header: Mimic's memory API (src/util/memory.h), with
+ * the same names, types and meanings, implemented by src/legacy.c on top of
+ * mimicmem. A host swaps its memory.c/memory.h for mimicmem and keeps its
+ * call sites and its `#include "memory.h"`.
+ *
+ * Where it lives: in a folder of its own (compat/ in the source tree and in
+ * the two-file distribution, include/mimicmem/compat/ when installed), so a
+ * host adds that folder to its include path on purpose and the system's
+ * <memory.h> is never shadowed by accident. See
+ * docs/migrating-from-util-memory.md for the swap, step by step. */
+#ifndef MIMICMEM_COMPAT_MEMORY_H
+#define MIMICMEM_COMPAT_MEMORY_H
+
+/* In the source tree and once installed, mimicmem.h is found on the include
+ * path (include/, or the <includedir> that pkg-config and the CMake target
+ * give). The copy in the two-file distribution names "../mimicmem.h", the
+ * folder above, so -I<dist>/compat is the only flag a host needs. */
+#include "mimicmem.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ========================================================================
+ * Categories and levels
+ * Rule: the MemoryCategory values are mimicmem's built-in category ids
+ * (MEM_HALOS == MM_CAT_HALOS ...), so legacy and mm_ calls share one set of
+ * figures. MEM_MAX_CATEGORY is the count of built-ins, not a category.
+ * ====================================================================== */
+
+typedef enum {
+    MEM_UNKNOWN = MM_CAT_UNKNOWN,
+    MEM_GALAXIES = MM_CAT_GALAXIES,
+    MEM_HALOS = MM_CAT_HALOS,
+    MEM_TREES = MM_CAT_TREES,
+    MEM_IO = MM_CAT_IO,
+    MEM_UTILITY = MM_CAT_UTILITY,
+    MEM_MAX_CATEGORY = MM_CAT_BUILTIN_COUNT
+} MemoryCategory;
+
+/* Reporting levels for set_memory_reporting. NONE: the memory system prints
+ * nothing (fatal errors still go to the error handler). MINIMAL (the
+ * default): a line each time the peak passes a further 10 MB, the explicit
+ * print/check calls, the line at cleanup. DETAILED: also one line per
+ * allocation, reallocation and free, and the per-block leak listing. */
+#define MEMORY_REPORT_NONE 0
+#define MEMORY_REPORT_MINIMAL 1
+#define MEMORY_REPORT_DETAILED 2
+
+/* Kept so that code passing it still compiles (overridable with -D). It no
+ * longer limits anything: mimicmem keeps no block table. */
+#ifndef DEFAULT_MAX_MEMORY_BLOCKS
+#define DEFAULT_MAX_MEMORY_BLOCKS 50000
+#endif
+
+/* ========================================================================
+ * Allocation
+ * Rule: any thread may call these; they are mm_malloc, mm_realloc,
+ * mm_realloc_cat and mm_free with Mimic's names. A failure (out of memory, a
+ * bad pointer, a double free) goes to mimicmem's error handler, whose default
+ * prints a message naming the size, category or pointer and aborts. If a host
+ * handler returns instead, the allocating call returns NULL and myfree does
+ * nothing. Cost: O(1) each; no table, no limit on live blocks.
+ * ====================================================================== */
+
+/* Optional, and may be called any number of times without a cleanup in
+ * between; allocation works before it. Nothing is reset: live blocks stay
+ * valid and counted. max_blocks is ignored (said at DETAILED level). */
+MM_API void init_memory_system(unsigned long max_blocks);
+
+/* size bytes in category MEM_UNKNOWN. size 0 gives a valid unique pointer. */
+MM_API void *mymalloc(size_t size);
+
+/* size bytes in category: a MemoryCategory value or any category id
+ * registered with mm_category_register. Another value is a fatal
+ * MM_ERR_BAD_CATEGORY error (Mimic's tracker used MEM_UNKNOWN instead). */
+MM_API void *mymalloc_cat(size_t size, MemoryCategory category);
+
+/* Resizes ptr keeping its category; ptr NULL allocates in MEM_UNKNOWN. The
+ * contents up to the smaller size are kept. size 0 keeps a live zero-size
+ * block. */
+MM_API void *myrealloc(void *ptr, size_t size);
+
+/* Resizes ptr and moves it to category; ptr NULL allocates in category. */
+MM_API void *myrealloc_cat(void *ptr, size_t size, MemoryCategory category);
+
+/* Frees ptr; NULL does nothing. */
+MM_API void myfree(void *ptr);
+
+/* ========================================================================
+ * Reports and checks
+ * Rule: lines go through mimicmem's log hook (mm_set_log_handler): by
+ * default informational lines to stdout, warnings to stderr with a
+ * "mimicmem: warning: " prefix. Figures are process-wide (every block,
+ * context blocks included) and exact once other threads are quiet; sizes
+ * are requested bytes; MB means 2^20 bytes.
+ * ====================================================================== */
+
+/* Sets the level (MEMORY_REPORT_*); another value leaves the level as it is,
+ * with a warning. Thread-safe. */
+MM_API void set_memory_reporting(int level);
+
+/* One line: live MB and blocks; at DETAILED also the lines of
+ * print_allocated_by_category. */
+MM_API void print_allocated(void);
+
+/* One line per category with live blocks (built-in and registered), in MB
+ * and blocks; a single line saying so when nothing is live. */
+MM_API void print_allocated_by_category(void);
+
+/* One line: live MB, peak MB, live blocks. */
+MM_API void print_memory_brief(void);
+
+/* With live blocks: a warning "Memory leak detected: N blocks (X MB) still
+ * allocated", one warning per category with live blocks and, at DETAILED,
+ * one line per live context block (size, address, category, context);
+ * process-wide blocks are counted, not listed. Otherwise the line "No memory
+ * leaks detected". */
+MM_API void check_memory_leaks(void);
+
+/* 1 when ptr is a live, intact mimicmem block, 0 otherwise (NULL, foreign,
+ * freed, released by a context reset, damaged header). Never aborts, never
+ * calls the error handler. ptr must point into readable memory at least 16
+ * bytes past its start (see mm_validate). */
+MM_API int validate_memory_block(void *ptr);
+
+/* Walks every block of every live context and checks its header; returns 1
+ * when all are intact, 0 after a warning naming each damaged one (the first
+ * 32). Process-wide blocks cannot be enumerated: their headers are checked
+ * on every free and realloc instead. Never aborts. Call it while no other
+ * thread uses a context. Cost: proportional to the context blocks. */
+MM_API int validate_all_memory(void);
+
+/* Prints the print_memory_brief line (MINIMAL and above) and releases the
+ * library's own bookkeeping that can go: the calling thread's cache of
+ * freed blocks. Live blocks stay valid; allocation may start again at once. */
+MM_API void cleanup_memory_system(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIMICMEM_COMPAT_MEMORY_H */
