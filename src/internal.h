@@ -148,7 +148,9 @@ typedef struct {
 } mmi_tcount;
 
 typedef struct {
-    _Atomic int64_t flushed; /* sum of all threads' flushed bytes (live ones and retired) */
+    /* aligned: each figure on a cache line of its own, so threads flushing
+     * different figures never share a line */
+    _Alignas(64) _Atomic int64_t flushed; /* sum of all threads' flushed bytes */
     _Atomic int64_t peak;    /* max of thread peaks folded in at flush and retire */
     int64_t bytes, blocks;   /* retired threads' net figures; under mmi_stats_lock */
     uint64_t allocs, frees;  /* retired threads' counts; under mmi_stats_lock */
@@ -291,7 +293,7 @@ typedef struct {
 typedef struct mmi_chunk mmi_chunk;
 typedef struct mmi_epochs mmi_epochs;
 
-#define MMI_NCLASSES  52 /* size classes 16 B .. 256 KiB (mmi_size_class) */
+#define MMI_NCLASSES  52                   /* size classes 16 B .. 256 KiB (mmi_size_class) */
 #define MMI_SMALL_MAX ((size_t)256 * 1024) /* larger blocks: allocations of their own */
 
 struct mm_context {

@@ -29,6 +29,7 @@ ctest_in() { # dir ctest-args...
 step "gcc, -Wall -Wextra -Wpedantic -Werror, tests"
 configure gcc gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest_in gcc && ok
+bash tools/check-symbols.sh build/gcc
 [ "${1:-}" = "--quick" ] && { echo; echo "tests: $passed passed, $failed failed"; exit 0; }
 
 step "clang, -Werror, tests"
@@ -77,9 +78,9 @@ make -s -C tests/dist DIST="$PWD/build/dist" CC=clang GENERATE=no
 ok
 
 step "benchmark smoke run (figures are not checked here; see bench/README.md)"
-build/gcc/bench/mm_bench_core --quick >/dev/null
-build/gcc/bench/mm_bench_forest --quick >/dev/null
-echo "bench: both programs ran"
+build/gcc/bench/mm_bench_core --quick >build/bench-smoke.log 2>&1
+build/gcc/bench/mm_bench_forest --quick >>build/bench-smoke.log 2>&1
+echo "bench: both programs ran (tables in build/bench-smoke.log)"
 ok
 
 echo
