@@ -654,7 +654,7 @@ int main(int argc, char **argv)
                100.0 * (double)plan.nfrees / (double)(plan.nallocs ? plan.nallocs : 1),
                bench_fmt_count(plan.nws_grows, g, sizeof g));
         printf("sizes   : 104 B 40%%, 184 B 25%%, 256 B 25%%, 4096 B 9.5%%, 64 KiB 0.5%%; "
-               "first byte of each block written\n");
+               "every 4 KiB page of each block written\n");
         printf("columns : mimalloc %s, talloc %s\n",
 #ifdef MM_BENCH_HAVE_MIMALLOC
                "yes",

@@ -93,6 +93,10 @@ static MMI_NOINLINE bool ctx_grow_cats(mm_context *ctx, int cat, const char *fn)
         p->cats = n;
         p->ncap = ncap;
     }
+    /* ancestors never have fewer entries than ctx (they grow for every id any
+     * descendant uses), so ids below ncounted are safe all the way up */
+    int registered = mm_category_count();
+    ctx->ncounted = ctx->ncap < registered ? ctx->ncap : registered;
     return true;
 }
 
@@ -262,8 +266,8 @@ mmi_chunk *mmi_context_chunk_of(const mmi_header *h, const char **why) {
  * a small block, a free-list hit or room in the current chunk. Everything
  * else (errors, NULL context, refills, large blocks) goes the general way. */
 void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
-    if (MMI_LIKELY(ctx != NULL && ctx->magic == MMI_CTX_ALIVE && (unsigned)cat < (unsigned)ctx->ncap &&
-                   mmi_cat_valid(cat) && size <= MMI_SMALL_MAX)) {
+    if (MMI_LIKELY(ctx != NULL && ctx->magic == MMI_CTX_ALIVE &&
+                   (unsigned)cat < (unsigned)ctx->ncounted && size <= MMI_SMALL_MAX)) {
         unsigned k = mmi_size_class(size);
         void *f = ctx->freelist[k];
         mmi_header *h = NULL;
@@ -292,7 +296,7 @@ void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const 
         ctx_error_dead(ctx, fn);
         return NULL;
     }
-    if (MMI_UNLIKELY(cat >= ctx->ncap) && !ctx_grow_cats(ctx, cat, fn)) return NULL;
+    if (MMI_UNLIKELY(cat >= ctx->ncounted) && !ctx_grow_cats(ctx, cat, fn)) return NULL;
     mmi_header *h = ctx_get_block(ctx, size, cat, zero, fn);
     if (MMI_UNLIKELY(h == NULL)) return NULL;
     h->size_cat = mmi_pack_size_cat(size, cat);
@@ -488,6 +492,7 @@ static void ctx_destroy_tree(mm_context *ctx, mmi_thread *t) {
     ctx->epochs = NULL;
     ctx->cats = NULL;
     ctx->ncap = 0;
+    ctx->ncounted = 0;
     ctx->magic = MMI_CTX_DEAD;
 
     pthread_mutex_lock(&ctx_lock);

@@ -144,6 +144,7 @@ typedef struct {
     _Atomic int64_t moved;   /* blocks moved in minus moved out (realloc_cat); live
                                 blocks = allocs - frees + moved */
     int64_t flushed;         /* part of bytes already added to the global sum; owner only */
+    int64_t g_seen;          /* the global sum when this thread last read it; owner only */
     _Atomic int64_t peak;    /* largest process-wide estimate seen by this thread */
 } mmi_tcount;
 
@@ -183,11 +184,16 @@ static inline void mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) 
     mmi_store(&c->bytes, b);
     int64_t pending = b - c->flushed;
     if (MMI_UNLIKELY(pending >= MMI_BATCH)) {
-        mmi_tcount_flush(c, g);
-        pending = 0;
+        mmi_tcount_flush(c, g); /* reads the global sum and keeps the peak */
+        return;
     }
-    int64_t est = mmi_load(&g->flushed) + pending;
-    if (est > mmi_load(&c->peak)) mmi_store(&c->peak, est);
+    /* Only a possible new peak reads the shared sum: the common case touches
+     * no cache line another thread writes. */
+    if (MMI_UNLIKELY(c->g_seen + pending > mmi_load(&c->peak))) {
+        c->g_seen = mmi_load(&g->flushed);
+        int64_t est = c->g_seen + pending;
+        if (est > mmi_load(&c->peak)) mmi_store(&c->peak, est);
+    }
 }
 
 /* Takes bytes off one figure; a shrinking figure cannot make a peak. */
@@ -299,6 +305,7 @@ typedef struct mmi_epochs mmi_epochs;
 struct mm_context {
     uint32_t magic;               /* MMI_CTX_ALIVE, MMI_CTX_DEAD after destroy */
     int ncap;                     /* entries in cats */
+    int ncounted;                 /* ids below this are registered and in cats (fast check) */
     mmi_ccat *cats;               /* [ncap] per-category figures */
     mm_context *parent;           /* NULL for a top-level context */
     mm_context *first_child;      /* children, newest first */

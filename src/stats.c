@@ -29,6 +29,7 @@ void mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g) {
     int64_t pending = b - c->flushed;
     c->flushed = b;
     int64_t now = atomic_fetch_add_explicit(&g->flushed, pending, MMI_RELAXED) + pending;
+    c->g_seen = now;
     if (now > mmi_load(&c->peak)) mmi_store(&c->peak, now);
     stats_max(&g->peak, mmi_load(&c->peak));
 }
