@@ -16,6 +16,7 @@ static inline bool alloc_check(size_t size, int cat, const mm_context *ctx, cons
         return false;
     }
     /* the second test only matters where size_t is narrower than 64 bits */
+    /* NOLINTNEXTLINE(misc-redundant-expression) */
     if (MMI_UNLIKELY(size > MMI_MAX_REQUEST || size > SIZE_MAX - 128)) {
         mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx,
                   "request of %zu bytes for category \"%s\" in %s exceeds the largest block "
@@ -34,7 +35,7 @@ static void *alloc_process(size_t size, int cat, bool zero, const char *fn) {
         if (zero) memset(mmi_payload_of(h), 0, size);
     } else {
         size_t bytes = MMI_HEADER_BYTES + mmi_process_capacity(size);
-        h = zero ? mmi_sys_calloc(bytes) : mmi_sys_malloc(bytes);
+        h = zero ? mmi_sys_calloc(bytes, cat, NULL) : mmi_sys_malloc(bytes, cat, NULL);
         if (MMI_UNLIKELY(h == NULL)) {
             mmi_error_oom(size, cat, NULL, fn);
             return NULL;
@@ -136,7 +137,7 @@ static void *alloc_realloc(void *p, size_t size, int cat, bool keep_cat, const c
     if (h->info & MMI_HF_CONTEXT) return mmi_context_realloc(h, size, cat, fn);
 
     size_t old_size = mmi_hdr_size(h);
-    mmi_header *n = mmi_sys_realloc(h, MMI_HEADER_BYTES + mmi_process_capacity(size));
+    mmi_header *n = mmi_sys_realloc(h, MMI_HEADER_BYTES + mmi_process_capacity(size), cat, NULL);
     if (MMI_UNLIKELY(n == NULL)) {
         mmi_error_oom(size, cat, NULL, fn);
         return NULL;

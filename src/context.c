@@ -84,7 +84,7 @@ static MMI_NOINLINE bool ctx_grow_cats(mm_context *ctx, int cat, const char *fn)
         int ncap = p->ncap ? p->ncap : 16;
         while (ncap <= cat) ncap *= 2;
         if (ncap > MM_CATEGORY_MAX) ncap = MM_CATEGORY_MAX;
-        mmi_ccat *n = mmi_sys_realloc(p->cats, (size_t)ncap * sizeof *n);
+        mmi_ccat *n = mmi_sys_realloc(p->cats, (size_t)ncap * sizeof *n, MM_CAT_INVALID, ctx);
         if (n == NULL) {
             mmi_error_oom((size_t)ncap * sizeof *n, cat, ctx, fn);
             return false;
@@ -153,7 +153,7 @@ static MMI_NOINLINE bool ctx_refill(mm_context *ctx, size_t need, size_t size, i
     if (ch == NULL) {
         size_t bytes = ctx->next_chunk_bytes;
         while (bytes - sizeof(mmi_chunk) < need) bytes *= 2;
-        ch = mmi_sys_malloc(bytes);
+        ch = mmi_sys_malloc(bytes, cat, ctx);
         if (ch == NULL) {
             mmi_error_oom(size, cat, ctx, fn);
             return false;
@@ -200,7 +200,7 @@ static inline mmi_header *ctx_get_block(mm_context *ctx, size_t size, int cat, b
                   fn);
         return NULL;
     }
-    mmi_chunk *ch = zero ? mmi_sys_calloc(total) : mmi_sys_malloc(total);
+    mmi_chunk *ch = zero ? mmi_sys_calloc(total, cat, ctx) : mmi_sys_malloc(total, cat, ctx);
     if (ch == NULL) {
         mmi_error_oom(size, cat, ctx, fn);
         return NULL;
@@ -338,7 +338,7 @@ void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
         n = h; /* fits the same slot */
     } else if (ch->kind == MMI_CHUNK_LARGE && size > MMI_SMALL_MAX) {
         mmi_chunk *prev = ch->prev, *next = ch->next;
-        mmi_chunk *nc = mmi_sys_realloc(ch, sizeof(mmi_chunk) + MMI_HEADER_BYTES + size);
+        mmi_chunk *nc = mmi_sys_realloc(ch, sizeof(mmi_chunk) + MMI_HEADER_BYTES + size, cat, ctx);
         if (nc == NULL) {
             mmi_error_oom(size, cat, ctx, fn);
             return NULL;
@@ -368,9 +368,13 @@ void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
  * Create, reset, destroy
  * ==================================================================== */
 
+/* Copies at most MM_NAME_MAX bytes, never cutting a UTF-8 character. */
 static void ctx_copy_name(char *dst, const char *src) {
     size_t n = strlen(src);
-    if (n > MM_NAME_MAX) n = MM_NAME_MAX;
+    if (n > MM_NAME_MAX) {
+        n = MM_NAME_MAX;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
+    }
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
@@ -389,7 +393,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
         ctx_dead_count--;
     }
     pthread_mutex_unlock(&ctx_lock);
-    if (ctx == NULL && (ctx = mmi_sys_malloc(sizeof *ctx)) == NULL) {
+    if (ctx == NULL && (ctx = mmi_sys_malloc(sizeof *ctx, MM_CAT_INVALID, NULL)) == NULL) {
         mmi_error_oom(sizeof *ctx, MM_CAT_UTILITY, parent, "mm_context_create");
         return NULL;
     }

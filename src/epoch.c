@@ -36,9 +36,9 @@ struct mmi_epochs {
 };
 
 mmi_epochs *mmi_epochs_new(void) {
-    mmi_epochs *e = mmi_sys_calloc(sizeof *e);
+    mmi_epochs *e = mmi_sys_calloc(sizeof *e, MM_CAT_INVALID, NULL);
     if (e == NULL) return NULL;
-    e->top = mmi_sys_calloc(MM_DEFAULT_TOP_EPOCHS * sizeof *e->top);
+    e->top = mmi_sys_calloc(MM_DEFAULT_TOP_EPOCHS * sizeof *e->top, MM_CAT_INVALID, NULL);
     if (e->top == NULL) {
         mmi_sys_free(e);
         return NULL;
@@ -54,14 +54,21 @@ void mmi_epochs_free(mmi_epochs *e) {
     mmi_sys_free(e);
 }
 
-/* Copies the per-category epoch peaks of ctx into slot; false on OOM. */
-static bool epoch_fill(epoch_top *slot, const mm_context *ctx) {
+/* Copies the per-category epoch peaks of ctx into slot. Out of memory is
+ * reported, and the slot is kept without the per-category breakdown (the
+ * reset that closes the epoch has no way to fail). */
+static void epoch_fill(epoch_top *slot, const mm_context *ctx) {
     int n = 0;
     for (int c = 0; c < ctx->ncap; c++)
         if (ctx->cats[c].tree.peak) n++;
     if (n > slot->cats_cap) {
-        epoch_catpeak *p = mmi_sys_realloc(slot->cats, (size_t)n * sizeof *p);
-        if (p == NULL) return false;
+        epoch_catpeak *p = mmi_sys_realloc(slot->cats, (size_t)n * sizeof *p, MM_CAT_INVALID, ctx);
+        if (p == NULL) {
+            slot->ncats = 0;
+            mmi_error_oom((size_t)n * sizeof *p, MM_CAT_UTILITY, ctx,
+                          "mm_context_reset (per-category peaks of a top epoch)");
+            return;
+        }
         slot->cats = p;
         slot->cats_cap = n;
     }
@@ -72,7 +79,6 @@ static bool epoch_fill(epoch_top *slot, const mm_context *ctx) {
             slot->cats[slot->ncats].peak = ctx->cats[c].tree.peak;
             slot->ncats++;
         }
-    return true;
 }
 
 static void epoch_insert_top(mmi_epochs *e, const mm_context *ctx, uint64_t index, size_t peak) {
@@ -87,22 +93,28 @@ static void epoch_insert_top(mmi_epochs *e, const mm_context *ctx, uint64_t inde
     spare.index = index;
     spare.peak = peak;
     memcpy(spare.label, ctx->label, sizeof spare.label);
-    if (!epoch_fill(&spare, ctx)) spare.ncats = 0; /* keep the entry, without the breakdown */
+    epoch_fill(&spare, ctx);
     e->top[pos] = spare;
     if (e->ntop < e->k) e->ntop++;
 }
 
-static void epoch_csv_field(FILE *f, const char *s) {
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
+static bool epoch_csv_needs_quotes(const char *s) {
+    return strpbrk(s, ",\"\r\n") != NULL;
+}
+
+/* Writes s, doubling its quotes when it is inside a quoted field. */
+static void epoch_csv_text(FILE *f, const char *s, bool quoted) {
     for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
+        if (quoted && *s == '"') fputc('"', f);
         fputc(*s, f);
     }
-    fputc('"', f);
+}
+
+static void epoch_csv_field(FILE *f, const char *s) {
+    bool quoted = epoch_csv_needs_quotes(s);
+    if (quoted) fputc('"', f);
+    epoch_csv_text(f, s, quoted);
+    if (quoted) fputc('"', f);
 }
 
 static void epoch_log_line(mmi_epochs *e, const mm_context *ctx, uint64_t index, size_t peak) {
@@ -111,24 +123,22 @@ static void epoch_log_line(mmi_epochs *e, const mm_context *ctx, uint64_t index,
         fprintf(f, "%llu,", (unsigned long long)index);
         epoch_csv_field(f, ctx->label);
         fprintf(f, ",%zu,", peak);
+        /* the category list is one field, quoted as a whole if a name needs
+         * quoting; written as it goes, so logging never allocates */
+        bool quoted = false;
+        for (int c = 0; c < ctx->ncap; c++)
+            if (ctx->cats[c].tree.peak && epoch_csv_needs_quotes(mmi_cat_name(c))) quoted = true;
+        if (quoted) fputc('"', f);
         int first = 1;
-        char buf[MM_NAME_MAX + 32];
-        /* the category list is one field: quote it if a name needs quoting */
-        size_t len = 0;
-        char *line = NULL;
         for (int c = 0; c < ctx->ncap; c++) {
             size_t p = ctx->cats[c].tree.peak;
             if (!p) continue;
-            int w = snprintf(buf, sizeof buf, "%s%s=%zu", first ? "" : ";", mmi_cat_name(c), p);
+            if (!first) fputc(';', f);
             first = 0;
-            char *nl = mmi_sys_realloc(line, len + (size_t)w + 1);
-            if (nl == NULL) break;
-            line = nl;
-            memcpy(line + len, buf, (size_t)w + 1);
-            len += (size_t)w;
+            epoch_csv_text(f, mmi_cat_name(c), quoted);
+            fprintf(f, "=%zu", p);
         }
-        epoch_csv_field(f, line ? line : "");
-        mmi_sys_free(line);
+        if (quoted) fputc('"', f);
         fputc('\n', f);
     } else {
         fprintf(f, "{\"epoch\":%llu,\"label\":", (unsigned long long)index);
@@ -192,15 +202,26 @@ size_t mm_context_set_top_epochs(mm_context *ctx, size_t k) {
         return old;
     }
     if (k == old) return old;
-    for (size_t i = k; i < old; i++) mmi_sys_free(e->top[i].cats);
-    epoch_top *t = k ? mmi_sys_realloc(e->top, k * sizeof *t) : NULL;
-    if (k && t == NULL) {
-        mmi_error_oom(k * sizeof *t, MM_CAT_UTILITY, ctx, "mm_context_set_top_epochs");
-        return old;
+    if (k > old) {
+        epoch_top *t = mmi_sys_realloc(e->top, k * sizeof *t, MM_CAT_INVALID, ctx);
+        if (t == NULL) {
+            mmi_error_oom(k * sizeof *t, MM_CAT_UTILITY, ctx, "mm_context_set_top_epochs");
+            return old;
+        }
+        memset(t + old, 0, (k - old) * sizeof *t);
+        e->top = t;
+    } else {
+        /* shrinking needs no memory (so it cannot fail): the entries beyond k
+         * are emptied and the array keeps its length until it grows again */
+        for (size_t i = k; i < old; i++) {
+            mmi_sys_free(e->top[i].cats);
+            memset(&e->top[i], 0, sizeof e->top[i]);
+        }
+        if (k == 0) {
+            mmi_sys_free(e->top);
+            e->top = NULL;
+        }
     }
-    if (k == 0) mmi_sys_free(e->top);
-    if (k > old) memset(t + old, 0, (k - old) * sizeof *t);
-    e->top = t;
     e->k = k;
     if (e->ntop > k) e->ntop = k;
     return old;

@@ -152,9 +152,9 @@ typedef struct {
     /* aligned: each figure on a cache line of its own, so threads flushing
      * different figures never share a line */
     _Alignas(64) _Atomic int64_t flushed; /* sum of all threads' flushed bytes */
-    _Atomic int64_t peak;    /* max of thread peaks folded in at flush and retire */
-    int64_t bytes, blocks;   /* retired threads' net figures; under mmi_stats_lock */
-    uint64_t allocs, frees;  /* retired threads' counts; under mmi_stats_lock */
+    _Atomic int64_t peak;                 /* max of thread peaks folded in at flush and retire */
+    int64_t bytes, blocks;                /* retired threads' net figures; under mmi_stats_lock */
+    uint64_t allocs, frees;               /* retired threads' counts; under mmi_stats_lock */
 } mmi_gcount;
 
 typedef struct mmi_thread {
@@ -378,8 +378,10 @@ mmi_epochs *mmi_epochs_new(void);
 void mmi_epochs_free(mmi_epochs *e);
 void mmi_epochs_close(mm_context *ctx);
 
-/* JSON string literal with escapes (report.c). */
+/* JSON string literal with escapes, invalid UTF-8 as U+FFFD (report.c). */
 void mmi_json_string(FILE *f, const char *s);
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 if it is invalid. */
+size_t mmi_utf8_len(const unsigned char *p);
 
 /* ======================================================================
  * Errors and logging (error.c)
@@ -401,10 +403,27 @@ void mmi_log(mm_log_level level, const char *fmt, ...) MMI_PRINTF(2, 3);
 
 char *mmi_format_count(uint64_t n, char *buf, size_t len); /* 41,233 */
 
-/* System allocator entry points: one place to hook fault injection. */
-void *mmi_sys_malloc(size_t n);
-void *mmi_sys_calloc(size_t n);
-void *mmi_sys_realloc(void *p, size_t n);
+/* System allocator entry points: one place to hook fault injection. cat and
+ * ctx say what the memory is for: the block's category (MM_CAT_INVALID for
+ * the library's bookkeeping, MMI_SYS_EXEMPT for what injection never fails)
+ * and its context (NULL for process-wide memory). */
+#define MMI_SYS_EXEMPT (-2)
+void *mmi_sys_malloc(size_t n, int cat, const mm_context *ctx);
+void *mmi_sys_calloc(size_t n, int cat, const mm_context *ctx);
+void *mmi_sys_realloc(void *p, size_t n, int cat, const mm_context *ctx);
 void mmi_sys_free(void *p);
+
+/* ======================================================================
+ * Fault injection (fault.c)
+ * ==================================================================== */
+
+/* Nonzero while mm_fault_inject has armed a mode; the platform entry points
+ * read it (relaxed) before anything else, so a disarmed library pays one
+ * load, on system calls only. */
+extern _Atomic int mmi_fault_armed;
+
+/* Counts a system allocation for (cat, ctx) if it matches the filter, and
+ * says whether it must fail. Called only while armed. */
+MMI_COLD bool mmi_fault_fail(int cat, const mm_context *ctx);
 
 #endif /* MMI_INTERNAL_H */

@@ -195,7 +195,7 @@ typedef struct {
 /* arr grown to twice *cap elements (64 at first), or NULL with arr kept. */
 static void *legacy_grow(void *arr, size_t *cap, size_t elem) {
     size_t ncap = *cap ? *cap * 2 : 64;
-    void *n = mmi_sys_realloc(arr, ncap * elem);
+    void *n = mmi_sys_realloc(arr, ncap * elem, MM_CAT_INVALID, NULL);
     if (n != NULL) *cap = ncap;
     return n;
 }

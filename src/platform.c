@@ -5,15 +5,25 @@
 
 #include <stdlib.h>
 
-void *mmi_sys_malloc(size_t n) {
+/* True when fault injection wants this allocation to fail; one relaxed load
+ * while disarmed. */
+static inline bool platform_fails(int cat, const mm_context *ctx) {
+    return MMI_UNLIKELY(mmi_load(&mmi_fault_armed)) && mmi_fault_fail(cat, ctx);
+}
+
+void *mmi_sys_malloc(size_t n, int cat, const mm_context *ctx) {
+    if (platform_fails(cat, ctx)) return NULL;
     return malloc(n);
 }
 
-void *mmi_sys_calloc(size_t n) {
+void *mmi_sys_calloc(size_t n, int cat, const mm_context *ctx) {
+    if (platform_fails(cat, ctx)) return NULL;
     return calloc(1, n);
 }
 
-void *mmi_sys_realloc(void *p, size_t n) {
+/* A failed realloc leaves p as it was, as realloc does. */
+void *mmi_sys_realloc(void *p, size_t n, int cat, const mm_context *ctx) {
+    if (platform_fails(cat, ctx)) return NULL;
     return realloc(p, n);
 }
 

@@ -44,9 +44,37 @@ char *mmi_format_count(uint64_t n, char *buf, size_t len) {
     return buf;
 }
 
+size_t mmi_utf8_len(const unsigned char *p) {
+    if (p[0] < 0x80) return 1;
+    size_t n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+    if (n == 0 || p[0] > 0xF4) return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    /* no overlong forms, no surrogates, nothing above U+10FFFF */
+    if (n == 3 && p[0] == 0xE0 && p[1] < 0xA0) return 0;
+    if (n == 3 && p[0] == 0xED && p[1] >= 0xA0) return 0;
+    if (n == 4 && p[0] == 0xF0 && p[1] < 0x90) return 0;
+    if (n == 4 && p[0] == 0xF4 && p[1] >= 0x90) return 0;
+    return n;
+}
+
+/* A JSON string literal: quotes, backslashes and control characters escaped,
+ * and any byte that is not part of valid UTF-8 written as U+FFFD, so a report
+ * always parses whatever names it carries. */
 void mmi_json_string(FILE *f, const char *s) {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = mmi_utf8_len(p);
+        if (n == 0) {
+            fputs("\\ufffd", f);
+            p++;
+            continue;
+        }
+        if (n > 1) {
+            fwrite(p, 1, n, f);
+            p += n;
+            continue;
+        }
         switch (*p) {
         case '"':
             fputs("\\\"", f);
@@ -69,6 +97,7 @@ void mmi_json_string(FILE *f, const char *s) {
             else
                 fputc(*p, f);
         }
+        p++;
     }
     fputc('"', f);
 }
@@ -104,7 +133,7 @@ static bool rep_gather(rep_data *d, const mm_context *root) {
     int ncat = mm_category_count();
     d->root = root;
     d->ncats = 0;
-    d->cats = mmi_sys_malloc((size_t)ncat * sizeof *d->cats);
+    d->cats = mmi_sys_malloc((size_t)ncat * sizeof *d->cats, MM_CAT_INVALID, root);
     if (d->cats == NULL) return false;
     d->total = root ? mmi_ccount_stats(&root->tree) : mmi_process_stats(-1);
     d->name_width = 16;
@@ -138,15 +167,17 @@ static bool rep_gather(rep_data *d, const mm_context *root) {
 static void rep_text_categories(FILE *f, const rep_data *d) {
     char b1[32], b2[32], b3[32];
     int w = d->name_width;
-    if (d->root)
-        fprintf(f, "=== Memory Usage by Category: context \"%s\" and its children ===\n",
-                d->root->name);
-    else
+    if (d->root) {
+        fputs("=== Memory Usage by Category: context \"", f);
+        rep_text_name(f, d->root->name, 0);
+        fputs("\" and its children ===\n", f);
+    } else
         fputs("=== Memory Usage by Category ===\n", f);
     if (d->ncats == 0) fputs("  (no memory in use)\n", f);
     for (int i = 0; i < d->ncats;) {
         int g = d->cats[i].group;
-        fprintf(f, "%s:\n", mmi_group_name(g));
+        rep_text_name(f, mmi_group_name(g), 0);
+        fputs(":\n", f);
         size_t sub = 0;
         for (; i < d->ncats && d->cats[i].group == g; i++) {
             const mm_stats *s = &d->cats[i].s;
@@ -194,12 +225,19 @@ static void rep_text_tree_cb(const mm_context *ctx, void *arg) {
     rep_text_tree(arg, ctx, 1);
 }
 
+static void rep_count_cb(const mm_context *ctx, void *arg) {
+    (void)ctx;
+    ++*(int *)arg;
+}
+
 static void rep_text_epochs(FILE *f, const mm_context *ctx, int name_width) {
     mm_epoch_summary e = mm_context_epochs(ctx);
     if (e.count == 0) return;
     char b1[32], b2[32], b3[32];
     int ncat = mm_category_count();
-    fprintf(f, "=== Per-Forest Statistics: context \"%s\" ===\n", ctx->name);
+    fputs("=== Per-Forest Statistics: context \"", f);
+    rep_text_name(f, ctx->name, 0);
+    fputs("\" ===\n", f);
     fprintf(f, "Forests (epochs)      %s\n", mmi_format_count(e.count, b1, sizeof b1));
     fprintf(f, "Peak per forest       mean %s, min %s, max %s\n",
             mm_format_bytes((size_t)(e.mean_peak + 0.5), b1, sizeof b1),
@@ -232,9 +270,11 @@ static void rep_text_epochs(FILE *f, const mm_context *ctx, int name_width) {
                     break;
                 }
             }
-            for (int k = 0; k < 4 && top[k] >= 0; k++)
-                fprintf(f, "%s%s %s", k ? ", " : " ", mmi_cat_name(top[k]),
-                        mm_format_bytes(topb[k], b2, sizeof b2));
+            for (int k = 0; k < 4 && top[k] >= 0; k++) {
+                fputs(k ? ", " : " ", f);
+                rep_text_name(f, mmi_cat_name(top[k]), 0);
+                fprintf(f, " %s", mm_format_bytes(topb[k], b2, sizeof b2));
+            }
             fputs(r == 0 ? "   <-- largest\n" : "\n", f);
         }
     }
@@ -280,7 +320,9 @@ static void rep_text(FILE *f, const rep_data *d) {
         rep_text_epochs_tree(f, d->root, d->name_width);
     } else {
         fputs("=== Live Contexts ===\n", f);
-        fputs("process-wide (mm_malloc)\n", f);
+        int ncontexts = 0;
+        mmi_contexts_foreach(rep_count_cb, &ncontexts);
+        if (ncontexts == 0) fputs("  (none: all memory is process-wide)\n", f);
         mmi_contexts_foreach(rep_text_tree_cb, f);
         rep_cb_arg a = {f, d->name_width};
         mmi_contexts_foreach(rep_text_epochs_cb, &a);

@@ -70,7 +70,8 @@ static void stats_init_key(void) {
 
 mmi_thread *mmi_thread_create(void) {
     pthread_once(&stats_once, stats_init_key);
-    mmi_thread *t = mmi_sys_calloc(sizeof *t);
+    /* exempt from fault injection: nothing can be counted without it */
+    mmi_thread *t = mmi_sys_calloc(sizeof *t, MMI_SYS_EXEMPT, NULL);
     if (t == NULL) {
         fputs("mimicmem: out of memory creating the per-thread statistics\n", stderr);
         abort();
