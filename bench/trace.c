@@ -426,9 +426,21 @@ static int trace_parse_line(trace_loader *ld, char *line)
 static int trace_read_all(trace_loader *ld, gzFile in)
 {
     char buf[TRACE_LINE_MAX];
-    while (gzgets(in, buf, (int)sizeof buf) != NULL) {
+    for (;;) {
+        /* A filler without NUL bytes shows where gzgets put its terminator,
+         * so a NUL byte inside the line is caught instead of hiding the rest. */
+        memset(buf, 'x', sizeof buf);
+        if (gzgets(in, buf, (int)sizeof buf) == NULL) {
+            break;
+        }
         ld->line++;
-        size_t n = strlen(buf);
+        size_t n = sizeof buf - 1;
+        while (n > 0 && buf[n] != '\0') {
+            n--;
+        }
+        if (strlen(buf) != n) {
+            return trace_fail(ld, "NUL byte in the line");
+        }
         if (n == sizeof buf - 1 && buf[n - 1] != '\n' && !gzeof(in)) {
             return trace_fail(ld, "line longer than %d bytes", TRACE_LINE_MAX - 1);
         }

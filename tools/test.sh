@@ -2,8 +2,9 @@
 # Builds mimicmem and runs every test layer, as CI does: gcc and clang with
 # -Werror, the suite under ASan+UBSan, the threaded tests under TSan, the suite
 # under Valgrind memcheck, the examples, an install + find_package/pkg-config
-# consumer, the two-file distribution built with plain make, and a benchmark
-# smoke run. Usage: tools/test.sh [--quick]
+# consumer, the two-file distribution built with plain make, libFuzzer runs,
+# static analysis, and a benchmark smoke run. Usage: tools/test.sh [--quick]
+# (MM_FUZZ_SECONDS sets the fuzzing time per target, default 30.)
 #   --quick   gcc build and its ctest run only (for local iteration)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,9 @@ ctest_in clang && ok
 step "AddressSanitizer + UndefinedBehaviorSanitizer (clang), tests"
 configure asan clang -DCMAKE_BUILD_TYPE=Debug -DMM_SANITIZE=address -DMM_BUILD_BENCH=OFF
 ctest_in asan && ok
+
+step "libFuzzer targets (clang, ASan+UBSan): regression inputs, then 30 s per target"
+bash tests/fuzz/run.sh "${MM_FUZZ_SECONDS:-30}" && ok
 
 step "ThreadSanitizer (clang), threaded tests"
 configure tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_SANITIZE=thread -DMM_BUILD_BENCH=OFF -DMM_BUILD_EXAMPLES=OFF
