@@ -3,7 +3,7 @@
 # -Werror, the suite under ASan+UBSan, the threaded tests under TSan, the suite
 # under Valgrind memcheck, the examples, an install + find_package/pkg-config
 # consumer, the two-file distribution built with plain make, libFuzzer runs,
-# static analysis, and a benchmark smoke run. Usage: tools/test.sh [--quick]
+# coverage, static analysis, and a benchmark smoke run. Usage: tools/test.sh [--quick]
 # (MM_FUZZ_SECONDS sets the fuzzing time per target, default 30.)
 #   --quick   gcc build and its ctest run only (for local iteration)
 set -euo pipefail
@@ -80,6 +80,9 @@ bash tools/amalgamate.sh "$PWD/build/dist"
 make -s -C tests/dist DIST="$PWD/build/dist" CC=gcc
 make -s -C tests/dist DIST="$PWD/build/dist" CC=clang GENERATE=no
 ok
+
+step "coverage of src/ by the suite (gcov): lines and branches, at least 95% of lines"
+bash tools/coverage.sh build/coverage && ok
 
 step "static analysis: cppcheck and clang-tidy on src/"
 bash tools/lint.sh build/lint && ok
