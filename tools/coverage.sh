@@ -13,5 +13,5 @@ CC=gcc cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$flags" 
 cmake --build "$build" -j"$(nproc)" >/dev/null
 find "$build" -name '*.gcda' -delete
 (cd "$build" && ctest -j"$(nproc)" --output-on-failure >/dev/null)
-gcovr -r . "$build" --filter 'src/' --txt-metric branch | tail -n +4
+gcovr -r . "$build" --filter 'src/' --branches | tail -n +4
 gcovr -r . "$build" --filter 'src/' --fail-under-line "$min"

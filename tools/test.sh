@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 bash tools/setup.sh
 jobs=$(nproc)
 passed=0
-failed=0
-step() { echo; echo "=== $* ==="; }
+current=""
+step() { current=$*; echo; echo "=== $* ==="; }
+# any failing command ends the run (set -e); say which layer failed
+trap 'echo; echo "tests: $passed passed, 1 failed (layer: $current)"' ERR
 ok() { passed=$((passed + 1)); }
 configure() { # dir cc cmake-args...
   local dir=$1 cc=$2; shift 2
@@ -29,27 +31,33 @@ ctest_in() { # dir ctest-args...
 
 step "gcc, -Wall -Wextra -Wpedantic -Werror, tests"
 configure gcc gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
-ctest_in gcc && ok
+ctest_in gcc
+ok
 bash tools/check-symbols.sh build/gcc
-[ "${1:-}" = "--quick" ] && { echo; echo "tests: $passed passed, $failed failed"; exit 0; }
+[ "${1:-}" = "--quick" ] && { echo; echo "tests: $passed passed, 0 failed"; exit 0; }
 
 step "clang, -Werror, tests"
 configure clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
-ctest_in clang && ok
+ctest_in clang
+ok
 
 step "AddressSanitizer + UndefinedBehaviorSanitizer (clang), tests"
 configure asan clang -DCMAKE_BUILD_TYPE=Debug -DMM_SANITIZE=address -DMM_BUILD_BENCH=OFF
-ctest_in asan && ok
+ctest_in asan
+ok
 
 step "libFuzzer targets (clang, ASan+UBSan): regression inputs, then 30 s per target"
-bash tests/fuzz/run.sh "${MM_FUZZ_SECONDS:-30}" && ok
+bash tests/fuzz/run.sh "${MM_FUZZ_SECONDS:-30}"
+ok
 
 step "ThreadSanitizer (clang), threaded tests"
 configure tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_SANITIZE=thread -DMM_BUILD_BENCH=OFF -DMM_BUILD_EXAMPLES=OFF
-ctest_in tsan -R '^(thread_|stress_threads)' && ok
+ctest_in tsan -R '^(thread_|stress_threads)'
+ok
 
 step "Valgrind memcheck, every test program and the examples"
-bash tools/valgrind.sh build/gcc && ok
+bash tools/valgrind.sh build/gcc
+ok
 
 step "examples"
 build/gcc/examples/mm_example_basic >/dev/null
@@ -82,10 +90,12 @@ make -s -C tests/dist DIST="$PWD/build/dist" CC=clang GENERATE=no
 ok
 
 step "coverage of src/ by the suite (gcov): lines and branches, at least 95% of lines"
-bash tools/coverage.sh build/coverage && ok
+bash tools/coverage.sh build/coverage
+ok
 
 step "static analysis: cppcheck and clang-tidy on src/"
-bash tools/lint.sh build/lint && ok
+bash tools/lint.sh build/lint
+ok
 
 step "benchmark smoke run (figures are not checked here; see bench/README.md)"
 build/gcc/bench/mm_bench_core --quick >build/bench-smoke.log 2>&1
@@ -94,4 +104,4 @@ echo "bench: both programs ran (tables in build/bench-smoke.log)"
 ok
 
 echo
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, 0 failed"
