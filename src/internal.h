@@ -129,7 +129,7 @@ static inline unsigned mmi_cache_bin_held(size_t n) {
  * Process statistics (stats.c)
  *
  * Each thread counts into its own mmi_thread (one writer: the thread; readers:
- * anyone summing under mmi_stats_lock, with relaxed atomics). Every 64 KiB of
+ * anyone summing under stats_lock (stats.c), with relaxed atomics). Every 64 KiB of
  * net change per figure, a thread folds its pending bytes into the global
  * `flushed` sum, so `flushed + own pending` is the process figure as this
  * thread sees it; its maximum is the thread's peak estimate. See design.md.
@@ -153,15 +153,15 @@ typedef struct {
      * different figures never share a line */
     _Alignas(64) _Atomic int64_t flushed; /* sum of all threads' flushed bytes */
     _Atomic int64_t peak;                 /* max of thread peaks folded in at flush and retire */
-    int64_t bytes, blocks;                /* retired threads' net figures; under mmi_stats_lock */
-    uint64_t allocs, frees;               /* retired threads' counts; under mmi_stats_lock */
+    int64_t bytes, blocks;                /* retired threads' net figures; under stats_lock (stats.c) */
+    uint64_t allocs, frees;               /* retired threads' counts; under stats_lock (stats.c) */
 } mmi_gcount;
 
 typedef struct mmi_thread {
     mmi_cache cache;                 /* freed process-wide blocks for reuse */
     mmi_tcount total;                /* all categories: bytes and peak only */
     mmi_tcount cat[MM_CATEGORY_MAX]; /* per category id */
-    struct mmi_thread *next, *prev;  /* registry list; under mmi_stats_lock */
+    struct mmi_thread *next, *prev;  /* registry list; under stats_lock (stats.c) */
 } mmi_thread;
 
 extern mmi_gcount mmi_g_total;
@@ -256,7 +256,7 @@ static inline size_t mmi_process_peak_hint(void) {
     return p > 0 ? (size_t)p : 0;
 }
 
-/* Process-wide figures summed over all threads (takes mmi_stats_lock). */
+/* Process-wide figures summed over all threads (takes stats_lock in stats.c). */
 mm_stats mmi_process_stats(int cat); /* cat < 0: all categories */
 
 /* Allocation entry points that name their caller in error messages (alloc.c;
