@@ -279,6 +279,227 @@ MM_API void mm_report(FILE *out, const mm_context *ctx, mm_report_format fmt);
 /* Formats bytes with an adaptive unit ("812.4 MB") into buf; returns buf. */
 MM_API char *mm_format_bytes(size_t bytes, char *buf, size_t buflen);
 
+/* Writes the blocks still live in the whole process (at exit: the leaks),
+ * grouped by allocation site and category when sites are recorded (see
+ * Allocation sites) and by category otherwise, largest first. Returns the
+ * number of live blocks. Any thread; exact once threads are quiet. */
+MM_API size_t mm_report_leaks(FILE *out, mm_report_format fmt);
+
+/* ========================================================================
+ * Checking modes
+ * Rule: process-wide, switchable at run time from any thread; each block's
+ * header records what it carries (guard, site and trace record), so blocks
+ * made under one mode are freed, resized and checked correctly under any
+ * other. Off costs one relaxed load on allocation and free.
+ * ====================================================================== */
+
+typedef enum {
+    MM_CHECK_OFF = 0,    /* no guards, no fill (the default) */
+    MM_CHECK_GUARDS = 1, /* an 8-byte canary after each new block, checked on free,
+                            realloc, mm_validate and mm_check: MM_ERR_OVERRUN */
+    MM_CHECK_POISON = 2, /* new blocks filled (MM_FILL_NAN or MM_FILL_BYTES), freed
+                            blocks filled with MM_FREED_BYTE and checked before reuse
+                            and by mm_check: MM_ERR_WRITE_AFTER_FREE */
+    MM_CHECK_FULL = 3    /* guards and poison */
+} mm_check_mode;
+
+/* Fill of new blocks under MM_CHECK_POISON (mm_calloc still zeroes). */
+typedef enum {
+    MM_FILL_NAN = 0,  /* MM_FILL_NAN_PATTERN repeated from the block start (the default):
+                         every aligned double is a signalling NaN, every aligned float a NaN */
+    MM_FILL_BYTES = 1 /* MM_FRESH_BYTE in every byte */
+} mm_fill;
+
+#define MM_FILL_NAN_PATTERN 0x7FF400007FA00000ull /* little-endian words: sNaN double */
+#define MM_FRESH_BYTE 0xA5                        /* MM_FILL_BYTES */
+#define MM_FREED_BYTE 0x5A                        /* freed blocks under poison */
+#define MM_GUARD_BYTE 0xFD                        /* the canary's bytes */
+
+/* Sets the checking mode for blocks allocated and freed from now on and
+ * returns the old one. A bad mode is MM_ERR_BAD_ARGUMENT (nothing changes). */
+MM_API mm_check_mode mm_set_check(mm_check_mode mode);
+MM_API mm_check_mode mm_get_check(void);
+
+/* Checks every block mimicmem can enumerate: the live and freed blocks of ctx
+ * and its descendants (every live context when ctx is NULL) and the freed
+ * blocks in the calling thread's cache. It verifies each header, the guard of
+ * each guarded live block and the fill of each poisoned freed block, and
+ * reports each problem through the error handler (MM_ERR_BAD_POINTER for a
+ * damaged header, MM_ERR_OVERRUN, MM_ERR_WRITE_AFTER_FREE). Returns the number
+ * of problems. Live process-wide blocks are not enumerable (there is no
+ * table); they are checked on free, realloc and mm_validate. The owners of the
+ * contexts walked must be quiet. Cost: proportional to the blocks walked. */
+MM_API size_t mm_check(const mm_context *ctx);
+
+/* ========================================================================
+ * Allocation sites
+ * Rule: when site recording is on, each block allocated through an _at call
+ * remembers its call site; per site (file, line, category) the library keeps
+ * live bytes, live blocks, peak and allocations. Blocks from plain calls count
+ * under the site with file NULL ("unknown site"). Off (the default) an _at
+ * call costs what the plain call does. Define MM_WITH_SITES before including
+ * this header to route the plain calls to their _at variants.
+ * ====================================================================== */
+
+MM_API void *mm_malloc_at(size_t size, mm_category cat, const char *file, int line);
+MM_API void *mm_calloc_at(size_t n, size_t size, mm_category cat, const char *file, int line);
+MM_API void *mm_realloc_at(void *p, size_t size, const char *file, int line);
+MM_API void *mm_realloc_cat_at(void *p, size_t size, mm_category cat, const char *file, int line);
+MM_API char *mm_strdup_at(const char *s, mm_category cat, const char *file, int line);
+MM_API void *mm_context_malloc_at(mm_context *ctx, size_t size, mm_category cat, const char *file,
+                                  int line);
+MM_API void *mm_context_calloc_at(mm_context *ctx, size_t n, size_t size, mm_category cat,
+                                  const char *file, int line);
+MM_API char *mm_context_strdup_at(mm_context *ctx, const char *s, mm_category cat,
+                                  const char *file, int line);
+
+/* Turns site recording on or off for blocks allocated from now on; returns
+ * the old setting. A block keeps the site it was allocated at until it is
+ * freed (a realloc keeps it; one moving category moves it to the same file
+ * and line in the new category). */
+MM_API int mm_set_sites(int on);
+
+typedef struct {
+    const char *file;     /* __FILE__ of the call, or NULL for the unknown site */
+    int line;             /* __LINE__ of the call (0 for the unknown site) */
+    mm_category category; /* category of its blocks */
+    size_t bytes;         /* live bytes */
+    size_t blocks;        /* live blocks */
+    size_t peak_bytes;    /* high-water mark of bytes */
+    uint64_t allocs;      /* cumulative allocations */
+} mm_site_stats;
+
+/* Copies up to max sites, largest live bytes first (ties: larger peak first),
+ * into out (may be NULL when max is 0) and returns the number of sites known.
+ * At most MM_SITES_MAX sites are kept; further sites count under one entry
+ * with file "(other sites)". Any thread; exact once threads are quiet. */
+MM_API size_t mm_sites(mm_site_stats *out, size_t max);
+
+#define MM_SITES_MAX 4096
+
+#ifdef MM_WITH_SITES
+#define mm_malloc(size, cat) mm_malloc_at((size), (cat), __FILE__, __LINE__)
+#define mm_calloc(n, size, cat) mm_calloc_at((n), (size), (cat), __FILE__, __LINE__)
+#define mm_realloc(p, size) mm_realloc_at((p), (size), __FILE__, __LINE__)
+#define mm_realloc_cat(p, size, cat) mm_realloc_cat_at((p), (size), (cat), __FILE__, __LINE__)
+#define mm_strdup(s, cat) mm_strdup_at((s), (cat), __FILE__, __LINE__)
+#define mm_context_malloc(ctx, size, cat) mm_context_malloc_at((ctx), (size), (cat), __FILE__, __LINE__)
+#define mm_context_calloc(ctx, n, size, cat)                                                        \
+    mm_context_calloc_at((ctx), (n), (size), (cat), __FILE__, __LINE__)
+#define mm_context_strdup(ctx, s, cat) mm_context_strdup_at((ctx), (s), (cat), __FILE__, __LINE__)
+#endif
+
+/* ========================================================================
+ * Peak composition
+ * Rule: when the process (or a context) reaches a new peak at least `step`
+ * bytes above the last one recorded, the library records the bytes of every
+ * category at that moment and the epoch it happened in. Unlike per-category
+ * peaks (reached at different moments), these add up to the recorded total.
+ * The work happens only when the peak moves by the step, never per call.
+ * ====================================================================== */
+
+#define MM_DEFAULT_PEAK_STEP ((size_t)64 * 1024)
+
+typedef struct {
+    size_t bytes;                   /* total live bytes at the recorded moment */
+    size_t peak_bytes;              /* the high-water mark now (>= bytes; less than
+                                       bytes + step above it) */
+    uint64_t epoch;                 /* epoch index of the context it happened in */
+    char context[MM_NAME_MAX + 1];  /* that context ("" when outside any context) */
+    char label[MM_NAME_MAX + 1];    /* the epoch label in force there, e.g. "Forest 17"
+                                       (the nearest labelled context up the tree; "" none) */
+} mm_peak_info;
+
+/* Fills *out with the recorded composition of the process (ctx NULL) or of
+ * ctx and its descendants, and returns 1; returns 0 when nothing is recorded
+ * yet (the peak never reached one step). */
+MM_API int mm_peak_composition(const mm_context *ctx, mm_peak_info *out);
+
+/* Bytes of category c in the recorded composition (0 when none). */
+MM_API size_t mm_peak_composition_category(const mm_context *ctx, mm_category c);
+
+/* Sets the step (bytes, at least 1; default MM_DEFAULT_PEAK_STEP) and returns
+ * the old one. Applies to the process and to every context. */
+MM_API size_t mm_set_peak_step(size_t bytes);
+
+/* ========================================================================
+ * Limits
+ * Rule: a byte limit on live requested bytes for the process, a context
+ * (with its descendants) or a category (process-wide or within a context).
+ * An allocation or growth that would pass a limit fails with MM_ERR_LIMIT,
+ * whose message names the limit and carries a report of who uses what. At
+ * a soft threshold (default 90% of the limit) one warning is logged per
+ * limit. Process limits are checked against the calling thread's view of the
+ * process total: exact with one thread, within threads x 64 KiB otherwise.
+ * ====================================================================== */
+
+/* Sets the limit of ctx (NULL: the process) for category cat (MM_CAT_INVALID:
+ * all categories) to bytes (0: no limit) and returns the old limit. Lowering
+ * a limit below the current use is allowed; later allocations then fail.
+ * Errors: MM_ERR_BAD_CATEGORY, MM_ERR_BAD_CONTEXT (then 0 is returned). A
+ * context limit is set by its owner thread. */
+MM_API size_t mm_limit_set(mm_context *ctx, mm_category cat, size_t bytes);
+MM_API size_t mm_limit_get(const mm_context *ctx, mm_category cat);
+
+/* Soft threshold in percent of each limit (0 turns the warnings off; default
+ * 90); returns the old one. Values above 100 are MM_ERR_BAD_ARGUMENT. */
+MM_API unsigned mm_set_limit_warn(unsigned percent);
+
+/* ========================================================================
+ * Options
+ * Rule: every run-time option is one entry of one table (src/options.c): its
+ * environment variable MIMICMEM_<NAME>, its default and its help. The
+ * environment is read once, at the first use of the library; a malformed
+ * value logs one warning naming the variable and the value, and the default
+ * stays. Code may change any option at any time with mm_option_set.
+ *
+ *   report         off | exit       print a report (and the leaks) at exit
+ *   report_format  text | json
+ *   report_file    path (%p: process id; "" : stderr)
+ *   check          off | guards | poison | full
+ *   fill           nan | bytes      fill of new blocks under poison
+ *   limit          bytes, K/M/G/T suffix (powers of 1024); 0: none
+ *   limit_warn     percent 0..100 (0: no warnings)
+ *   sites          off | on
+ *   peak_step      bytes, K/M/G/T suffix
+ *   trace          path (%p: process id; "" : off)
+ *   cache          bytes per thread of the free-block cache, suffix allowed; 0: off
+ * ====================================================================== */
+
+/* Sets option name (as in the table, lower case) to value, as the
+ * environment would; returns 0, or -1 after an MM_ERR_BAD_ARGUMENT error for
+ * an unknown name or a malformed value (nothing changes). */
+MM_API int mm_option_set(const char *name, const char *value);
+
+/* Writes option name's current value, as text, into buf (len bytes, always
+ * terminated when len > 0); returns 0, or -1 for an unknown name. */
+MM_API int mm_option_get(const char *name, char *buf, size_t len);
+
+/* Writes every option: name, environment variable, current value, default
+ * and help, one per line. */
+MM_API void mm_options_print(FILE *out);
+
+/* ========================================================================
+ * Trace record
+ * Rule: while a trace is open, every allocation, reallocation, free and
+ * context reset is appended to it in the Mimic trace format
+ * ("# mimic allocation trace v1"; "F <forest>", "A <id> <size> <category>",
+ * "R <id> <new_size> <category>", "D <id>"; category names with spaces as
+ * '_'). A reset or destroy writes a D line per block it frees, and a reset of
+ * a top-level context (and the creation of one) the F line of the epoch that
+ * starts; forests are numbered from 0 in the order their F lines are written.
+ * Blocks allocated while no trace was open are not in it. Writing is buffered
+ * under a lock; a write error closes the trace with one warning. Any thread.
+ * ====================================================================== */
+
+/* Opens path (%p expands to the process id) and starts tracing; an open trace
+ * is closed first. Returns 0, or -1 with one warning when the file cannot be
+ * opened (tracing is then off). */
+MM_API int mm_trace_start(const char *path);
+
+/* Flushes and closes the trace (no-op when none is open). */
+MM_API void mm_trace_stop(void);
+
 /* ========================================================================
  * Errors
  * Rule: one path. Every failure fills an mm_error and goes to the handler.
@@ -298,7 +519,8 @@ typedef enum {
     MM_ERR_REGISTRY_FULL = 7,  /* MM_CATEGORY_MAX categories already registered */
     MM_ERR_BAD_ARGUMENT = 8,   /* NULL string, empty or over-long name, bad option */
     MM_ERR_OVERRUN = 9,        /* guard bytes after a block were overwritten */
-    MM_ERR_LIMIT = 10          /* a byte limit would be exceeded */
+    MM_ERR_LIMIT = 10,         /* a byte limit would be exceeded */
+    MM_ERR_WRITE_AFTER_FREE = 11 /* a poisoned freed block was written after its free */
 } mm_error_kind;
 
 typedef struct {

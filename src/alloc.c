@@ -27,7 +27,37 @@ static inline bool alloc_check(size_t size, int cat, const mm_context *ctx, cons
     return true;
 }
 
+bool mmi_alloc_check(size_t size, int cat, const mm_context *ctx, const char *fn) {
+    return alloc_check(size, cat, ctx, fn);
+}
+
+/* True when a checking mode, sites, a trace or a limit is on: the decorated
+ * paths of check.c take over. One relaxed load. */
+static inline bool alloc_diag(void) {
+    return MMI_UNLIKELY(mmi_load(&mmi_diag) != 0);
+}
+
+mmi_header *mmi_process_get(mmi_thread *t, size_t span, int cat, bool zero, const char *fn,
+                            bool *reused) {
+    mmi_header *h = mmi_cache_pop(t, span);
+    *reused = h != NULL;
+    if (h != NULL) {
+        if (zero) memset(mmi_payload_of(h), 0, span);
+        return h;
+    }
+    size_t bytes = MMI_HEADER_BYTES + mmi_process_capacity(span);
+    h = zero ? mmi_sys_calloc(bytes, cat, NULL) : mmi_sys_malloc(bytes, cat, NULL);
+    if (MMI_UNLIKELY(h == NULL)) mmi_error_oom(span, cat, NULL, fn);
+    return h;
+}
+
+void mmi_process_put(mmi_thread *t, mmi_header *h, bool poisoned) {
+    h->seal ^= MMI_SEAL_LIVE ^ (poisoned ? MMI_SEAL_POISONED : MMI_SEAL_FREED);
+    if (!mmi_cache_push(t, h, mmi_hdr_size(h))) mmi_sys_free(h);
+}
+
 static void *alloc_process(size_t size, int cat, bool zero, const char *fn) {
+    if (alloc_diag()) return mmi_diag_alloc(NULL, size, cat, zero, fn, NULL, 0);
     if (!alloc_check(size, cat, NULL, fn)) return NULL;
     mmi_thread *t = mmi_thread_get();
     mmi_header *h = mmi_cache_pop(t, size);
@@ -44,7 +74,7 @@ static void *alloc_process(size_t size, int cat, bool zero, const char *fn) {
     h->size_cat = mmi_pack_size_cat(size, cat);
     h->info = 0;
     mmi_hdr_seal_live(h);
-    mmi_count_alloc(t, cat, size);
+    mmi_count_alloc(t, cat, size, NULL);
     return mmi_payload_of(h);
 }
 
@@ -107,6 +137,10 @@ static inline void alloc_free(void *p, const char *fn) {
     if (p == NULL) return;
     mmi_header *h = alloc_live_header(p, fn);
     if (h == NULL) return;
+    if (MMI_UNLIKELY(h->info & MMI_HF_DECOR) || alloc_diag()) {
+        mmi_diag_free(h, fn);
+        return;
+    }
     if (h->info & MMI_HF_CONTEXT) {
         mmi_context_free(h, fn);
         return;
@@ -127,13 +161,21 @@ void mmi_free_as(void *p, const char *fn) {
     alloc_free(p, fn);
 }
 
-static void *alloc_realloc(void *p, size_t size, int cat, bool keep_cat, const char *fn) {
-    if (p == NULL) return alloc_process(size, keep_cat ? MM_CAT_UNKNOWN : cat, false, fn);
+static void *alloc_realloc(void *p, size_t size, int cat, bool keep_cat, const char *fn,
+                           const char *file, int line) {
+    if (p == NULL) {
+        if (keep_cat) cat = MM_CAT_UNKNOWN;
+        if (file != NULL && (mmi_load(&mmi_diag) & MMI_DIAG_SITES))
+            return mmi_diag_alloc(NULL, size, cat, false, fn, file, line);
+        return alloc_process(size, cat, false, fn);
+    }
     mmi_header *h = alloc_live_header(p, fn);
     if (h == NULL) return NULL;
     int old_cat = mmi_hdr_cat(h);
     if (keep_cat) cat = old_cat;
     if (!alloc_check(size, cat, NULL, fn)) return NULL;
+    if (MMI_UNLIKELY(h->info & MMI_HF_DECOR) || alloc_diag())
+        return mmi_diag_realloc(h, size, cat, fn, file, line);
     if (h->info & MMI_HF_CONTEXT) return mmi_context_realloc(h, size, cat, fn);
 
     size_t old_size = mmi_hdr_size(h);
@@ -145,20 +187,20 @@ static void *alloc_realloc(void *p, size_t size, int cat, bool keep_cat, const c
     n->size_cat = mmi_pack_size_cat(size, cat);
     n->info = 0;
     mmi_hdr_seal_live(n);
-    mmi_count_resize(mmi_thread_get(), old_cat, old_size, cat, size);
+    mmi_count_resize(mmi_thread_get(), old_cat, old_size, cat, size, NULL);
     return mmi_payload_of(n);
 }
 
 void *mm_realloc(void *p, size_t size) {
-    return alloc_realloc(p, size, MM_CAT_UNKNOWN, true, "mm_realloc");
+    return alloc_realloc(p, size, MM_CAT_UNKNOWN, true, "mm_realloc", NULL, 0);
 }
 
 void *mm_realloc_cat(void *p, size_t size, mm_category cat) {
-    return alloc_realloc(p, size, cat, false, "mm_realloc_cat");
+    return alloc_realloc(p, size, cat, false, "mm_realloc_cat", NULL, 0);
 }
 
 void *mmi_realloc_as(void *p, size_t size, int cat, bool keep_cat, const char *fn) {
-    return alloc_realloc(p, size, cat, keep_cat, fn);
+    return alloc_realloc(p, size, cat, keep_cat, fn, NULL, 0);
 }
 
 int mm_validate(const void *p) {
@@ -166,11 +208,12 @@ int mm_validate(const void *p) {
     const mmi_header *h = mmi_hdr_of(p);
     if (mmi_hdr_check(h) != MMI_HDR_LIVE) return 0;
     if (!mmi_cat_valid(mmi_hdr_cat(h))) return 0;
+    if ((h->info & MMI_HF_GUARD) && !mmi_guard_intact(h)) return 0;
     if (h->info & MMI_HF_CONTEXT) {
         const char *why;
         return mmi_context_chunk_of(h, &why) != NULL;
     }
-    return h->info == 0;
+    return (h->info & ~MMI_HF_DECOR) == 0;
 }
 
 /* Header of a live block for the query functions, or NULL after an error. */
@@ -205,6 +248,63 @@ mm_context *mm_block_context(const void *p) {
     if (h == NULL || !(h->info & MMI_HF_CONTEXT)) return NULL;
     const char *why;
     return mmi_context_chunk_of(h, &why)->ctx;
+}
+
+/* ---- call-site variants (see the Allocation sites group) ---------------- */
+
+static inline bool alloc_sites(void) {
+    return MMI_UNLIKELY(mmi_load(&mmi_diag) & MMI_DIAG_SITES);
+}
+
+void *mm_malloc_at(size_t size, mm_category cat, const char *file, int line) {
+    if (alloc_sites()) return mmi_diag_alloc(NULL, size, cat, false, "mm_malloc", file, line);
+    return alloc_process(size, cat, false, "mm_malloc");
+}
+
+void *mm_calloc_at(size_t n, size_t size, mm_category cat, const char *file, int line) {
+    size_t total = 0;
+    if (!alloc_mul(n, size, cat, &total, "mm_calloc")) return NULL;
+    if (alloc_sites()) return mmi_diag_alloc(NULL, total, cat, true, "mm_calloc", file, line);
+    return alloc_process(total, cat, true, "mm_calloc");
+}
+
+void *mm_realloc_at(void *p, size_t size, const char *file, int line) {
+    return alloc_realloc(p, size, MM_CAT_UNKNOWN, true, "mm_realloc", file, line);
+}
+
+void *mm_realloc_cat_at(void *p, size_t size, mm_category cat, const char *file, int line) {
+    return alloc_realloc(p, size, cat, false, "mm_realloc_cat", file, line);
+}
+
+char *mm_strdup_at(const char *s, mm_category cat, const char *file, int line) {
+    if (!alloc_sites() || s == NULL) return mm_strdup(s, cat);
+    size_t n = strlen(s) + 1;
+    char *p = mmi_diag_alloc(NULL, n, cat, false, "mm_strdup", file, line);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+void *mm_context_malloc_at(mm_context *ctx, size_t size, mm_category cat, const char *file,
+                           int line) {
+    if (!alloc_sites() || !mmi_ctx_alive(ctx)) return mm_context_malloc(ctx, size, cat);
+    return mmi_diag_alloc(ctx, size, cat, false, "mm_context_malloc", file, line);
+}
+
+void *mm_context_calloc_at(mm_context *ctx, size_t n, size_t size, mm_category cat,
+                           const char *file, int line) {
+    if (!alloc_sites() || !mmi_ctx_alive(ctx)) return mm_context_calloc(ctx, n, size, cat);
+    size_t total = 0;
+    if (!alloc_mul(n, size, cat, &total, "mm_context_calloc")) return NULL;
+    return mmi_diag_alloc(ctx, total, cat, true, "mm_context_calloc", file, line);
+}
+
+char *mm_context_strdup_at(mm_context *ctx, const char *s, mm_category cat, const char *file,
+                           int line) {
+    if (!alloc_sites() || !mmi_ctx_alive(ctx) || s == NULL) return mm_context_strdup(ctx, s, cat);
+    size_t n = strlen(s) + 1;
+    char *p = mmi_diag_alloc(ctx, n, cat, false, "mm_context_strdup", file, line);
+    if (p) memcpy(p, s, n);
+    return p;
 }
 
 /* ---- context entry points that share the checks above ------------------ */

@@ -1,7 +1,7 @@
 /* The per-thread cache of freed process-wide blocks (see internal.h): it keeps
  * the malloc/free churn of simulation codes off the system allocator's slow
  * paths. Off under AddressSanitizer and ThreadSanitizer (so the sanitizer sees
- * every free) and when MIMICMEM_CACHE=0 is set in the environment. */
+ * every free) and when the option "cache" is 0 (MIMICMEM_CACHE=0). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -18,7 +18,7 @@
 #define CACHE_DEFAULT true
 #endif
 
-size_t mmi_cache_limit = CACHE_DEFAULT ? MMI_DEFAULT_CACHE_BYTES : 0;
+_Atomic size_t mmi_cache_limit = CACHE_DEFAULT ? MMI_DEFAULT_CACHE_BYTES : 0;
 
 void mmi_cache_flush(mmi_thread *t) {
     for (unsigned bin = 0; bin < MMI_CACHE_BINS; bin++) {

@@ -44,6 +44,7 @@ static int cat_find_locked(const char *name, int ncat) {
 }
 
 mm_category mm_category_register(const char *name, const char *group) {
+    mmi_options_init();
     if (cat_check_name(name, "name") == 0) return MM_CAT_INVALID;
     if (group == NULL || group[0] == '\0') group = "Other";
     if (cat_check_name(group, "group") == 0) return MM_CAT_INVALID;

@@ -45,6 +45,8 @@ static inline void ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
         p->tree.allocs++;
         ctx_grow(&p->cats[cat].tree, bytes);
         p->cats[cat].tree.allocs++;
+        /* a peak one step above the last composition records a new one */
+        if (MMI_UNLIKELY(p->tree.bytes >= p->comp_next)) mmi_peak_context(p, ctx);
     } while ((p = p->parent) != NULL);
 }
 
@@ -74,7 +76,21 @@ static void ctx_count_resize(mm_context *ctx, int old_cat, size_t old_bytes, int
             p->cats[old_cat].tree.moved--;
             p->cats[new_cat].tree.moved++;
         }
+        if (MMI_UNLIKELY(p->tree.bytes >= p->comp_next)) mmi_peak_context(p, ctx);
     }
+}
+
+void mmi_context_count_alloc(mm_context *ctx, int cat, size_t bytes) {
+    ctx_count_alloc(ctx, cat, bytes);
+}
+
+void mmi_context_count_free(mm_context *ctx, int cat, size_t bytes) {
+    ctx_count_free(ctx, cat, bytes, 1);
+}
+
+void mmi_context_count_resize(mm_context *ctx, int old_cat, size_t old_bytes, int new_cat,
+                              size_t new_bytes) {
+    ctx_count_resize(ctx, old_cat, old_bytes, new_cat, new_bytes);
 }
 
 /* Makes ctx and its ancestors able to count category cat. */
@@ -98,6 +114,10 @@ static MMI_NOINLINE bool ctx_grow_cats(mm_context *ctx, int cat, const char *fn)
     int registered = mm_category_count();
     ctx->ncounted = ctx->ncap < registered ? ctx->ncap : registered;
     return true;
+}
+
+bool mmi_context_cats(mm_context *ctx, int cat, const char *fn) {
+    return cat < ctx->ncounted || ctx_grow_cats(ctx, cat, fn);
 }
 
 static MMI_COLD void ctx_error_dead(const mm_context *ctx, const char *fn) {
@@ -173,14 +193,16 @@ static MMI_NOINLINE bool ctx_refill(mm_context *ctx, size_t need, size_t size, i
 /* A block with room for size bytes, header info set; size_cat and seal are the
  * caller's. NULL after an out-of-memory error. */
 static inline mmi_header *ctx_get_block(mm_context *ctx, size_t size, int cat, bool zero,
-                                        const char *fn) {
+                                        const char *fn, bool *reused) {
     mmi_header *h;
+    *reused = false;
     if (MMI_LIKELY(size <= MMI_SMALL_MAX)) {
         unsigned k = mmi_size_class(size);
         void *f = ctx->freelist[k];
         if (f != NULL) {
             ctx->freelist[k] = *(void **)f;
             h = mmi_hdr_of(f);
+            *reused = true;
         } else {
             size_t need = MMI_HEADER_BYTES + mmi_class_bytes(k);
             if (MMI_UNLIKELY((size_t)(ctx->bump_end - ctx->bump) < need) &&
@@ -223,6 +245,11 @@ static void ctx_unlink_large(mm_context *ctx, mmi_chunk *ch) {
     if (ch->next) ch->next->prev = ch->prev;
 }
 
+mmi_header *mmi_context_get(mm_context *ctx, size_t span, int cat, bool zero, const char *fn,
+                            bool *reused) {
+    return ctx_get_block(ctx, span, cat, zero, fn, reused);
+}
+
 /* Gives a block back to its context (no counting). */
 static inline void ctx_put_block(mm_context *ctx, mmi_chunk *ch, mmi_header *h) {
     if (ch->kind == MMI_CHUNK_LARGE) {
@@ -235,6 +262,13 @@ static inline void ctx_put_block(mm_context *ctx, mmi_chunk *ch, mmi_header *h) 
     void *payload = mmi_payload_of(h);
     *(void **)payload = ctx->freelist[k];
     ctx->freelist[k] = payload;
+}
+
+void mmi_context_put(mmi_chunk *ch, mmi_header *h, bool poisoned) {
+    mm_context *ctx = ch->ctx;
+    bool large = ch->kind == MMI_CHUNK_LARGE;
+    ctx_put_block(ctx, ch, h);
+    if (poisoned && !large) h->seal ^= MMI_SEAL_FREED ^ MMI_SEAL_POISONED;
 }
 
 mmi_chunk *mmi_context_chunk_of(const mmi_header *h, const char **why) {
@@ -267,7 +301,8 @@ mmi_chunk *mmi_context_chunk_of(const mmi_header *h, const char **why) {
  * else (errors, NULL context, refills, large blocks) goes the general way. */
 void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
     if (MMI_LIKELY(ctx != NULL && ctx->magic == MMI_CTX_ALIVE &&
-                   (unsigned)cat < (unsigned)ctx->ncounted && size <= MMI_SMALL_MAX)) {
+                   (unsigned)cat < (unsigned)ctx->ncounted && size <= MMI_SMALL_MAX &&
+                   mmi_load(&mmi_diag) == 0)) {
         unsigned k = mmi_size_class(size);
         void *f = ctx->freelist[k];
         mmi_header *h = NULL;
@@ -284,7 +319,7 @@ void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
             h->size_cat = mmi_pack_size_cat(size, cat);
             mmi_hdr_seal_live(h);
             ctx_count_alloc(ctx, cat, size);
-            mmi_count_alloc(mmi_thread_get(), cat, size);
+            mmi_count_alloc(mmi_thread_get(), cat, size, ctx);
             return mmi_payload_of(h);
         }
     }
@@ -296,13 +331,16 @@ void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const 
         ctx_error_dead(ctx, fn);
         return NULL;
     }
+    if (MMI_UNLIKELY(mmi_load(&mmi_diag) != 0))
+        return mmi_diag_alloc(ctx, size, cat, zero, fn, NULL, 0);
     if (MMI_UNLIKELY(cat >= ctx->ncounted) && !ctx_grow_cats(ctx, cat, fn)) return NULL;
-    mmi_header *h = ctx_get_block(ctx, size, cat, zero, fn);
+    bool reused;
+    mmi_header *h = ctx_get_block(ctx, size, cat, zero, fn, &reused);
     if (MMI_UNLIKELY(h == NULL)) return NULL;
     h->size_cat = mmi_pack_size_cat(size, cat);
     mmi_hdr_seal_live(h);
     ctx_count_alloc(ctx, cat, size);
-    mmi_count_alloc(mmi_thread_get(), cat, size);
+    mmi_count_alloc(mmi_thread_get(), cat, size, ctx);
     return mmi_payload_of(h);
 }
 
@@ -352,7 +390,8 @@ void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
         if (next) next->prev = nc;
         n = (mmi_header *)(nc + 1);
     } else {
-        n = ctx_get_block(ctx, size, cat, false, fn);
+        bool reused;
+        n = ctx_get_block(ctx, size, cat, false, fn, &reused);
         if (n == NULL) return NULL;
         memcpy(mmi_payload_of(n), mmi_payload_of(h), old_size < size ? old_size : size);
         ctx_put_block(ctx, ch, h);
@@ -360,7 +399,7 @@ void *mmi_context_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
     n->size_cat = mmi_pack_size_cat(size, cat);
     mmi_hdr_seal_live(n);
     ctx_count_resize(ctx, old_cat, old_size, cat, size);
-    mmi_count_resize(mmi_thread_get(), old_cat, old_size, cat, size);
+    mmi_count_resize(mmi_thread_get(), old_cat, old_size, cat, size, ctx);
     return mmi_payload_of(n);
 }
 
@@ -380,6 +419,7 @@ static void ctx_copy_name(char *dst, const char *src) {
 }
 
 mm_context *mm_context_create(const char *name, mm_context *parent) {
+    mmi_options_init(); /* a trace opened by the environment sees this context's F line */
     if (parent != NULL && !mmi_ctx_alive(parent)) {
         ctx_error_dead(parent, "mm_context_create (parent)");
         return NULL;
@@ -408,6 +448,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
     ctx_copy_name(ctx->name, name ? name : "context");
     ctx->retain_bytes = SIZE_MAX;
     ctx->next_chunk_bytes = CTX_FIRST_CHUNK;
+    ctx->comp_next = mmi_load(&mmi_peak_step);
     ctx->parent = parent;
     if (parent) {
         ctx->next_sibling = parent->first_child;
@@ -419,6 +460,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
         if (ctx_top) ctx_top->prev_sibling = ctx;
         ctx_top = ctx;
         pthread_mutex_unlock(&ctx_lock);
+        if (mmi_load(&mmi_diag) & MMI_DIAG_TRACE) mmi_trace_forest();
     }
     return ctx;
 }
@@ -427,6 +469,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
  * process and ancestor figures, returns large blocks to the system and
  * rewinds every chunk. */
 static void ctx_release_blocks(mm_context *ctx, mmi_thread *t) {
+    if (ctx->tail_blocks) mmi_context_drop_tails(ctx); /* sites and trace lines */
     /* the children are gone, so the subtree figures are ctx's own blocks */
     for (int c = 0; c < ctx->ncap; c++) {
         const mmi_ccount *cc = &ctx->cats[c].tree;
@@ -491,6 +534,7 @@ static void ctx_destroy_tree(mm_context *ctx, mmi_thread *t) {
         parent->gone_allocs += ctx->tree.allocs;
         parent->gone_frees += ctx->tree.frees;
     }
+    mmi_limit_context_gone(ctx);
     mmi_epochs_free(ctx->epochs);
     mmi_sys_free(ctx->cats);
     ctx->epochs = NULL;
@@ -585,6 +629,7 @@ void mm_context_reset(mm_context *ctx) {
         c->frees_at_epoch = c->frees;
     }
     ctx->label[0] = '\0';
+    if (ctx->parent == NULL && (mmi_load(&mmi_diag) & MMI_DIAG_TRACE)) mmi_trace_forest();
 }
 
 /* ======================================================================
@@ -651,4 +696,77 @@ void mmi_contexts_foreach(void (*fn)(const mm_context *ctx, void *arg), void *ar
     pthread_mutex_lock(&ctx_lock);
     for (mm_context *c = ctx_top; c; c = c->next_sibling) fn(c, arg);
     pthread_mutex_unlock(&ctx_lock);
+}
+
+/* ======================================================================
+ * Walking the slots of a context (check.c, legacy.c)
+ *
+ * A small-block chunk is carved from its start, block after block, up to
+ * its limit (the context's bump pointer for the current, first chunk):
+ *
+ *   mmi_chunk (64 B) | hdr | slot | hdr | slot ........ | hdr | slot | uncarved
+ *                    ^ ch + 1                                        ^ limit
+ *
+ * each slot being mmi_class_bytes(mmi_size_class(span)) bytes, live, freed
+ * or poisoned as the header's seal says. A damaged header hides its size, so
+ * the walk then moves on 16 bytes at a time to the next place whose info
+ * word gives that place's own distance from the chunk: a header, intact or
+ * damaged in another byte (payload bytes pass with odds near 2^-29). A large
+ * block is an mmi_chunk followed by one header, on ctx->large.
+ * ==================================================================== */
+
+/* The info word at h says "a context block at this distance from ch". */
+static bool ctx_positioned(const mmi_header *h, const mmi_chunk *ch) {
+    uintptr_t dist = (uintptr_t)h - (uintptr_t)ch;
+    return (h->info & MMI_HF_CONTEXT) && (uintptr_t)(h->info >> MMI_DIST_SHIFT) << 4 == dist;
+}
+
+static bool ctx_chunk_ok(const mmi_chunk *ch, const mm_context *ctx, uint32_t kind) {
+    return ch->magic == mmi_chunk_magic(ch) && ch->kind == kind && ch->ctx == ctx;
+}
+
+static void ctx_walk_small(const mmi_chunk *ch, char *limit, mmi_slot_fn fn, void *arg) {
+    char *p = (char *)(uintptr_t)(ch + 1);
+    while ((size_t)(limit - p) >= MMI_HEADER_BYTES) {
+        mmi_header *h = (mmi_header *)p;
+        mmi_hdr_state st = mmi_hdr_check(h);
+        if (st != MMI_HDR_BAD && ctx_positioned(h, ch) && mmi_hdr_span(h) <= MMI_SMALL_MAX &&
+            mmi_cat_valid(mmi_hdr_cat(h))) {
+            size_t step = MMI_HEADER_BYTES + mmi_class_bytes(mmi_size_class(mmi_hdr_span(h)));
+            if (step <= (size_t)(limit - p)) {
+                fn(h, st, MMI_SLOT_BLOCK, arg);
+                p += step;
+                continue;
+            }
+        }
+        fn(h, MMI_HDR_BAD, MMI_SLOT_BAD_HEADER, arg);
+        do {
+            p += MMI_HEADER_BYTES;
+        } while ((size_t)(limit - p) >= MMI_HEADER_BYTES && !ctx_positioned((mmi_header *)p, ch));
+    }
+}
+
+void mmi_context_walk(const mm_context *ctx, mmi_slot_fn fn, void *arg) {
+    for (const mmi_chunk *ch = ctx->chunks; ch; ch = ch->next) {
+        char *start = (char *)(uintptr_t)(ch + 1);
+        char *limit = ch == ctx->chunks ? ctx->bump : ch->limit;
+        if (!ctx_chunk_ok(ch, ctx, MMI_CHUNK_SMALL) || (uintptr_t)limit < (uintptr_t)start ||
+            (uintptr_t)limit - (uintptr_t)ch > ch->bytes) {
+            fn((mmi_header *)start, MMI_HDR_BAD, MMI_SLOT_BAD_CHUNK, arg);
+            break; /* its next link is not to be trusted either */
+        }
+        ctx_walk_small(ch, limit, fn, arg);
+    }
+    for (const mmi_chunk *ch = ctx->large; ch; ch = ch->next) {
+        mmi_header *h = (mmi_header *)(uintptr_t)(ch + 1);
+        if (!ctx_chunk_ok(ch, ctx, MMI_CHUNK_LARGE)) {
+            fn(h, MMI_HDR_BAD, MMI_SLOT_BAD_CHUNK, arg);
+            break;
+        }
+        mmi_hdr_state st = mmi_hdr_check(h);
+        if (st == MMI_HDR_LIVE && ctx_positioned(h, ch) && mmi_cat_valid(mmi_hdr_cat(h)))
+            fn(h, st, MMI_SLOT_BLOCK, arg);
+        else
+            fn(h, MMI_HDR_BAD, MMI_SLOT_BAD_HEADER, arg);
+    }
 }

@@ -35,6 +35,10 @@ struct mmi_epochs {
     mm_epoch_log_format log_fmt; /* CSV or JSON Lines */
 };
 
+uint64_t mmi_epochs_count(const mmi_epochs *e) {
+    return e ? e->count : 0;
+}
+
 mmi_epochs *mmi_epochs_new(void) {
     mmi_epochs *e = mmi_sys_calloc(sizeof *e, MM_CAT_INVALID, NULL);
     if (e == NULL) return NULL;

@@ -49,6 +49,8 @@ const char *mm_error_kind_name(mm_error_kind kind) {
         return "buffer overrun";
     case MM_ERR_LIMIT:
         return "memory limit exceeded";
+    case MM_ERR_WRITE_AFTER_FREE:
+        return "write after free";
     }
     return "unknown error";
 }
@@ -129,6 +131,24 @@ void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn) 
               "%s (%zu bytes) for category \"%s\"%s in %s\n"
               "mimicmem:   live %s, peak %s%s",
               sz, size, mmi_cat_name(cat), where, fn, live, peak, largest);
+}
+
+void mmi_error_long(mm_error_kind kind, size_t size, int cat, const void *ptr,
+                    const mm_context *ctx, const char *head, const char *body) {
+    size_t nh = strlen(head), nb = strlen(body);
+    char *msg = mmi_sys_malloc(nh + nb + 2, MMI_SYS_EXEMPT, NULL);
+    if (msg == NULL) { /* the head alone still says what happened */
+        mm_error e = {kind, head, size, cat, ptr, ctx};
+        err_dispatch(&e);
+        return;
+    }
+    memcpy(msg, head, nh);
+    msg[nh] = '\n';
+    memcpy(msg + nh + 1, body, nb + 1);
+    while (nh + nb > 0 && msg[nh + nb] == '\n') msg[nh + nb--] = '\0'; /* no trailing newline */
+    mm_error e = {kind, msg, size, cat, ptr, ctx};
+    err_dispatch(&e);
+    mmi_sys_free(msg);
 }
 
 void mmi_error_bad_category(int cat, size_t size, const mm_context *ctx, const char *fn) {

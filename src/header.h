@@ -44,12 +44,16 @@ typedef struct mmi_header {
 #define MMI_MAX_REQUEST ((size_t)MMI_SIZE_MASK)
 
 #define MMI_HF_CONTEXT 0x1u /* the block lives in a context's chunk or large block */
-#define MMI_HF_MASK    0xFu /* bits 1..3 are reserved for checking modes */
+#define MMI_HF_GUARD   0x2u /* an 8-byte canary follows the payload (checking modes) */
+#define MMI_HF_TAIL    0x4u /* a tail record (site, trace id) follows the payload */
+#define MMI_HF_DECOR   (MMI_HF_GUARD | MMI_HF_TAIL) /* what a free must look at */
+#define MMI_HF_MASK    0xFu /* bit 3 is reserved */
 #define MMI_DIST_SHIFT 4
 #define MMI_MAX_DIST   ((size_t)0x0FFFFFFF << 4) /* 4 GiB - 16 */
 
-#define MMI_SEAL_LIVE  0x6D6D4C56u /* "mmLV" */
-#define MMI_SEAL_FREED 0x6D6D4644u /* "mmFD" */
+#define MMI_SEAL_LIVE     0x6D6D4C56u /* "mmLV" */
+#define MMI_SEAL_FREED    0x6D6D4644u /* "mmFD" */
+#define MMI_SEAL_POISONED 0x6D6D5046u /* "mmPF": freed, payload filled with MM_FREED_BYTE */
 
 _Static_assert(sizeof(mmi_header) == MMI_HEADER_BYTES, "block header must be 16 bytes");
 
@@ -92,14 +96,55 @@ static inline void mmi_hdr_live_to_freed(mmi_header *h) {
     h->seal ^= MMI_SEAL_LIVE ^ MMI_SEAL_FREED;
 }
 
-/* What a header says about its block. */
-typedef enum { MMI_HDR_LIVE, MMI_HDR_FREED, MMI_HDR_BAD } mmi_hdr_state;
+/* What a header says about its block. A poisoned block is a freed one whose
+ * payload (after the first 8 bytes, which hold a free-list link) was filled
+ * with MM_FREED_BYTE when it was freed; any reuse re-seals it live. */
+typedef enum { MMI_HDR_LIVE, MMI_HDR_FREED, MMI_HDR_BAD, MMI_HDR_POISONED } mmi_hdr_state;
 
 static inline mmi_hdr_state mmi_hdr_check(const mmi_header *h) {
     uint32_t m = mmi_seal_mix(h);
     if (h->seal == (m ^ MMI_SEAL_LIVE)) return MMI_HDR_LIVE;
     if (h->seal == (m ^ MMI_SEAL_FREED)) return MMI_HDR_FREED;
+    if (h->seal == (m ^ MMI_SEAL_POISONED)) return MMI_HDR_POISONED;
     return MMI_HDR_BAD;
+}
+
+/* ----------------------------------------------------------------------
+ * Decorated blocks (checking modes, sites, tracing; see check.c)
+ *
+ *   p                 p + size      p + tail_at(size, info)
+ *   | payload ...     | canary (8)  | pad | site (8) | trace id (8) |
+ *                     ^ MMI_HF_GUARD      ^ MMI_HF_TAIL (8-aligned)
+ *
+ * The header keeps the caller's size; the block's span (what it occupies
+ * after the header) is size plus these extras. A freed block's header holds
+ * its span as size and no decoration flags, so free lists, caches and chunk
+ * walks see plain blocks.
+ * -------------------------------------------------------------------- */
+
+#define MMI_GUARD_BYTES ((size_t)8)
+#define MMI_TAIL_BYTES  ((size_t)16)
+
+typedef struct {
+    const void *site;  /* mmi_site of the allocation, or NULL (sites off) */
+    uint64_t trace_id; /* id in the trace, 0 when the block is not traced */
+} mmi_tail;
+
+/* Offset from the payload of the tail record of a block of size bytes. */
+static inline size_t mmi_tail_at(size_t size, uint32_t info) {
+    size_t end = size + ((info & MMI_HF_GUARD) ? MMI_GUARD_BYTES : 0);
+    return (end + 7) & ~(size_t)7;
+}
+
+/* Bytes the block occupies after its header. */
+static inline size_t mmi_span(size_t size, uint32_t info) {
+    if (!(info & MMI_HF_DECOR)) return size;
+    if (info & MMI_HF_TAIL) return mmi_tail_at(size, info) + MMI_TAIL_BYTES;
+    return size + MMI_GUARD_BYTES;
+}
+
+static inline size_t mmi_hdr_span(const mmi_header *h) {
+    return mmi_span(mmi_hdr_size(h), h->info);
 }
 
 #endif /* MMI_HEADER_H */

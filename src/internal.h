@@ -104,7 +104,8 @@ typedef struct {
     mmi_header *head[MMI_CACHE_BINS]; /* freed-sealed blocks, linked via payload */
 } mmi_cache;
 
-extern size_t mmi_cache_limit; /* bytes a thread may cache; 0 turns the cache off */
+/* bytes a thread may cache; 0 turns the cache off (option "cache") */
+extern _Atomic size_t mmi_cache_limit;
 
 /* Payload bytes given to a process block of n requested bytes. */
 static inline size_t mmi_process_capacity(size_t n) {
@@ -169,7 +170,21 @@ extern mmi_gcount mmi_g_cat[MM_CATEGORY_MAX];
 extern _Thread_local mmi_thread *mmi_tls MMI_TLS_MODEL;
 
 mmi_thread *mmi_thread_create(void);
-void mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g);
+/* Folds c's pending bytes into g; returns the new peak estimate if it moved
+ * the thread's peak, else 0. */
+int64_t mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g);
+
+/* ======================================================================
+ * Peak composition (peak.c)
+ * ==================================================================== */
+
+/* Process estimate at which the next composition is recorded (recorded
+ * total + step); read only when a thread's peak estimate moves. */
+extern _Atomic int64_t mmi_peak_next;
+extern _Atomic size_t mmi_peak_step; /* option "peak_step", bytes >= 1 */
+/* Records the process composition at estimate est, reached by an allocation
+ * in ctx (NULL: process-wide). */
+MMI_COLD void mmi_peak_process(int64_t est, const mm_context *ctx);
 
 static inline mmi_thread *mmi_thread_get(void) {
     mmi_thread *t = mmi_tls;
@@ -178,22 +193,32 @@ static inline mmi_thread *mmi_thread_get(void) {
 }
 
 /* Adds bytes to one figure of the calling thread and keeps its peak estimate
- * (the global flushed sum plus what this thread has not flushed yet). */
-static inline void mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
+ * (the global flushed sum plus what this thread has not flushed yet).
+ * Returns the new peak estimate when it moved, else 0. */
+static inline int64_t mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
     int64_t b = mmi_load(&c->bytes) + bytes;
     mmi_store(&c->bytes, b);
     int64_t pending = b - c->flushed;
-    if (MMI_UNLIKELY(pending >= MMI_BATCH)) {
-        mmi_tcount_flush(c, g); /* reads the global sum and keeps the peak */
-        return;
-    }
+    if (MMI_UNLIKELY(pending >= MMI_BATCH))
+        return mmi_tcount_flush(c, g); /* reads the global sum and keeps the peak */
     /* Only a possible new peak reads the shared sum: the common case touches
      * no cache line another thread writes. */
     if (MMI_UNLIKELY(c->g_seen + pending > mmi_load(&c->peak))) {
         c->g_seen = mmi_load(&g->flushed);
         int64_t est = c->g_seen + pending;
-        if (est > mmi_load(&c->peak)) mmi_store(&c->peak, est);
+        if (est > mmi_load(&c->peak)) {
+            mmi_store(&c->peak, est);
+            return est;
+        }
     }
+    return 0;
+}
+
+/* Grows the process total; a peak estimate that passes the next
+ * composition mark records one (ctx: where the allocation happened). */
+static inline void mmi_total_grow(mmi_thread *t, int64_t bytes, const mm_context *ctx) {
+    int64_t est = mmi_tcount_grow(&t->total, &mmi_g_total, bytes);
+    if (MMI_UNLIKELY(est != 0) && est >= mmi_load(&mmi_peak_next)) mmi_peak_process(est, ctx);
 }
 
 /* Takes bytes off one figure; a shrinking figure cannot make a peak. */
@@ -203,11 +228,11 @@ static inline void mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_t bytes
     if (MMI_UNLIKELY(b - c->flushed <= -MMI_BATCH)) mmi_tcount_flush(c, g);
 }
 
-static inline void mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
+static inline void mmi_count_alloc(mmi_thread *t, int cat, size_t bytes, const mm_context *ctx) {
     mmi_tcount *c = &t->cat[cat];
     mmi_store(&c->allocs, mmi_load(&c->allocs) + 1);
     mmi_tcount_grow(c, &mmi_g_cat[cat], (int64_t)bytes);
-    mmi_tcount_grow(&t->total, &mmi_g_total, (int64_t)bytes);
+    mmi_total_grow(t, (int64_t)bytes, ctx);
 }
 
 static inline void mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
@@ -233,7 +258,7 @@ static inline bool mmi_cache_push(mmi_thread *t, mmi_header *h, size_t size) {
     if (size > MMI_CACHE_MAX_REQUEST) return false;
     unsigned bin = mmi_cache_bin_held(size);
     size_t bytes = mmi_process_capacity(size);
-    if (t->cache.bytes + bytes > mmi_cache_limit) return false;
+    if (t->cache.bytes + bytes > mmi_load(&mmi_cache_limit)) return false;
     t->cache.bytes += bytes;
     *(mmi_header **)mmi_payload_of(h) = t->cache.head[bin];
     t->cache.head[bin] = h;
@@ -243,8 +268,10 @@ static inline bool mmi_cache_push(mmi_thread *t, mmi_header *h, size_t size) {
 /* Returns every cached block to the system (thread exit, cleanup). */
 void mmi_cache_flush(mmi_thread *t);
 
-/* A block of old_bytes in old_cat became new_bytes in new_cat (realloc). */
-void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat, size_t new_bytes);
+/* A block of old_bytes in old_cat became new_bytes in new_cat (realloc) in
+ * ctx (NULL: process-wide). */
+void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat, size_t new_bytes,
+                      const mm_context *ctx);
 
 /* Many blocks of one category released at once (reset/destroy). */
 void mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks);
@@ -258,6 +285,10 @@ static inline size_t mmi_process_peak_hint(void) {
 
 /* Process-wide figures summed over all threads (takes stats_lock in stats.c). */
 mm_stats mmi_process_stats(int cat); /* cat < 0: all categories */
+/* Live bytes of categories 0..ncat-1 summed over all threads into out. */
+void mmi_process_cat_bytes(size_t *out, int ncat);
+/* The calling thread's view of live process bytes (of cat; cat < 0: all). */
+int64_t mmi_process_bytes_view(mmi_thread *t, int cat);
 
 /* Allocation entry points that name their caller in error messages (alloc.c;
  * the legacy layer passes "mymalloc", "myfree", ...). keep_cat: realloc keeps
@@ -290,6 +321,9 @@ static inline size_t mmi_ccount_blocks(const mmi_ccount *c) {
 /* Per-category figures of one context. */
 typedef struct {
     mmi_ccount tree;              /* the context and its descendants */
+    size_t comp_bytes;            /* bytes at the recorded peak composition (peak.c) */
+    size_t limit_bytes;           /* limit on tree.bytes; 0: none (limit.c) */
+    int limit_warned;             /* the soft-threshold warning was logged */
     size_t reclaimed_bytes;       /* found live by resets, cumulative */
     size_t reclaimed_blocks;      /* found live by resets, cumulative */
     size_t last_reclaimed_bytes;  /* found live by the last reset */
@@ -327,6 +361,14 @@ struct mm_context {
     void *freelist[MMI_NCLASSES]; /* freed small blocks by size class (payload-linked) */
     mmi_epochs *epochs;           /* epoch statistics (epoch.c) */
     int warn_reclaimed;           /* log a warning per category left to reset */
+    size_t tail_blocks;           /* own live blocks with a tail record (check.c) */
+    size_t limit_bytes;           /* limit on tree.bytes; 0: none (limit.c) */
+    int limit_warned;             /* the soft-threshold warning was logged */
+    size_t comp_bytes;            /* tree.bytes at the recorded peak composition (peak.c) */
+    size_t comp_next;             /* tree.bytes that records the next composition */
+    uint64_t comp_epoch;          /* epoch index in force at the recorded composition */
+    char comp_where[MM_NAME_MAX + 1]; /* context allocated in at the recorded composition */
+    char comp_label[MM_NAME_MAX + 1]; /* epoch label in force there ("" none) */
     char name[MM_NAME_MAX + 1];   /* copied at create */
     char label[MM_NAME_MAX + 1];  /* current epoch's label */
 };
@@ -373,7 +415,30 @@ mm_stats mmi_ccount_stats(const mmi_ccount *c);
 /* ctx without its descendants (destroyed children's counts stay in ctx's). */
 mm_stats mmi_context_self_stats(const mm_context *ctx);
 
+/* Raw pieces of the context paths for check.c: a block with room for span
+ * bytes (header info set; NULL after an error; *reused says it came from a
+ * free list), a block given back (h sealed live; poisoned: reseal as
+ * poisoned, payload already filled), and the context-side counting. */
+mmi_header *mmi_context_get(mm_context *ctx, size_t span, int cat, bool zero, const char *fn,
+                            bool *reused);
+void mmi_context_put(mmi_chunk *ch, mmi_header *h, bool poisoned);
+bool mmi_context_cats(mm_context *ctx, int cat, const char *fn); /* ctx can count cat */
+void mmi_context_count_alloc(mm_context *ctx, int cat, size_t bytes);
+void mmi_context_count_free(mm_context *ctx, int cat, size_t bytes);
+void mmi_context_count_resize(mm_context *ctx, int old_cat, size_t old_bytes, int new_cat,
+                              size_t new_bytes);
+
+/* Visits every carved slot of ctx's own chunks and large blocks (not its
+ * descendants'): kind says whether h is a block (st: its state), a place whose
+ * header is damaged (the walk resynchronises 16 bytes at a time on the next
+ * header that names its own position), or a damaged chunk header (h is then
+ * the chunk's first slot; the rest of that list is not walked). */
+typedef enum { MMI_SLOT_BLOCK, MMI_SLOT_BAD_HEADER, MMI_SLOT_BAD_CHUNK } mmi_slot_kind;
+typedef void (*mmi_slot_fn)(mmi_header *h, mmi_hdr_state st, mmi_slot_kind kind, void *arg);
+void mmi_context_walk(const mm_context *ctx, mmi_slot_fn fn, void *arg);
+
 /* epoch.c */
+uint64_t mmi_epochs_count(const mmi_epochs *e); /* closed epochs */
 mmi_epochs *mmi_epochs_new(void);
 void mmi_epochs_free(mmi_epochs *e);
 void mmi_epochs_close(mm_context *ctx);
@@ -393,6 +458,9 @@ MMI_COLD void mmi_error(mm_error_kind kind, size_t size, int cat, const void *pt
 /* Out of memory, with the totals and largest categories in the message. */
 MMI_COLD void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn);
 MMI_COLD void mmi_error_bad_category(int cat, size_t size, const mm_context *ctx, const char *fn);
+/* Sends an error whose message is head, a newline and body (any length). */
+MMI_COLD void mmi_error_long(mm_error_kind kind, size_t size, int cat, const void *ptr,
+                             const mm_context *ctx, const char *head, const char *body);
 /* Reports a bad pointer or double free for header h given to fn. */
 MMI_COLD void mmi_error_pointer(const void *p, mmi_hdr_state st, const char *why, const char *fn);
 void mmi_log(mm_log_level level, const char *fmt, ...) MMI_PRINTF(2, 3);
@@ -402,6 +470,11 @@ void mmi_log(mm_log_level level, const char *fmt, ...) MMI_PRINTF(2, 3);
  * ==================================================================== */
 
 char *mmi_format_count(uint64_t n, char *buf, size_t len); /* 41,233 */
+
+/* A FILE writing into a growing memory buffer (*buf, *len after fclose), or
+ * NULL; and the process id. */
+FILE *mmi_memstream(char **buf, size_t *len);
+long mmi_getpid(void);
 
 /* System allocator entry points: one place to hook fault injection. cat and
  * ctx say what the memory is for: the block's category (MM_CAT_INVALID for
@@ -425,5 +498,85 @@ extern _Atomic int mmi_fault_armed;
 /* Counts a system allocation for (cat, ctx) if it matches the filter, and
  * says whether it must fail. Called only while armed. */
 MMI_COLD bool mmi_fault_fail(int cat, const mm_context *ctx);
+
+/* ======================================================================
+ * Diagnostics: options (options.c), checking modes (check.c), sites
+ * (site.c), limits (limit.c), trace record (trace.c)
+ *
+ * mmi_diag says which of them need the decorated paths. While it is 0 the
+ * plain paths run: one relaxed load on allocation, free and realloc. A
+ * block's own flags (MMI_HF_DECOR) send its free and realloc to check.c
+ * whatever mmi_diag says later.
+ * ==================================================================== */
+
+#define MMI_DIAG_GUARDS 0x01u /* write a canary after new blocks */
+#define MMI_DIAG_POISON 0x02u /* fill new and freed blocks */
+#define MMI_DIAG_SITES  0x04u /* record allocation sites */
+#define MMI_DIAG_TRACE  0x08u /* a trace is open */
+#define MMI_DIAG_LIMITS 0x10u /* some limit is set */
+
+extern _Atomic unsigned mmi_diag;
+/* Turns the bits of mask on or off in mmi_diag (atomic, any thread);
+ * returns the old mmi_diag. */
+unsigned mmi_diag_set(unsigned mask, bool on);
+
+/* Reads the environment once (first use); every public entry point that
+ * depends on an option calls it, and so does a thread's first allocation. */
+void mmi_options_init(void);
+
+/* check.c: the decorated allocation paths (ctx NULL: process-wide). */
+void *mmi_diag_alloc(mm_context *ctx, size_t size, int cat, bool zero, const char *fn,
+                     const char *file, int line);
+void *mmi_diag_realloc(mmi_header *h, size_t size, int cat, const char *fn, const char *file,
+                       int line);
+void mmi_diag_free(mmi_header *h, const char *fn);
+bool mmi_guard_intact(const mmi_header *h);
+/* Drops the site and trace records of ctx's own live blocks that have a tail
+ * (reset and destroy free them without a call per block). */
+void mmi_context_drop_tails(mm_context *ctx);
+extern _Atomic int mmi_fill; /* mm_fill */
+
+/* alloc.c: checks and raw process blocks for check.c. */
+bool mmi_alloc_check(size_t size, int cat, const mm_context *ctx, const char *fn);
+mmi_header *mmi_process_get(mmi_thread *t, size_t span, int cat, bool zero, const char *fn,
+                            bool *reused);
+void mmi_process_put(mmi_thread *t, mmi_header *h, bool poisoned); /* h: size = span, live seal */
+
+/* site.c */
+typedef struct mmi_site mmi_site;
+/* The record of (file, line, cat); file NULL: the unknown site. Never NULL
+ * (a full table gives the "(other sites)" record). */
+mmi_site *mmi_site_get(const char *file, int line, int cat);
+void mmi_site_alloc(mmi_site *s, size_t bytes);
+void mmi_site_free(mmi_site *s, size_t bytes);
+void mmi_site_resize(mmi_site *s, size_t old_bytes, size_t new_bytes);
+int mmi_site_cat(const mmi_site *s);
+void mmi_site_where(const mmi_site *s, const char **file, int *line);
+
+/* limit.c: false after an MM_ERR_LIMIT error. A call on a block of size
+ * bytes in ctx (NULL: process-wide) adds grow_cat bytes to category cat and
+ * grow_total to the total. */
+bool mmi_limit_check(mm_context *ctx, int cat, size_t grow_cat, size_t grow_total, size_t size,
+                     const char *fn);
+/* context.c calls this from ctx_count_alloc when tree.bytes passes comp_next. */
+MMI_COLD void mmi_peak_context(mm_context *p, const mm_context *where);
+/* Takes the limits of a context being destroyed off the count of limits set. */
+void mmi_limit_context_gone(mm_context *ctx);
+unsigned mmi_limit_warn_get(void); /* the soft threshold, percent */
+
+/* trace.c: lines of the open trace (no-ops when none is open). */
+uint64_t mmi_trace_alloc(size_t size, int cat); /* writes A; returns the id (0: none open) */
+void mmi_trace_realloc(uint64_t id, size_t size, int cat);
+void mmi_trace_free(uint64_t id);
+void mmi_trace_forest(void); /* writes F with the next forest number */
+void mmi_trace_flush(void);
+void mmi_trace_path(char *buf, size_t len); /* the open trace's path ("" none) */
+/* Expands %p in pattern to the process id; false when it does not fit. */
+bool mmi_expand_path(const char *pattern, char *out, size_t len);
+
+/* report.c: the whole text report as one heap string (system malloc; NULL on failure). */
+char *mmi_report_text(const mm_context *ctx);
+/* options.c: writes the exit report (registered with atexit when asked). */
+void mmi_exit_report(void);
 
 #endif /* MMI_INTERNAL_H */

@@ -145,23 +145,12 @@ void myfree(void *ptr) {
 }
 
 /* ======================================================================
- * Walking context blocks
+ * Walking context blocks (mmi_context_walk in context.c says how)
  *
- * A small-block chunk is carved from its start, block after block, up to
- * its limit (the context's bump pointer for the current, first chunk):
- *
- *   mmi_chunk (64 B) | hdr | slot | hdr | slot ........ | hdr | slot | uncarved
- *                    ^ ch + 1                                        ^ limit
- *
- * each slot being mmi_class_bytes(mmi_size_class(size)) bytes, live or freed
- * as the header's seal says. A damaged header hides its size, so the walk
- * then moves on 16 bytes at a time to the next place whose info word gives
- * that place's own distance from the chunk: a header, intact or damaged in
- * another byte (payload bytes pass with odds near 2^-29). Damage that hits
- * the info word of several neighbours in a row is named once, at its start.
- * A large block is an mmi_chunk followed by one header, on ctx->large.
  * The walk runs under the context registry lock (mmi_contexts_foreach): it
- * only records, and the lines are logged after the lock is released.
+ * only records, and the lines are logged after the lock is released. Damage
+ * that hits the info word of several neighbours in a row is named once, at
+ * its start.
  * ==================================================================== */
 
 typedef enum {
@@ -227,81 +216,24 @@ static void legacy_record(legacy_walk *w, const void *ptr, size_t bytes, int cat
     w->recs[w->nrecs++] = b;
 }
 
-/* The info word at h says "a context block at this distance from ch". */
-static bool legacy_positioned(const mmi_header *h, const mmi_chunk *ch) {
-    uintptr_t dist = (uintptr_t)h - (uintptr_t)ch;
-    return (h->info & MMI_HF_CONTEXT) && (uintptr_t)(h->info >> MMI_DIST_SHIFT) << 4 == dist;
-}
-
-/* A header sealed for its own address (live or freed), at its place in
- * chunk ch, with a small size and a known category. */
-static bool legacy_small_header_ok(const mmi_header *h, const mmi_chunk *ch, mmi_hdr_state *st) {
-    *st = mmi_hdr_check(h);
-    return *st != MMI_HDR_BAD && legacy_positioned(h, ch) && mmi_hdr_size(h) <= MMI_SMALL_MAX &&
-           mmi_cat_valid(mmi_hdr_cat(h));
-}
-
-static void legacy_walk_small(legacy_walk *w, const mmi_chunk *ch, const char *limit) {
-    const char *p = (const char *)(ch + 1);
-    while ((size_t)(limit - p) >= MMI_HEADER_BYTES) {
-        const mmi_header *h = (const mmi_header *)p;
-        mmi_hdr_state st;
-        if (legacy_small_header_ok(h, ch, &st)) {
-            size_t size = mmi_hdr_size(h);
-            size_t step = MMI_HEADER_BYTES + mmi_class_bytes(mmi_size_class(size));
-            if (step <= (size_t)(limit - p)) {
-                if (st == MMI_HDR_LIVE) {
-                    w->live++;
-                    if (w->list_live)
-                        legacy_record(w, p + MMI_HEADER_BYTES, size, mmi_hdr_cat(h), LEGACY_LIVE);
-                }
-                p += step;
-                continue;
-            }
-        }
-        legacy_record(w, p + MMI_HEADER_BYTES, 0, MM_CAT_INVALID, LEGACY_BAD_HEADER);
-        do {
-            p += MMI_HEADER_BYTES;
-        } while ((size_t)(limit - p) >= MMI_HEADER_BYTES &&
-                 !legacy_positioned((const mmi_header *)p, ch));
+static void legacy_slot(mmi_header *h, mmi_hdr_state st, mmi_slot_kind kind, void *arg) {
+    legacy_walk *w = arg;
+    const char *payload = (const char *)mmi_payload_of(h);
+    if (kind == MMI_SLOT_BAD_CHUNK) {
+        legacy_record(w, payload - MMI_HEADER_BYTES, 0, MM_CAT_INVALID, LEGACY_BAD_CHUNK);
+    } else if (kind == MMI_SLOT_BAD_HEADER) {
+        legacy_record(w, payload, 0, MM_CAT_INVALID, LEGACY_BAD_HEADER);
+    } else if (st == MMI_HDR_LIVE) {
+        w->live++;
+        if (w->list_live) legacy_record(w, payload, mmi_hdr_size(h), mmi_hdr_cat(h), LEGACY_LIVE);
     }
-}
-
-static bool legacy_chunk_ok(const mmi_chunk *ch, const mm_context *ctx, uint32_t kind) {
-    return ch->magic == mmi_chunk_magic(ch) && ch->kind == kind && ch->ctx == ctx;
 }
 
 static void legacy_walk_context(legacy_walk *w, const mm_context *ctx) {
     w->contexts++;
     w->cur = ctx;
     w->cur_name = SIZE_MAX;
-    for (const mmi_chunk *ch = ctx->chunks; ch; ch = ch->next) {
-        const char *start = (const char *)(ch + 1);
-        const char *limit = ch == ctx->chunks ? ctx->bump : ch->limit;
-        if (!legacy_chunk_ok(ch, ctx, MMI_CHUNK_SMALL) || (uintptr_t)limit < (uintptr_t)start ||
-            (uintptr_t)limit - (uintptr_t)ch > ch->bytes) {
-            legacy_record(w, start, 0, MM_CAT_INVALID, LEGACY_BAD_CHUNK);
-            break; /* its next link is not to be trusted either */
-        }
-        legacy_walk_small(w, ch, limit);
-    }
-    for (const mmi_chunk *ch = ctx->large; ch; ch = ch->next) {
-        if (!legacy_chunk_ok(ch, ctx, MMI_CHUNK_LARGE)) {
-            legacy_record(w, ch + 1, 0, MM_CAT_INVALID, LEGACY_BAD_CHUNK);
-            break;
-        }
-        const mmi_header *h = (const mmi_header *)(ch + 1);
-        const char *payload = (const char *)h + MMI_HEADER_BYTES;
-        if (mmi_hdr_check(h) == MMI_HDR_LIVE && (h->info & MMI_HF_CONTEXT) &&
-            (size_t)(h->info >> MMI_DIST_SHIFT) << 4 == sizeof(mmi_chunk) &&
-            mmi_cat_valid(mmi_hdr_cat(h))) {
-            w->live++;
-            if (w->list_live)
-                legacy_record(w, payload, mmi_hdr_size(h), mmi_hdr_cat(h), LEGACY_LIVE);
-        } else {
-            legacy_record(w, payload, 0, MM_CAT_INVALID, LEGACY_BAD_HEADER);
-        }
-    }
+    mmi_context_walk(ctx, legacy_slot, w);
     for (const mm_context *c = ctx->first_child; c; c = c->next_sibling) legacy_walk_context(w, c);
 }
 

@@ -121,12 +121,19 @@ typedef struct {
     mm_stats s; /* figures in scope */
 } rep_cat;
 
+#define REP_TOP_SITES 10 /* sites listed in a report */
+
 typedef struct {
     const mm_context *root; /* NULL: the process */
     int ncats;              /* rows used */
     rep_cat *cats;          /* non-empty categories, by group then id */
     mm_stats total;         /* the scope's total */
     int name_width;         /* column width for names */
+    int have_comp;          /* a peak composition is recorded */
+    mm_peak_info comp;      /* it */
+    size_t *comp_cat;       /* [mm_category_count()] its bytes per category, or NULL */
+    size_t nsites;          /* sites in sites[] (process reports only) */
+    mm_site_stats sites[REP_TOP_SITES]; /* largest live bytes first */
 } rep_data;
 
 static bool rep_gather(rep_data *d, const mm_context *root) {
@@ -135,6 +142,21 @@ static bool rep_gather(rep_data *d, const mm_context *root) {
     d->ncats = 0;
     d->cats = mmi_sys_malloc((size_t)ncat * sizeof *d->cats, MM_CAT_INVALID, root);
     if (d->cats == NULL) return false;
+    d->have_comp = mm_peak_composition(root, &d->comp);
+    d->comp_cat = NULL;
+    if (d->have_comp) {
+        d->comp_cat = mmi_sys_malloc((size_t)ncat * sizeof *d->comp_cat, MM_CAT_INVALID, root);
+        if (d->comp_cat == NULL) {
+            mmi_sys_free(d->cats);
+            return false;
+        }
+        for (int c = 0; c < ncat; c++) d->comp_cat[c] = mm_peak_composition_category(root, c);
+    }
+    d->nsites = 0;
+    if (root == NULL && mm_sites(NULL, 0) > 0) {
+        size_t n = mm_sites(d->sites, REP_TOP_SITES);
+        d->nsites = n < REP_TOP_SITES ? n : REP_TOP_SITES;
+    }
     d->total = root ? mmi_ccount_stats(&root->tree) : mmi_process_stats(-1);
     d->name_width = 16;
     int ngroups = mmi_group_count();
@@ -312,8 +334,73 @@ static void rep_text_epochs_cb(const mm_context *ctx, void *arg) {
     rep_text_epochs_tree(a->f, ctx, a->w);
 }
 
+/* "Peak 5.2 GB, reached in Forest 1,234: Cooling 2.1 GB, Halos 1.2 GB, ..." */
+static void rep_text_composition(FILE *f, const rep_data *d) {
+    char b1[32], b2[32];
+    if (!d->have_comp) return;
+    fputs("=== Peak Composition ===\n", f);
+    fprintf(f, "Peak %s, reached ", mm_format_bytes(d->comp.peak_bytes, b1, sizeof b1));
+    if (d->comp.label[0]) {
+        fputs("in ", f);
+        rep_text_name(f, d->comp.label, 0);
+    } else if (d->comp.context[0]) {
+        fputs("in context \"", f);
+        rep_text_name(f, d->comp.context, 0);
+        fputc('"', f);
+    } else {
+        fputs("outside any context", f);
+    }
+    int ncat = mm_category_count(), shown = 0;
+    size_t *bytes = d->comp_cat; /* consumed: each entry shown is zeroed */
+    for (;;) { /* largest first, by repeated selection: few categories are nonzero */
+        int best = -1;
+        for (int c = 0; c < ncat; c++)
+            if (bytes[c] && (best < 0 || bytes[c] > bytes[best])) best = c;
+        if (best < 0) break;
+        fputs(shown++ ? ", " : ": ", f);
+        rep_text_name(f, mmi_cat_name(best), 0);
+        fprintf(f, " %s", mm_format_bytes(bytes[best], b1, sizeof b1));
+        bytes[best] = 0;
+    }
+    fprintf(f, "\n  (bytes of each category at one moment, adding up to %s; recorded each time the "
+               "peak grows by %s)\n",
+            mm_format_bytes(d->comp.bytes, b1, sizeof b1),
+            mm_format_bytes(mmi_load(&mmi_peak_step), b2, sizeof b2));
+}
+
+/* "file:line" of a site into buf. */
+static const char *rep_site_name(const mm_site_stats *s, char *buf, size_t len) {
+    if (s->file == NULL)
+        snprintf(buf, len, "(unknown site)");
+    else if (s->line == 0)
+        snprintf(buf, len, "%s", s->file);
+    else
+        snprintf(buf, len, "%s:%d", s->file, s->line);
+    return buf;
+}
+
+static void rep_text_sites(FILE *f, const rep_data *d) {
+    char where[512], b1[32], b2[32], b3[32], b4[32];
+    if (d->nsites == 0) return;
+    fputs("=== Top Allocation Sites (by live bytes) ===\n", f);
+    for (size_t i = 0; i < d->nsites; i++) {
+        const mm_site_stats *s = &d->sites[i];
+        fputs("  ", f);
+        rep_text_name(f, rep_site_name(s, where, sizeof where), 32);
+        fputc(' ', f);
+        rep_text_name(f, mmi_cat_name(s->category), d->name_width);
+        fprintf(f, " %10s  (peak %s, %s %s, %s allocations)\n",
+                mm_format_bytes(s->bytes, b1, sizeof b1),
+                mm_format_bytes(s->peak_bytes, b2, sizeof b2),
+                mmi_format_count(s->blocks, b3, sizeof b3), s->blocks == 1 ? "block" : "blocks",
+                mmi_format_count(s->allocs, b4, sizeof b4));
+    }
+}
+
 static void rep_text(FILE *f, const rep_data *d) {
     rep_text_categories(f, d);
+    rep_text_composition(f, d);
+    rep_text_sites(f, d);
     if (d->root) {
         fputs("=== Context Tree ===\n", f);
         rep_text_tree(f, d->root, 0);
@@ -440,7 +527,42 @@ static void rep_json(FILE *f, const rep_data *d) {
     }
     fputs("],\"total\":{", f);
     rep_json_stats(f, &d->total);
-    fputs("},\"contexts\":[", f);
+    fputc('}', f);
+    if (d->have_comp) {
+        fprintf(f, ",\"peak_composition\":{\"bytes\":%zu,\"peak_bytes\":%zu,\"epoch\":%llu,",
+                d->comp.bytes, d->comp.peak_bytes, (unsigned long long)d->comp.epoch);
+        fputs("\"context\":", f);
+        mmi_json_string(f, d->comp.context);
+        fputs(",\"label\":", f);
+        mmi_json_string(f, d->comp.label);
+        fputs(",\"categories\":{", f);
+        int ncat = mm_category_count(), n = 0;
+        for (int c = 0; c < ncat; c++) {
+            size_t b = d->comp_cat[c];
+            if (b == 0) continue;
+            if (n++) fputc(',', f);
+            mmi_json_string(f, mmi_cat_name(c));
+            fprintf(f, ":%zu", b);
+        }
+        fputs("}}", f);
+    }
+    if (d->nsites) {
+        fputs(",\"top_sites\":[", f);
+        for (size_t i = 0; i < d->nsites; i++) {
+            const mm_site_stats *s = &d->sites[i];
+            fputs(i ? ",{\"file\":" : "{\"file\":", f);
+            if (s->file)
+                mmi_json_string(f, s->file);
+            else
+                fputs("null", f);
+            fprintf(f, ",\"line\":%d,\"category\":", s->line);
+            mmi_json_string(f, mmi_cat_name(s->category));
+            fprintf(f, ",\"bytes\":%zu,\"blocks\":%zu,\"peak_bytes\":%zu,\"allocs\":%llu}",
+                    s->bytes, s->blocks, s->peak_bytes, (unsigned long long)s->allocs);
+        }
+        fputc(']', f);
+    }
+    fputs(",\"contexts\":[", f);
     if (d->root) {
         rep_json_tree(f, d->root);
     } else {
@@ -477,4 +599,106 @@ void mm_report(FILE *out, const mm_context *ctx, mm_report_format fmt) {
         rep_text(out, &d);
     fflush(out);
     mmi_sys_free(d.cats);
+    mmi_sys_free(d.comp_cat);
+}
+
+char *mmi_report_text(const mm_context *ctx) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = mmi_memstream(&buf, &len);
+    if (f == NULL) return NULL;
+    mm_report(f, ctx, MM_REPORT_TEXT);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* ======================================================================
+ * Leaks: what is still live, by site and category
+ * ==================================================================== */
+
+size_t mm_report_leaks(FILE *out, mm_report_format fmt) {
+    if (out == NULL || (fmt != MM_REPORT_TEXT && fmt != MM_REPORT_JSON)) {
+        mmi_error(MM_ERR_BAD_ARGUMENT, 0, MM_CAT_INVALID, NULL, NULL,
+                  "mm_report_leaks: %s", out == NULL ? "out is NULL" : "unknown format");
+        return 0;
+    }
+    mm_stats total = mmi_process_stats(-1);
+    size_t nsites = mm_sites(NULL, 0);
+    mm_site_stats *sites = NULL;
+    if (nsites > 0) {
+        sites = mmi_sys_malloc(nsites * sizeof *sites, MM_CAT_INVALID, NULL);
+        if (sites == NULL) {
+            mmi_error_oom(nsites * sizeof *sites, MM_CAT_UTILITY, NULL, "mm_report_leaks");
+            return total.blocks;
+        }
+        nsites = mm_sites(sites, nsites);
+    }
+    size_t nleak_sites = 0; /* sites are sorted by live bytes: blocks > 0 come first mostly */
+    for (size_t i = 0; i < nsites; i++)
+        if (sites[i].blocks > 0) sites[nleak_sites++] = sites[i];
+    int ncat = mm_category_count();
+    char b1[32], b2[32], where[512];
+    if (fmt == MM_REPORT_JSON) {
+        fprintf(out, "{\"schema_version\":%d,\"leaked_blocks\":%zu,\"leaked_bytes\":%zu,"
+                     "\"by_category\":[",
+                MM_REPORT_SCHEMA_VERSION, total.blocks, total.bytes);
+        for (int c = 0, n = 0; c < ncat; c++) {
+            mm_stats s = mmi_process_stats(c);
+            if (s.blocks == 0) continue;
+            fputs(n++ ? ",{\"category\":" : "{\"category\":", out);
+            mmi_json_string(out, mmi_cat_name(c));
+            fprintf(out, ",\"blocks\":%zu,\"bytes\":%zu}", s.blocks, s.bytes);
+        }
+        fputs("],\"by_site\":[", out);
+        for (size_t i = 0; i < nleak_sites; i++) {
+            const mm_site_stats *s = &sites[i];
+            fputs(i ? ",{\"file\":" : "{\"file\":", out);
+            if (s->file)
+                mmi_json_string(out, s->file);
+            else
+                fputs("null", out);
+            fprintf(out, ",\"line\":%d,\"category\":", s->line);
+            mmi_json_string(out, mmi_cat_name(s->category));
+            fprintf(out, ",\"blocks\":%zu,\"bytes\":%zu}", s->blocks, s->bytes);
+        }
+        fputs("]}\n", out);
+    } else if (total.blocks == 0) {
+        fputs("=== Leaks ===\nNo blocks are still allocated.\n", out);
+    } else {
+        fprintf(out, "=== Leaks: %s %s (%s) still allocated ===\n",
+                mmi_format_count(total.blocks, b1, sizeof b1),
+                total.blocks == 1 ? "block" : "blocks", mm_format_bytes(total.bytes, b2, sizeof b2));
+        fputs("By category:\n", out);
+        for (int c = 0; c < ncat; c++) {
+            mm_stats s = mmi_process_stats(c);
+            if (s.blocks == 0) continue;
+            fputs("  ", out);
+            rep_text_name(out, mmi_cat_name(c), 16);
+            fprintf(out, " %10s  %s %s\n", mm_format_bytes(s.bytes, b2, sizeof b2),
+                    mmi_format_count(s.blocks, b1, sizeof b1), s.blocks == 1 ? "block" : "blocks");
+        }
+        if (nleak_sites > 0) {
+            fputs("By allocation site:\n", out);
+            for (size_t i = 0; i < nleak_sites; i++) {
+                const mm_site_stats *s = &sites[i];
+                fputs("  ", out);
+                rep_text_name(out, rep_site_name(s, where, sizeof where), 32);
+                fputc(' ', out);
+                rep_text_name(out, mmi_cat_name(s->category), 16);
+                fprintf(out, " %10s  %s %s\n", mm_format_bytes(s->bytes, b2, sizeof b2),
+                        mmi_format_count(s->blocks, b1, sizeof b1),
+                        s->blocks == 1 ? "block" : "blocks");
+            }
+        } else {
+            fputs("(set MIMICMEM_SITES=on and build with -DMM_WITH_SITES to list leaks by file "
+                  "and line)\n",
+                  out);
+        }
+    }
+    fflush(out);
+    mmi_sys_free(sites);
+    return total.blocks;
 }

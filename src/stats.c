@@ -24,14 +24,19 @@ static void stats_max(_Atomic int64_t *dst, int64_t v) {
     }
 }
 
-void mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g) {
+int64_t mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g) {
     int64_t b = mmi_load(&c->bytes);
     int64_t pending = b - c->flushed;
     c->flushed = b;
     int64_t now = atomic_fetch_add_explicit(&g->flushed, pending, MMI_RELAXED) + pending;
     c->g_seen = now;
-    if (now > mmi_load(&c->peak)) mmi_store(&c->peak, now);
+    int64_t moved = 0;
+    if (now > mmi_load(&c->peak)) {
+        mmi_store(&c->peak, now);
+        moved = now;
+    }
     stats_max(&g->peak, mmi_load(&c->peak));
+    return moved;
 }
 
 static void stats_retire_count(mmi_tcount *c, mmi_gcount *g) {
@@ -64,12 +69,11 @@ static void stats_retire(void *arg) {
 
 static void stats_init_key(void) {
     if (pthread_key_create(&stats_key, stats_retire) != 0) abort();
-    const char *cache = getenv("MIMICMEM_CACHE");
-    if (cache && strcmp(cache, "0") == 0) mmi_cache_limit = 0;
 }
 
 mmi_thread *mmi_thread_create(void) {
     pthread_once(&stats_once, stats_init_key);
+    mmi_options_init(); /* the environment is read at the first allocation */
     /* exempt from fault injection: nothing can be counted without it */
     mmi_thread *t = mmi_sys_calloc(sizeof *t, MMI_SYS_EXEMPT, NULL);
     if (t == NULL) {
@@ -86,7 +90,8 @@ mmi_thread *mmi_thread_create(void) {
     return t;
 }
 
-void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat, size_t new_bytes) {
+void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat, size_t new_bytes,
+                      const mm_context *ctx) {
     if (old_cat != new_cat) {
         mmi_tcount *o = &t->cat[old_cat], *n = &t->cat[new_cat];
         mmi_store(&o->moved, mmi_load(&o->moved) - 1);
@@ -99,7 +104,7 @@ void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat,
         mmi_tcount_shrink(&t->cat[old_cat], &mmi_g_cat[old_cat], (int64_t)(old_bytes - new_bytes));
     }
     if (new_bytes >= old_bytes)
-        mmi_tcount_grow(&t->total, &mmi_g_total, (int64_t)(new_bytes - old_bytes));
+        mmi_total_grow(t, (int64_t)(new_bytes - old_bytes), ctx);
     else
         mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)(old_bytes - new_bytes));
 }
@@ -142,6 +147,23 @@ static mm_stats stats_sum(int cat) {
     if (peak < bytes) peak = bytes;
     mm_stats s = {(size_t)bytes, (size_t)peak, (size_t)blocks, allocs, frees};
     return s;
+}
+
+void mmi_process_cat_bytes(size_t *out, int ncat) {
+    pthread_mutex_lock(&stats_lock);
+    for (int c = 0; c < ncat; c++) {
+        int64_t b = mmi_g_cat[c].bytes;
+        for (mmi_thread *t = stats_threads; t; t = t->next) b += mmi_load(&t->cat[c].bytes);
+        out[c] = b > 0 ? (size_t)b : 0;
+    }
+    pthread_mutex_unlock(&stats_lock);
+}
+
+int64_t mmi_process_bytes_view(mmi_thread *t, int cat) {
+    mmi_tcount *c = cat < 0 ? &t->total : &t->cat[cat];
+    const mmi_gcount *g = cat < 0 ? &mmi_g_total : &mmi_g_cat[cat];
+    /* retired threads' bytes are folded into flushed at retirement */
+    return mmi_load(&g->flushed) + (mmi_load(&c->bytes) - c->flushed);
 }
 
 mm_stats mmi_process_stats(int cat) {

@@ -101,10 +101,14 @@ static int ctx_filled(const void *p, size_t n, unsigned seed)
 
 /* Nonzero when the process text report mentions name (live contexts are
  * listed in it). */
+/* Whether the "Live Contexts" part of the process report (the context
+ * tree, not the peak composition, which may name a context since destroyed)
+ * mentions name. */
 static int ctx_report_mentions(const char *name)
 {
     char *text = mmt_report_string(NULL, MM_REPORT_TEXT);
-    int found = strstr(text, name) != NULL;
+    const char *tree = strstr(text, "=== Live Contexts ===");
+    int found = tree != NULL && strstr(tree, name) != NULL;
     free(text);
     return found;
 }

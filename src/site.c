@@ -1,0 +1,156 @@
+/* Allocation sites: one record per (file, line, category) seen by an _at call
+ * while site recording is on, with live bytes, live blocks, peak and
+ * allocations. Records are found through an open-addressing table keyed by
+ * the __FILE__ pointer, the line and the category; lookups take no lock,
+ * inserts take site_lock. Records are never removed, so a block's tail may
+ * point at its record for as long as the block lives. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct mmi_site {
+    const char *file;       /* __FILE__ of the call; NULL: unknown site */
+    int line;               /* __LINE__ of the call */
+    int cat;                /* category of its blocks */
+    _Atomic int64_t bytes;  /* live bytes (any thread adds, relaxed) */
+    _Atomic int64_t blocks; /* live blocks */
+    _Atomic int64_t peak;   /* high-water mark of bytes */
+    _Atomic uint64_t allocs; /* cumulative allocations */
+};
+
+#define SITE_SLOTS (2 * MM_SITES_MAX) /* table slots: at most half full */
+
+static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
+/* the last record collects every site beyond MM_SITES_MAX */
+static mmi_site site_recs[MM_SITES_MAX + 1] = {[MM_SITES_MAX] = {.file = "(other sites)"}};
+static _Atomic int site_count;               /* records in use, below MM_SITES_MAX */
+static _Atomic(mmi_site *) site_table[SITE_SLOTS]; /* release-stored after the record */
+
+static size_t site_hash(const char *file, int line, int cat) {
+    uint64_t x = (uint64_t)(uintptr_t)file ^ ((uint64_t)(unsigned)line << 32) ^ (uint64_t)cat;
+    x *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 40) % SITE_SLOTS;
+}
+
+static bool site_is(const mmi_site *s, const char *file, int line, int cat) {
+    return s->file == file && s->line == line && s->cat == cat;
+}
+
+mmi_site *mmi_site_get(const char *file, int line, int cat) {
+    if (file == NULL) line = 0;
+    size_t i = site_hash(file, line, cat);
+    for (;;) { /* lock-free probe */
+        mmi_site *s = atomic_load_explicit(&site_table[i], memory_order_acquire);
+        if (s == NULL) break;
+        if (site_is(s, file, line, cat)) return s;
+        i = (i + 1) % SITE_SLOTS;
+    }
+    pthread_mutex_lock(&site_lock);
+    mmi_site *found = NULL;
+    for (;;) { /* again under the lock: another thread may have inserted it */
+        mmi_site *s = atomic_load_explicit(&site_table[i], memory_order_acquire);
+        if (s == NULL) break;
+        if (site_is(s, file, line, cat)) {
+            found = s;
+            break;
+        }
+        i = (i + 1) % SITE_SLOTS;
+    }
+    if (found == NULL) {
+        int n = mmi_load(&site_count);
+        if (n < MM_SITES_MAX) {
+            found = &site_recs[n];
+            found->file = file;
+            found->line = line;
+            found->cat = cat;
+            mmi_store(&site_count, n + 1);
+            atomic_store_explicit(&site_table[i], found, memory_order_release);
+        } else {
+            found = &site_recs[MM_SITES_MAX];
+        }
+    }
+    pthread_mutex_unlock(&site_lock);
+    return found;
+}
+
+static void site_max(_Atomic int64_t *dst, int64_t v) {
+    int64_t cur = mmi_load(dst);
+    while (v > cur &&
+           !atomic_compare_exchange_weak_explicit(dst, &cur, v, MMI_RELAXED, MMI_RELAXED)) {
+    }
+}
+
+void mmi_site_alloc(mmi_site *s, size_t bytes) {
+    int64_t now = atomic_fetch_add_explicit(&s->bytes, (int64_t)bytes, MMI_RELAXED) + (int64_t)bytes;
+    atomic_fetch_add_explicit(&s->blocks, 1, MMI_RELAXED);
+    atomic_fetch_add_explicit(&s->allocs, 1, MMI_RELAXED);
+    site_max(&s->peak, now);
+}
+
+void mmi_site_free(mmi_site *s, size_t bytes) {
+    atomic_fetch_sub_explicit(&s->bytes, (int64_t)bytes, MMI_RELAXED);
+    atomic_fetch_sub_explicit(&s->blocks, 1, MMI_RELAXED);
+}
+
+void mmi_site_resize(mmi_site *s, size_t old_bytes, size_t new_bytes) {
+    int64_t d = (int64_t)new_bytes - (int64_t)old_bytes;
+    int64_t now = atomic_fetch_add_explicit(&s->bytes, d, MMI_RELAXED) + d;
+    if (d > 0) site_max(&s->peak, now);
+}
+
+int mmi_site_cat(const mmi_site *s) {
+    return s->cat;
+}
+
+void mmi_site_where(const mmi_site *s, const char **file, int *line) {
+    *file = s->file;
+    *line = s->line;
+}
+
+int mm_set_sites(int on) {
+    mmi_options_init();
+    return (mmi_diag_set(MMI_DIAG_SITES, on != 0) & MMI_DIAG_SITES) != 0;
+}
+
+/* Largest live bytes first, then largest peak, then file and line. */
+static int site_order(const void *a, const void *b) {
+    const mm_site_stats *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    if (x->peak_bytes != y->peak_bytes) return x->peak_bytes < y->peak_bytes ? 1 : -1;
+    if (x->file != y->file) {
+        if (x->file == NULL) return 1;
+        if (y->file == NULL) return -1;
+        int c = strcmp(x->file, y->file);
+        if (c != 0) return c;
+    }
+    return x->line - y->line;
+}
+
+size_t mm_sites(mm_site_stats *out, size_t max) {
+    int n = mmi_load(&site_count);
+    bool other = mmi_load(&site_recs[MM_SITES_MAX].allocs) != 0;
+    size_t total = (size_t)n + (other ? 1 : 0);
+    if (out == NULL || max == 0) return total;
+    mm_site_stats *all = mmi_sys_malloc(total * sizeof *all + 1, MM_CAT_INVALID, NULL);
+    if (all == NULL) {
+        mmi_error_oom(total * sizeof *all, MM_CAT_UTILITY, NULL, "mm_sites");
+        return 0;
+    }
+    for (size_t i = 0; i < total; i++) {
+        const mmi_site *s = i < (size_t)n ? &site_recs[i] : &site_recs[MM_SITES_MAX];
+        int64_t bytes = mmi_load(&s->bytes), blocks = mmi_load(&s->blocks);
+        mm_site_stats st = {s->file,
+                            s->line,
+                            s->cat,
+                            bytes > 0 ? (size_t)bytes : 0,
+                            blocks > 0 ? (size_t)blocks : 0,
+                            (size_t)mmi_load(&s->peak),
+                            mmi_load(&s->allocs)};
+        all[i] = st;
+    }
+    qsort(all, total, sizeof *all, site_order);
+    memcpy(out, all, (max < total ? max : total) * sizeof *out);
+    mmi_sys_free(all);
+    return total;
+}

@@ -1,0 +1,212 @@
+/* Trace record: every allocation, reallocation, free and context reset
+ * written in the Mimic trace format, so a run can be replayed
+ * (mimicmem-replay) or compared with the traces recorded from Mimic. Lines
+ * are built on the caller's stack and appended to one 64 KiB buffer under
+ * trace_lock; the buffer goes to the file unbuffered by stdio, so a write
+ * error is seen at once and closes the trace with one warning. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRACE_BUF_BYTES ((size_t)64 * 1024)
+
+static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    FILE *file;                  /* open trace, or NULL */
+    char path[4096];             /* its path (after %p expansion); "" when none */
+    char buf[TRACE_BUF_BYTES];   /* lines not yet written */
+    size_t len;                  /* bytes in buf */
+    uint64_t next_id;            /* last block id handed out (ids start at 1) */
+    uint64_t forests;            /* F lines written */
+    bool atexit_set;             /* the exit flush is registered */
+    char warning[4200];          /* a write error to log once the lock is released */
+} trace_st;                      /* under trace_lock */
+
+/* Logs the pending write-error warning; called after trace_lock is released
+ * (a log hook may call back into the library). */
+static void trace_unlock(void) {
+    char msg[sizeof trace_st.warning];
+    memcpy(msg, trace_st.warning, sizeof msg);
+    trace_st.warning[0] = '\0';
+    pthread_mutex_unlock(&trace_lock);
+    if (msg[0]) mmi_log(MM_LOG_WARNING, "%s", msg);
+}
+
+/* Closes the trace; the caller holds trace_lock. */
+static void trace_close_locked(void) {
+    mmi_diag_set(MMI_DIAG_TRACE, false);
+    if (trace_st.file) fclose(trace_st.file);
+    trace_st.file = NULL;
+    trace_st.len = 0;
+    trace_st.path[0] = '\0';
+}
+
+/* Writes the buffer; on error closes the trace and warns once. */
+static bool trace_flush_locked(void) {
+    if (trace_st.file == NULL) return false;
+    if (trace_st.len == 0) return true;
+    size_t n = fwrite(trace_st.buf, 1, trace_st.len, trace_st.file);
+    if (n == trace_st.len && fflush(trace_st.file) == 0) {
+        trace_st.len = 0;
+        return true;
+    }
+    snprintf(trace_st.warning, sizeof trace_st.warning,
+             "writing the trace \"%s\" failed (%s); tracing is off", trace_st.path,
+             strerror(errno));
+    trace_close_locked();
+    return false;
+}
+
+static void trace_append_locked(const char *line, size_t n) {
+    if (trace_st.file == NULL) return;
+    if (trace_st.len + n > sizeof trace_st.buf && !trace_flush_locked()) return;
+    memcpy(trace_st.buf + trace_st.len, line, n);
+    trace_st.len += n;
+}
+
+/* Category name with spaces and control characters as '_' (one token). */
+static void trace_cat(char *out, int cat) {
+    const char *name = mmi_cat_name(cat);
+    size_t i = 0;
+    for (; name[i] && i < MM_NAME_MAX; i++) {
+        unsigned char c = (unsigned char)name[i];
+        out[i] = c <= 0x20 || c == 0x7f ? '_' : (char)c;
+    }
+    out[i] = '\0';
+}
+
+uint64_t mmi_trace_alloc(size_t size, int cat) {
+    char name[MM_NAME_MAX + 1], line[MM_NAME_MAX + 64];
+    trace_cat(name, cat);
+    pthread_mutex_lock(&trace_lock);
+    uint64_t id = 0;
+    if (trace_st.file) {
+        id = ++trace_st.next_id;
+        int n = snprintf(line, sizeof line, "A %llu %zu %s\n", (unsigned long long)id, size, name);
+        trace_append_locked(line, (size_t)n);
+    }
+    trace_unlock();
+    return id;
+}
+
+void mmi_trace_realloc(uint64_t id, size_t size, int cat) {
+    char name[MM_NAME_MAX + 1], line[MM_NAME_MAX + 64];
+    trace_cat(name, cat);
+    int n = snprintf(line, sizeof line, "R %llu %zu %s\n", (unsigned long long)id, size, name);
+    pthread_mutex_lock(&trace_lock);
+    trace_append_locked(line, (size_t)n);
+    trace_unlock();
+}
+
+void mmi_trace_free(uint64_t id) {
+    char line[32];
+    int n = snprintf(line, sizeof line, "D %llu\n", (unsigned long long)id);
+    pthread_mutex_lock(&trace_lock);
+    trace_append_locked(line, (size_t)n);
+    trace_unlock();
+}
+
+void mmi_trace_forest(void) {
+    char line[32];
+    pthread_mutex_lock(&trace_lock);
+    if (trace_st.file) {
+        int n = snprintf(line, sizeof line, "F %llu\n", (unsigned long long)trace_st.forests++);
+        trace_append_locked(line, (size_t)n);
+    }
+    trace_unlock();
+}
+
+void mmi_trace_flush(void) {
+    pthread_mutex_lock(&trace_lock);
+    trace_flush_locked();
+    trace_unlock();
+}
+
+static void trace_at_exit(void) {
+    mm_trace_stop();
+}
+
+/* Expands %p in pattern to the process id ("%%" to '%'); false when the
+ * result does not fit. */
+static bool trace_expand(const char *pattern, char *out, size_t len) {
+    size_t o = 0;
+    for (const char *p = pattern; *p; p++) {
+        char tmp[32];
+        const char *add = tmp;
+        if (p[0] == '%' && p[1] == 'p') {
+            snprintf(tmp, sizeof tmp, "%ld", mmi_getpid());
+            p++;
+        } else if (p[0] == '%' && p[1] == '%') {
+            tmp[0] = '%', tmp[1] = '\0';
+            p++;
+        } else {
+            tmp[0] = *p, tmp[1] = '\0';
+        }
+        size_t n = strlen(add);
+        if (o + n >= len) return false;
+        memcpy(out + o, add, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return true;
+}
+
+bool mmi_expand_path(const char *pattern, char *out, size_t len) {
+    return trace_expand(pattern, out, len);
+}
+
+int mm_trace_start(const char *path) {
+    mmi_options_init();
+    if (path == NULL || path[0] == '\0') {
+        mmi_error(MM_ERR_BAD_ARGUMENT, 0, MM_CAT_INVALID, NULL, NULL,
+                  "mm_trace_start: the path is NULL or empty");
+        return -1;
+    }
+    char full[sizeof trace_st.path];
+    if (!trace_expand(path, full, sizeof full)) {
+        mmi_log(MM_LOG_WARNING, "trace path \"%s\" is too long; tracing is off", path);
+        return -1;
+    }
+    mm_trace_stop();
+    FILE *f = fopen(full, "w");
+    if (f == NULL) {
+        mmi_log(MM_LOG_WARNING, "cannot open the trace \"%s\" (%s); tracing is off", full,
+                strerror(errno));
+        return -1;
+    }
+    setvbuf(f, NULL, _IONBF, 0); /* trace_st.buf is the buffer: errors show at once */
+    pthread_mutex_lock(&trace_lock);
+    trace_st.file = f;
+    memcpy(trace_st.path, full, sizeof full);
+    trace_st.len = 0;
+    trace_st.forests = 0;
+    char head[128];
+    int n = snprintf(head, sizeof head,
+                     "# mimic allocation trace v1\n# written by mimicmem %s, process %ld\n",
+                     MM_VERSION_STRING, mmi_getpid());
+    trace_append_locked(head, (size_t)n);
+    bool reg = !trace_st.atexit_set;
+    trace_st.atexit_set = true;
+    mmi_diag_set(MMI_DIAG_TRACE, true);
+    pthread_mutex_unlock(&trace_lock);
+    if (reg) atexit(trace_at_exit);
+    return 0;
+}
+
+void mm_trace_stop(void) {
+    pthread_mutex_lock(&trace_lock);
+    if (trace_st.file) {
+        mmi_diag_set(MMI_DIAG_TRACE, false);
+        if (trace_flush_locked()) trace_close_locked();
+    }
+    trace_unlock();
+}
+
+/* The open trace's path into buf ("" when none). */
+void mmi_trace_path(char *buf, size_t len) {
+    pthread_mutex_lock(&trace_lock);
+    snprintf(buf, len, "%s", trace_st.path);
+    pthread_mutex_unlock(&trace_lock);
+}
