@@ -463,7 +463,7 @@ MM_API unsigned mm_set_limit_warn(unsigned percent);
  *   sites          off | on
  *   peak_step      bytes, K/M/G/T suffix
  *   trace          path (%p: process id; "" : off)
- *   cache          bytes per thread of the free-block cache, suffix allowed; 0: off
+ *   cache          on | off | bytes per thread of the free-block cache (K/M/G/T)
  * ====================================================================== */
 
 /* Sets option name (as in the table, lower case) to value, as the

@@ -74,7 +74,7 @@ static void *alloc_process(size_t size, int cat, bool zero, const char *fn) {
     h->size_cat = mmi_pack_size_cat(size, cat);
     h->info = 0;
     mmi_hdr_seal_live(h);
-    mmi_count_alloc(t, cat, size, NULL);
+    if (mmi_count_alloc(t, cat, size)) mmi_peak_process(NULL);
     return mmi_payload_of(h);
 }
 

@@ -12,9 +12,17 @@ _Atomic unsigned mmi_diag;
 _Atomic int mmi_fill = MM_FILL_NAN;
 static _Atomic int check_mode = MM_CHECK_OFF;
 
+_Atomic size_t mmi_ctx_fast_below = MMI_SMALL_MAX + 1;
+static pthread_mutex_t diag_lock = PTHREAD_MUTEX_INITIALIZER;
+
 unsigned mmi_diag_set(unsigned mask, bool on) {
-    if (on) return atomic_fetch_or_explicit(&mmi_diag, mask, MMI_RELAXED);
-    return atomic_fetch_and_explicit(&mmi_diag, ~mask, MMI_RELAXED);
+    pthread_mutex_lock(&diag_lock); /* keeps mmi_ctx_fast_below in step with mmi_diag */
+    unsigned old = mmi_load(&mmi_diag);
+    unsigned now = on ? old | mask : old & ~mask;
+    mmi_store(&mmi_diag, now);
+    mmi_store(&mmi_ctx_fast_below, now == 0 ? MMI_SMALL_MAX + 1 : 0);
+    pthread_mutex_unlock(&diag_lock);
+    return old;
 }
 
 mm_check_mode mm_set_check(mm_check_mode mode) {
@@ -181,7 +189,7 @@ void *mmi_diag_alloc(mm_context *ctx, size_t size, int cat, bool zero, const cha
         if (flags & MMI_HF_TAIL) ctx->tail_blocks++;
         mmi_context_count_alloc(ctx, cat, size);
     }
-    mmi_count_alloc(t, cat, size, ctx);
+    if (mmi_count_alloc(t, cat, size)) mmi_peak_process(ctx);
     return mmi_payload_of(h);
 }
 

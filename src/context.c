@@ -35,19 +35,33 @@ static inline void ctx_grow(mmi_ccount *c, size_t bytes) {
 }
 
 /* An allocation of bytes in category cat of ctx: ctx's own figure, then the
- * subtree figures of ctx and every ancestor. */
-static inline void ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
+ * subtree figures of ctx and every ancestor. Returns true when one of them
+ * passed its next peak-composition mark: the caller then calls ctx_peaks
+ * last, so the loop itself makes no call and keeps its registers. */
+static inline bool ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
     ctx->self_bytes += bytes;
     if (ctx->self_bytes > ctx->self_peak) ctx->self_peak = ctx->self_bytes;
     mm_context *p = ctx;
+    bool comp = false;
     do {
-        ctx_grow(&p->tree, bytes);
+        p->tree.bytes += bytes;
+        if (p->tree.bytes > p->tree.peak) { /* only a new peak can pass the mark */
+            p->tree.peak = p->tree.bytes;
+            if (MMI_UNLIKELY(p->tree.bytes >= p->comp_next)) comp = true;
+        }
         p->tree.allocs++;
         ctx_grow(&p->cats[cat].tree, bytes);
         p->cats[cat].tree.allocs++;
-        /* a peak one step above the last composition records a new one */
-        if (MMI_UNLIKELY(p->tree.bytes >= p->comp_next)) mmi_peak_context(p, ctx);
     } while ((p = p->parent) != NULL);
+    return comp;
+}
+
+/* Records the peak composition of the process (when its mark was passed)
+ * and of every context from ctx up whose figure passed its mark (peak.c). */
+static MMI_COLD void ctx_peaks(mm_context *ctx) {
+    mmi_peak_process(ctx); /* checks its own mark */
+    for (mm_context *p = ctx; p; p = p->parent)
+        if (p->tree.bytes >= p->comp_next) mmi_peak_context(p, ctx);
 }
 
 /* blocks blocks of bytes bytes in total left category cat of ctx by free,
@@ -76,12 +90,15 @@ static void ctx_count_resize(mm_context *ctx, int old_cat, size_t old_bytes, int
             p->cats[old_cat].tree.moved--;
             p->cats[new_cat].tree.moved++;
         }
-        if (MMI_UNLIKELY(p->tree.bytes >= p->comp_next)) mmi_peak_context(p, ctx);
     }
+    for (mm_context *p = ctx; p; p = p->parent)
+        if (p->tree.bytes >= p->comp_next) mmi_peak_context(p, ctx);
 }
 
 void mmi_context_count_alloc(mm_context *ctx, int cat, size_t bytes) {
-    ctx_count_alloc(ctx, cat, bytes);
+    if (ctx_count_alloc(ctx, cat, bytes))
+        for (mm_context *p = ctx; p; p = p->parent)
+            if (p->tree.bytes >= p->comp_next) mmi_peak_context(p, ctx);
 }
 
 void mmi_context_count_free(mm_context *ctx, int cat, size_t bytes) {
@@ -301,8 +318,8 @@ mmi_chunk *mmi_context_chunk_of(const mmi_header *h, const char **why) {
  * else (errors, NULL context, refills, large blocks) goes the general way. */
 void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
     if (MMI_LIKELY(ctx != NULL && ctx->magic == MMI_CTX_ALIVE &&
-                   (unsigned)cat < (unsigned)ctx->ncounted && size <= MMI_SMALL_MAX &&
-                   mmi_load(&mmi_diag) == 0)) {
+                   (unsigned)cat < (unsigned)ctx->ncounted &&
+                   size < mmi_load(&mmi_ctx_fast_below))) {
         unsigned k = mmi_size_class(size);
         void *f = ctx->freelist[k];
         mmi_header *h = NULL;
@@ -318,8 +335,8 @@ void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
         if (MMI_LIKELY(h != NULL)) {
             h->size_cat = mmi_pack_size_cat(size, cat);
             mmi_hdr_seal_live(h);
-            ctx_count_alloc(ctx, cat, size);
-            mmi_count_alloc(mmi_thread_get(), cat, size, ctx);
+            if (MMI_UNLIKELY(ctx_count_alloc(ctx, cat, size))) ctx_peaks(ctx);
+            if (MMI_UNLIKELY(mmi_count_alloc(mmi_thread_get(), cat, size))) mmi_peak_process(ctx);
             return mmi_payload_of(h);
         }
     }
@@ -339,8 +356,9 @@ void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const 
     if (MMI_UNLIKELY(h == NULL)) return NULL;
     h->size_cat = mmi_pack_size_cat(size, cat);
     mmi_hdr_seal_live(h);
-    ctx_count_alloc(ctx, cat, size);
-    mmi_count_alloc(mmi_thread_get(), cat, size, ctx);
+    bool comp = ctx_count_alloc(ctx, cat, size);
+    comp |= mmi_count_alloc(mmi_thread_get(), cat, size);
+    if (MMI_UNLIKELY(comp)) ctx_peaks(ctx);
     return mmi_payload_of(h);
 }
 

@@ -182,9 +182,9 @@ int64_t mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g);
  * total + step); read only when a thread's peak estimate moves. */
 extern _Atomic int64_t mmi_peak_next;
 extern _Atomic size_t mmi_peak_step; /* option "peak_step", bytes >= 1 */
-/* Records the process composition at estimate est, reached by an allocation
- * in ctx (NULL: process-wide). */
-MMI_COLD void mmi_peak_process(int64_t est, const mm_context *ctx);
+/* Records the process composition if the calling thread's estimate passed
+ * mmi_peak_next, reached by an allocation in ctx (NULL: process-wide). */
+MMI_COLD void mmi_peak_process(const mm_context *ctx);
 
 static inline mmi_thread *mmi_thread_get(void) {
     mmi_thread *t = mmi_tls;
@@ -214,11 +214,12 @@ static inline int64_t mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t byte
     return 0;
 }
 
-/* Grows the process total; a peak estimate that passes the next
- * composition mark records one (ctx: where the allocation happened). */
-static inline void mmi_total_grow(mmi_thread *t, int64_t bytes, const mm_context *ctx) {
+/* Grows the process total; true when its peak estimate passed the next
+ * composition mark (the caller then calls mmi_peak_process last, so the hot
+ * path itself makes no call there). */
+static inline bool mmi_total_grow(mmi_thread *t, int64_t bytes) {
     int64_t est = mmi_tcount_grow(&t->total, &mmi_g_total, bytes);
-    if (MMI_UNLIKELY(est != 0) && est >= mmi_load(&mmi_peak_next)) mmi_peak_process(est, ctx);
+    return MMI_UNLIKELY(est != 0) && est >= mmi_load(&mmi_peak_next);
 }
 
 /* Takes bytes off one figure; a shrinking figure cannot make a peak. */
@@ -228,11 +229,13 @@ static inline void mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_t bytes
     if (MMI_UNLIKELY(b - c->flushed <= -MMI_BATCH)) mmi_tcount_flush(c, g);
 }
 
-static inline void mmi_count_alloc(mmi_thread *t, int cat, size_t bytes, const mm_context *ctx) {
+/* Counts an allocation; true when a process peak composition is due (see
+ * mmi_total_grow). */
+static inline bool mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
     mmi_store(&c->allocs, mmi_load(&c->allocs) + 1);
     mmi_tcount_grow(c, &mmi_g_cat[cat], (int64_t)bytes);
-    mmi_total_grow(t, (int64_t)bytes, ctx);
+    return mmi_total_grow(t, (int64_t)bytes);
 }
 
 static inline void mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
@@ -516,6 +519,9 @@ MMI_COLD bool mmi_fault_fail(int cat, const mm_context *ctx);
 #define MMI_DIAG_LIMITS 0x10u /* some limit is set */
 
 extern _Atomic unsigned mmi_diag;
+/* The context fast path serves sizes below this: MMI_SMALL_MAX + 1 while
+ * mmi_diag is 0, else 0 (one compare covers the size bound and the modes). */
+extern _Atomic size_t mmi_ctx_fast_below;
 /* Turns the bits of mask on or off in mmi_diag (atomic, any thread);
  * returns the old mmi_diag. */
 unsigned mmi_diag_set(unsigned mask, bool on);

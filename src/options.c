@@ -175,9 +175,16 @@ static void opt_get_trace(char *b, size_t n) {
     mmi_trace_path(b, n);
 }
 
+/* "on" (and "1", its spelling before this table existed) is the default
+ * size; "off" is 0; anything else is a byte count. */
 static bool opt_set_cache(const char *v) {
     size_t bytes;
-    if (!opt_parse_bytes(v, &bytes)) return false;
+    if (strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
+        bytes = MMI_DEFAULT_CACHE_BYTES;
+    else if (strcmp(v, "off") == 0)
+        bytes = 0;
+    else if (!opt_parse_bytes(v, &bytes))
+        return false;
     mmi_store(&mmi_cache_limit, bytes);
     return true;
 }
@@ -216,7 +223,7 @@ static const opt_entry opt_table[] = {
     MM_OPT(sites,         "SITES",          "off",    "record allocation sites of _at calls: off | on")
     MM_OPT(peak_step,     "PEAK_STEP",      "64K",    "record the peak composition every this many bytes of growth")
     MM_OPT(trace,         "TRACE",          "",       "write a trace to this file (%p: process id; empty: off)")
-    MM_OPT(cache,         "CACHE",          OPT_CACHE_DEFAULT, "bytes of freed blocks each thread keeps (0: off)")
+    MM_OPT(cache,         "CACHE",          OPT_CACHE_DEFAULT, "freed blocks each thread keeps: on | off | bytes")
 };
 
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])

@@ -40,7 +40,9 @@ static void peak_where(const mm_context *ctx, char *where, char *label, uint64_t
     *epoch = mmi_epochs_count((l ? l : ctx)->epochs);
 }
 
-void mmi_peak_process(int64_t est, const mm_context *ctx) {
+void mmi_peak_process(const mm_context *ctx) {
+    int64_t est = mmi_process_bytes_view(mmi_thread_get(), -1);
+    if (est < mmi_load(&mmi_peak_next)) return;
     pthread_mutex_lock(&peak_lock);
     if (est >= mmi_load(&mmi_peak_next)) {
         int ncat = mm_category_count();

@@ -103,9 +103,9 @@ void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat,
     } else {
         mmi_tcount_shrink(&t->cat[old_cat], &mmi_g_cat[old_cat], (int64_t)(old_bytes - new_bytes));
     }
-    if (new_bytes >= old_bytes)
-        mmi_total_grow(t, (int64_t)(new_bytes - old_bytes), ctx);
-    else
+    if (new_bytes >= old_bytes) {
+        if (mmi_total_grow(t, (int64_t)(new_bytes - old_bytes))) mmi_peak_process(ctx);
+    } else
         mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)(old_bytes - new_bytes));
 }
 
