@@ -1,0 +1,601 @@
+/* Unit tests for tools/replay: the model pass on a hand-written trace whose
+ * figures are worked out below, the recorded Mimic trace against the figures
+ * of its README, mimicmem's statistics against the model, the timed pass
+ * (legacy table full included), bad input with its line number, and the
+ * mimicmem-replay program itself run as a child (JSON, exit statuses). */
+#define _POSIX_C_SOURCE 200809L
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mimicmem.h"
+#include "mm_json.h"
+#include "replay_core.h"
+
+#ifndef MMR_TEST_TOOL
+#error "MMR_TEST_TOOL (path of mimicmem-replay) must be defined by tests/CMakeLists.txt"
+#endif
+#ifndef MMR_TEST_SMALL_TRACE
+#error "MMR_TEST_SMALL_TRACE (path of mimic-trace-small.txt.gz) must be defined"
+#endif
+
+/* ------------------------------------------------------------------------
+ * Helpers: temporary traces, a child running the tool
+ * ---------------------------------------------------------------------- */
+
+/* Writes text to a new temporary file; its path goes to path (64 bytes). */
+static void write_temp(const char *text, char *path)
+{
+    snprintf(path, 64, "/tmp/mmr_test_XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0, "mkstemp should create a temporary file: %s", strerror(errno));
+    FILE *f = fdopen(fd, "w");
+    cr_assert_not_null(f, "fdopen should succeed");
+    cr_assert_eq(fputs(text, f) >= 0, 1, "writing the trace should succeed");
+    cr_assert_eq(fclose(f), 0, "closing the trace should succeed");
+}
+
+/* Loads text as a trace; the file is removed again. */
+static int load_text(const char *text, trace *t, char *err, size_t errlen, char *path)
+{
+    write_temp(text, path);
+    int rc = mmr_load(path, t, err, errlen);
+    unlink(path);
+    return rc;
+}
+
+/* Reads a whole file into a malloc'd, NUL-terminated string. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s should be readable", path);
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) {
+            break;
+        }
+        if (cap - n - 1 == 0) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+typedef struct {
+    int exit_status; /* exit status, or -1 when a signal ended the child */
+    char *out;       /* its stdout (malloc'd) */
+    char *err;       /* its stderr (malloc'd) */
+} tool_run;
+
+/* Runs mimicmem-replay with args (NULL-terminated, program name excluded). */
+static void run_tool(const char *const args[], tool_run *r)
+{
+    char out_path[64], err_path[64];
+    write_temp("", out_path);
+    write_temp("", err_path);
+    const char *argv[16];
+    size_t n = 0;
+    argv[n++] = MMR_TEST_TOOL;
+    for (size_t i = 0; args[i] != NULL && n + 1 < 16; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork() should succeed: %s", strerror(errno));
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_TRUNC);
+        int e = open(err_path, O_WRONLY | O_TRUNC);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) {
+            _exit(126);
+        }
+        execv(MMR_TEST_TOOL, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid, "waitpid should return the child");
+    r->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r->out = slurp(out_path);
+    r->err = slurp(err_path);
+    unlink(out_path);
+    unlink(err_path);
+}
+
+static void tool_run_free(tool_run *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static const mmr_category *find_category(const mmr_summary *s, mm_category c)
+{
+    for (size_t k = 0; k < s->ncategories; k++) {
+        if (s->categories[k].category == c) {
+            return &s->categories[k];
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * The hand-written trace
+ *
+ * Running state after each operation (L live bytes, N live blocks; per
+ * category H Halos, T Trees, I IO, U Utility, C Cooling):
+ *
+ *   op  line               L     N  what changes
+ *    1  A 1 100 Utility    100   1  U 100
+ *    2  F 0                            forest 0 starts
+ *    3  A 2 1000 Halos     1100  2  H 1000  (Halos' own peak)
+ *    4  A 3 500 Trees      1600  3  T 500
+ *    5  D 2                600   2  H 0
+ *    6  F 1                            forest 1 starts
+ *    7  A 4 300 Halos      900   3  H 300
+ *    8  A 5 200 Cooling    1100  4  C 200
+ *    9  R 5 900 Cooling    1800  4  C 900   <- the peak: first time above 1600
+ *   10  A 6 0 IO           1800  5  I 0     (ties the peak: not the moment)
+ *   11  D 4                1500  4  H 0
+ *   12  A 7 300 Trees      1800  5  T 800   (ties again; Trees' own peak)
+ *   13  F 5                            forest value 5 (values need not run on)
+ *   14  D 7                1500  4  T 500
+ *   15  D 6                1500  3
+ *   16  D 5                600   2  C 0
+ *   17  D 3                100   1  T 0
+ *   18  R 1 50 IO          50    1  U 0, I 50 (moves the block to IO)
+ *   19  D 1                0     0
+ *
+ * Peak 1,800 bytes at op 9, in forest 1, 4 live blocks. Max live blocks 5.
+ * At the peak: Halos 300 + Trees 500 + IO 0 + Utility 100 + Cooling 900 =
+ * 1,800. Own peaks: Halos 1,000, Trees 800, IO 50, Utility 100, Cooling 900.
+ * ---------------------------------------------------------------------- */
+
+static const char hand_trace[] = "# mimic allocation trace v1\n"
+                                 "# written by hand for test_replay.c\n"
+                                 "A 1 100 Utility\n"
+                                 "F 0\n"
+                                 "A 2 1000 Halos\n"
+                                 "A 3 500 Trees\n"
+                                 "D 2\n"
+                                 "\n"
+                                 "F 1\n"
+                                 "A 4 300 Halos\n"
+                                 "A 5 200 Cooling\n"
+                                 "R 5 900 Cooling\n"
+                                 "A 6 0 IO\n"
+                                 "D 4\n"
+                                 "A 7 300 Trees\n"
+                                 "F 5\n"
+                                 "D 7\n"
+                                 "D 6\n"
+                                 "D 5\n"
+                                 "D 3\n"
+                                 "R 1 50 IO\n"
+                                 "D 1\n";
+
+Test(replay, hand_trace_gives_the_figures_worked_out_by_hand)
+{
+    trace t;
+    char err[256], path[64];
+    cr_assert_eq(load_text(hand_trace, &t, err, sizeof err, path), 0, "the trace should load: %s",
+                 err);
+    mmr_summary s;
+    cr_assert_eq(mmr_analyse(&t, &s), 0, "the analysis should succeed");
+
+    cr_expect_eq(s.operations, 19, "19 operations (comments and blank lines are not), got %zu",
+                 s.operations);
+    cr_expect_eq(s.forests, 3, "3 forests, got %zu", s.forests);
+    cr_expect_eq(s.allocs, 7, "7 allocations, got %zu", s.allocs);
+    cr_expect_eq(s.reallocs, 2, "2 reallocs, got %zu", s.reallocs);
+    cr_expect_eq(s.frees, 7, "7 frees, got %zu", s.frees);
+    cr_expect_eq(s.blocks, 7, "7 blocks, got %zu", s.blocks);
+    cr_expect_eq(s.peak_bytes, 1800, "peak 1,800 bytes, got %llu", (unsigned long long)s.peak_bytes);
+    cr_expect_eq(s.peak_operation, 9, "the peak is made by op 9 (the first to reach it), got %zu",
+                 s.peak_operation);
+    cr_expect_eq(s.peak_forest, 1, "the peak is in forest 1, got %lld", (long long)s.peak_forest);
+    cr_expect_eq(s.live_blocks_at_peak, 4, "4 live blocks at the peak, got %zu",
+                 s.live_blocks_at_peak);
+    cr_expect_eq(s.max_live_blocks, 5, "at most 5 live blocks, got %zu", s.max_live_blocks);
+    cr_expect_eq(s.live_blocks_at_end, 0, "no block left live, got %zu", s.live_blocks_at_end);
+
+    mm_category cooling = mm_category_find("Cooling");
+    cr_assert_geq(cooling, MM_CAT_BUILTIN_COUNT, "loading registers Cooling");
+    cr_assert_eq(s.ncategories, 5, "5 categories occur (Halos Trees IO Utility Cooling), got %zu",
+                 s.ncategories);
+    static const struct {
+        mm_category cat;       /* which */
+        uint64_t peak_bytes;   /* own peak */
+        uint64_t at_peak;      /* bytes at the total peak */
+        uint64_t allocs;       /* A lines */
+    } want[] = {{MM_CAT_HALOS, 1000, 300, 2}, {MM_CAT_TREES, 800, 500, 2}, {MM_CAT_IO, 50, 0, 1},
+                {MM_CAT_UTILITY, 100, 100, 1}};
+    uint64_t sum = 0;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const mmr_category *c = &s.categories[i];
+        cr_expect_eq(c->category, want[i].cat, "categories come in id order: %zu is %d, got %d",
+                     i, want[i].cat, c->category);
+        cr_expect_eq(c->peak_bytes, want[i].peak_bytes, "%s own peak %llu, got %llu",
+                     mm_category_name(want[i].cat), (unsigned long long)want[i].peak_bytes,
+                     (unsigned long long)c->peak_bytes);
+        cr_expect_eq(c->at_peak_bytes, want[i].at_peak, "%s at the peak %llu, got %llu",
+                     mm_category_name(want[i].cat), (unsigned long long)want[i].at_peak,
+                     (unsigned long long)c->at_peak_bytes);
+        cr_expect_eq(c->allocs, want[i].allocs, "%s allocations %llu, got %llu",
+                     mm_category_name(want[i].cat), (unsigned long long)want[i].allocs,
+                     (unsigned long long)c->allocs);
+    }
+    const mmr_category *c = &s.categories[4];
+    cr_expect_eq(c->category, cooling, "Cooling comes last (highest id)");
+    cr_expect_eq(c->peak_bytes, 900, "Cooling own peak 900, got %llu",
+                 (unsigned long long)c->peak_bytes);
+    cr_expect_eq(c->at_peak_bytes, 900, "Cooling 900 at the peak, got %llu",
+                 (unsigned long long)c->at_peak_bytes);
+    for (size_t k = 0; k < s.ncategories; k++) {
+        sum += s.categories[k].at_peak_bytes;
+    }
+    cr_expect_eq(sum, s.peak_bytes, "the composition sums to the peak: %llu vs %llu",
+                 (unsigned long long)sum, (unsigned long long)s.peak_bytes);
+    mmr_summary_free(&s);
+    trace_free(&t);
+}
+
+Test(replay, peak_before_the_first_forest_has_forest_minus_one)
+{
+    trace t;
+    char err[256], path[64];
+    /* Peak 64 at op 2 (before F 0); max live blocks 2. */
+    cr_assert_eq(load_text("A 1 32 Trees\nA 2 32 Halos\nF 0\nD 1\nD 2\n", &t, err, sizeof err,
+                           path),
+                 0, "the trace should load: %s", err);
+    mmr_summary s;
+    cr_assert_eq(mmr_analyse(&t, &s), 0);
+    cr_expect_eq(s.peak_bytes, 64, "peak 64, got %llu", (unsigned long long)s.peak_bytes);
+    cr_expect_eq(s.peak_forest, -1, "no F line before the peak: forest -1, got %lld",
+                 (long long)s.peak_forest);
+    cr_expect_eq(s.peak_operation, 2, "op 2 makes the peak, got %zu", s.peak_operation);
+    cr_expect_eq(s.live_blocks_at_peak, 2, "2 live blocks at the peak, got %zu",
+                 s.live_blocks_at_peak);
+    mmr_summary_free(&s);
+    trace_free(&t);
+}
+
+Test(replay, empty_trace_has_no_peak_moment)
+{
+    trace t;
+    char err[256], path[64];
+    cr_assert_eq(load_text("# mimic allocation trace v1\nF 0\n", &t, err, sizeof err, path), 0,
+                 "the trace should load: %s", err);
+    mmr_summary s;
+    cr_assert_eq(mmr_analyse(&t, &s), 0);
+    cr_expect_eq(s.operations, 1, "one F line, got %zu", s.operations);
+    cr_expect_eq(s.peak_bytes, 0, "peak 0, got %llu", (unsigned long long)s.peak_bytes);
+    cr_expect_eq(s.peak_operation, 0, "no peak moment, got op %zu", s.peak_operation);
+    cr_expect_eq(s.peak_forest, -1, "no peak forest, got %lld", (long long)s.peak_forest);
+    cr_expect_eq(s.ncategories, 0, "no category occurs, got %zu", s.ncategories);
+    mmr_summary_free(&s);
+    trace_free(&t);
+}
+
+Test(replay, mimicmem_statistics_agree_with_the_model_on_the_hand_trace)
+{
+    trace t;
+    char err[256], path[64];
+    cr_assert_eq(load_text(hand_trace, &t, err, sizeof err, path), 0, "load: %s", err);
+    mmr_summary s;
+    cr_assert_eq(mmr_analyse(&t, &s), 0);
+    mmr_check chk;
+    cr_assert_eq(mmr_check_stats(&t, &s, &chk), 0);
+    cr_expect_eq(chk.fresh, 1, "nothing went through mimicmem before the replay");
+    cr_expect_eq(chk.peak_bytes, 1800, "mimicmem's process peak is 1,800, got %llu",
+                 (unsigned long long)chk.peak_bytes);
+    cr_expect_eq(chk.live_bytes_after, 0, "nothing live after the replay, got %zu",
+                 chk.live_bytes_after);
+    cr_assert_eq(chk.ncategories, s.ncategories);
+    for (size_t k = 0; k < s.ncategories; k++) {
+        cr_expect_eq(chk.category_peak_bytes[k], s.categories[k].peak_bytes,
+                     "%s: mimicmem peak %llu, model %llu",
+                     mm_category_name(s.categories[k].category),
+                     (unsigned long long)chk.category_peak_bytes[k],
+                     (unsigned long long)s.categories[k].peak_bytes);
+    }
+    cr_expect_eq(chk.agree, 1, "agree: yes");
+    mmr_check_free(&chk);
+
+    /* A second check in the same process sees the first replay's peak. */
+    cr_assert_eq(mmr_check_stats(&t, &s, &chk), 0);
+    cr_expect_eq(chk.fresh, 0, "after one replay mimicmem's peak is no longer 0");
+    cr_expect_eq(chk.agree, 0, "a check that is not fresh never agrees");
+    mmr_check_free(&chk);
+    mmr_summary_free(&s);
+    trace_free(&t);
+}
+
+/* ------------------------------------------------------------------------
+ * The recorded Mimic trace (figures from README-mimic-data.md)
+ * ---------------------------------------------------------------------- */
+
+Test(replay, small_mimic_trace_gives_the_documented_figures, .timeout = 120)
+{
+    trace t;
+    char err[512];
+    cr_assert_eq(mmr_load(MMR_TEST_SMALL_TRACE, &t, err, sizeof err), 0,
+                 "the small trace should load: %s", err);
+    mmr_summary s;
+    cr_assert_eq(mmr_analyse(&t, &s), 0);
+    cr_expect_eq(s.forests, 1000, "1,000 forests, got %zu", s.forests);
+    cr_expect_eq(s.allocs, 109247, "109,247 allocations, got %zu", s.allocs);
+    cr_expect_eq(s.reallocs, 0, "no realloc, got %zu", s.reallocs);
+    cr_expect_eq(s.frees, 109247, "109,247 frees, got %zu", s.frees);
+    cr_expect_eq(s.peak_bytes, 7927592, "peak 7,927,592 bytes, got %llu",
+                 (unsigned long long)s.peak_bytes);
+    cr_expect_eq(s.max_live_blocks, 12518, "max live 12,518 blocks, got %zu", s.max_live_blocks);
+    cr_expect_eq(s.live_blocks_at_end, 0, "every block freed, got %zu live", s.live_blocks_at_end);
+    static const struct {
+        mm_category cat;     /* which */
+        uint64_t at_peak;    /* bytes at the peak, from the README */
+    } want[] = {{MM_CAT_HALOS, 7005488}, {MM_CAT_TREES, 864096}, {MM_CAT_IO, 50008},
+                {MM_CAT_UTILITY, 8000}};
+    uint64_t sum = 0;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const mmr_category *c = find_category(&s, want[i].cat);
+        cr_assert_not_null(c, "%s occurs in the trace", mm_category_name(want[i].cat));
+        cr_expect_eq(c->at_peak_bytes, want[i].at_peak, "%s at the peak %llu, got %llu",
+                     mm_category_name(want[i].cat), (unsigned long long)want[i].at_peak,
+                     (unsigned long long)c->at_peak_bytes);
+        sum += c->at_peak_bytes;
+    }
+    cr_expect_eq(s.ncategories, 4, "only Halos, Trees, IO and Utility occur, got %zu",
+                 s.ncategories);
+    cr_expect_eq(sum, s.peak_bytes, "the composition sums to the peak");
+    cr_expect_leq(s.live_blocks_at_peak, s.max_live_blocks, "live blocks at the peak <= max");
+    cr_expect_gt(s.peak_forest, -1, "the peak is inside a forest");
+
+    mmr_check chk;
+    cr_assert_eq(mmr_check_stats(&t, &s, &chk), 0);
+    cr_expect_eq(chk.agree, 1, "mimicmem's peaks agree with the model (process peak %llu)",
+                 (unsigned long long)chk.peak_bytes);
+    mmr_check_free(&chk);
+    mmr_summary_free(&s);
+    trace_free(&t);
+}
+
+/* ------------------------------------------------------------------------
+ * Timed comparison
+ * ---------------------------------------------------------------------- */
+
+Test(replay, timing_runs_every_allocator_every_round)
+{
+    trace t;
+    char err[256], path[64];
+    cr_assert_eq(load_text(hand_trace, &t, err, sizeof err, path), 0, "load: %s", err);
+    mmr_timing tm;
+    cr_assert_eq(mmr_time(&t, 3, &tm), 0);
+    cr_expect_eq(tm.rounds, 3);
+    static const char *const names[MMR_NALLOCATORS] = {"malloc", "mimicmem", "legacy table"};
+    for (int a = 0; a < MMR_NALLOCATORS; a++) {
+        const mmr_allocator_time *at = &tm.allocators[a];
+        cr_expect_str_eq(at->name, names[a]);
+        cr_expect_null(at->failure, "%s should not fail", names[a]);
+        cr_expect_eq(at->nrounds, 3, "%s: 3 rounds, got %d", names[a], at->nrounds);
+        cr_expect(at->min_seconds <= at->median_seconds && at->median_seconds <= at->max_seconds,
+                  "%s: min <= median <= max", names[a]);
+    }
+    cr_expect_eq(mm_stats_total(NULL).bytes, 0, "the mimicmem replays leave nothing live");
+    cr_expect_eq(mmr_time(&t, 0, &tm), -1, "0 rounds is refused");
+    trace_free(&t);
+}
+
+Test(replay, timing_records_a_full_legacy_table_as_a_failure, .timeout = 120)
+{
+    /* 50,001 live blocks: one more than the legacy table holds. */
+    size_t n = 50001, cap = n * 2 * 24 + 64, len = 0;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    for (size_t i = 1; i <= n; i++) {
+        len += (size_t)snprintf(text + len, cap - len, "A %zu 8 Halos\n", i);
+    }
+    for (size_t i = 1; i <= n; i++) {
+        len += (size_t)snprintf(text + len, cap - len, "D %zu\n", i);
+    }
+    trace t;
+    char err[256], path[64];
+    cr_assert_eq(load_text(text, &t, err, sizeof err, path), 0, "load: %s", err);
+    free(text);
+    mmr_timing tm;
+    cr_assert_eq(mmr_time(&t, 2, &tm), 0);
+    cr_expect_null(tm.allocators[MMR_MALLOC].failure, "malloc completes");
+    cr_expect_null(tm.allocators[MMR_MIMICMEM].failure, "mimicmem completes");
+    cr_expect_eq(tm.allocators[MMR_MIMICMEM].nrounds, 2, "mimicmem ran both rounds");
+    cr_assert_not_null(tm.allocators[MMR_LEGACY].failure, "the legacy table fills up");
+    cr_expect_str_eq(tm.allocators[MMR_LEGACY].failure, "failed: table full");
+    cr_expect_eq(tm.allocators[MMR_LEGACY].nrounds, 0, "no legacy round completes");
+    trace_free(&t);
+}
+
+/* ------------------------------------------------------------------------
+ * Bad input: each error names its line
+ * ---------------------------------------------------------------------- */
+
+static void expect_load_error(const char *text, const char *line_and_what)
+{
+    trace t;
+    char err[256], path[64], want[128];
+    int rc = load_text(text, &t, err, sizeof err, path);
+    cr_assert_eq(rc, -1, "loading should fail with \"%s\"", line_and_what);
+    snprintf(want, sizeof want, "%s:%s", path, line_and_what);
+    cr_expect(strstr(err, want) == err, "the message should start with \"%s\", it is \"%s\"", want,
+              err);
+    cr_expect_eq(t.nops, 0, "a failed load leaves the trace empty");
+    cr_expect_null(t.ops, "a failed load leaves no operations");
+}
+
+Test(replay, unknown_op_is_reported_with_its_line)
+{
+    expect_load_error("# mimic allocation trace v1\nA 1 8 Halos\nX 1 8 Halos\nD 1\n",
+                      "3: unknown op 'X'");
+}
+
+Test(replay, free_of_an_unknown_id_is_reported_with_its_line)
+{
+    expect_load_error("# mimic allocation trace v1\nF 0\nA 1 8 Halos\nD 99\n",
+                      "4: free of unknown id 99");
+}
+
+Test(replay, realloc_of_an_unknown_id_is_reported_with_its_line)
+{
+    expect_load_error("A 1 8 Halos\nR 2 16 Halos\n", "2: realloc of unknown id 2");
+}
+
+Test(replay, truncated_line_is_reported_with_its_line)
+{
+    expect_load_error("# mimic allocation trace v1\nA 1 8 Halos\nA 2 8\n", "3: truncated line");
+    expect_load_error("A 1 8 Halos\nD\n", "2: truncated line");
+    expect_load_error("F 0\nA 1", "2: truncated line");
+}
+
+/* ------------------------------------------------------------------------
+ * The program
+ * ---------------------------------------------------------------------- */
+
+Test(replay, tool_writes_json_that_parses_with_escaped_names)
+{
+    /* Two odd category names: a quote and a backslash, and a byte that is
+     * not UTF-8 (written as U+FFFD). */
+    char path[64];
+    write_temp("# mimic allocation trace v1\n"
+               "F 0\n"
+               "A 1 100 Halos\n"
+               "A 2 50 Quote\"Back\\slash\n"
+               "A 3 25 Bad\xff"
+               "Byte\n"
+               "D 1\nD 2\nD 3\n",
+               path);
+    const char *args[] = {path, "--json", "--rounds", "1", NULL};
+    tool_run r;
+    run_tool(args, &r);
+    unlink(path);
+    cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
+    char jerr[256];
+    mmt_json *doc = mmt_json_parse(r.out, jerr, sizeof jerr);
+    cr_assert_not_null(doc, "the output should be strict JSON: %s\n%s", jerr, r.out);
+    uint64_t v = 0;
+    cr_expect(mmt_json_uint(mmt_json_get(doc, "schema_version"), &v) && v == 1, "schema_version 1");
+    cr_expect(mmt_json_uint(mmt_json_get(doc, "peak_bytes"), &v) && v == 175, "peak_bytes 175");
+    cr_expect(mmt_json_uint(mmt_json_get(doc, "peak_forest"), &v) && v == 0, "peak_forest 0");
+    cr_expect(mmt_json_uint(mmt_json_get(doc, "live_blocks_at_peak"), &v) && v == 3,
+              "live_blocks_at_peak 3");
+    cr_expect(mmt_json_string_is(mmt_json_get(doc, "trace"), path), "trace is the path");
+    const mmt_json *cats = mmt_json_get(doc, "categories");
+    cr_assert(cats != NULL && cats->count == 3, "three categories");
+    cr_expect(mmt_json_string_is(mmt_json_get(cats->items[0], "name"), "Halos"), "Halos first");
+    cr_expect(mmt_json_string_is(mmt_json_get(cats->items[1], "name"), "Quote\"Back\\slash"),
+              "quote and backslash survive the escaping");
+    cr_expect(mmt_json_string_is(mmt_json_get(cats->items[2], "name"), "Bad\xef\xbf\xbd"
+                                                                        "Byte"),
+              "a byte that is not UTF-8 becomes U+FFFD");
+    uint64_t sum = 0;
+    for (size_t k = 0; k < cats->count; k++) {
+        cr_expect(mmt_json_uint(mmt_json_get(cats->items[k], "bytes_at_peak"), &v),
+                  "bytes_at_peak is a number");
+        sum += v;
+    }
+    cr_expect_eq(sum, 175, "the composition sums to the peak");
+    const mmt_json *mm = mmt_json_get(doc, "mimicmem");
+    cr_expect(mm != NULL && mmt_json_get(mm, "agree") != NULL &&
+                  mmt_json_get(mm, "agree")->type == MMT_JSON_TRUE,
+              "mimicmem agrees");
+    const mmt_json *timing = mmt_json_get(doc, "timing");
+    cr_assert_not_null(timing);
+    const mmt_json *allocs = mmt_json_get(timing, "allocators");
+    cr_assert(allocs != NULL && allocs->count == 3, "three allocators timed");
+    for (size_t a = 0; a < allocs->count; a++) {
+        cr_expect(mmt_json_string_is(mmt_json_get(allocs->items[a], "status"), "ok"),
+                  "allocator %zu ok", a);
+        const mmt_json *med = mmt_json_get(allocs->items[a], "median_seconds");
+        cr_expect(med != NULL && med->type == MMT_JSON_NUMBER, "median_seconds is a number");
+    }
+    mmt_json_free(doc);
+    tool_run_free(&r);
+}
+
+Test(replay, tool_prints_the_peak_line_in_text)
+{
+    char path[64];
+    write_temp(hand_trace, path);
+    const char *args[] = {path, "--rounds", "1", NULL};
+    tool_run r;
+    run_tool(args, &r);
+    unlink(path);
+    cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
+    cr_expect(strstr(r.out,
+                     "Peak 1.8 KB (1,800 bytes), reached in forest 1, 4 live blocks at peak\n") !=
+                  NULL,
+              "the peak line is printed; output:\n%s", r.out);
+    cr_expect(strstr(r.out, "mimicmem statistics agree: yes") != NULL, "agreement is printed");
+    tool_run_free(&r);
+}
+
+Test(replay, tool_exits_1_with_the_line_number_for_a_bad_trace)
+{
+    char path[64], want[128];
+    write_temp("# mimic allocation trace v1\nF 0\nA 1 8 Halos\nD 2\n", path);
+    const char *args[] = {path, NULL};
+    tool_run r;
+    run_tool(args, &r);
+    unlink(path);
+    snprintf(want, sizeof want, "mimicmem-replay: %s:4: free of unknown id 2\n", path);
+    cr_expect_eq(r.exit_status, 1, "exit 1, got %d", r.exit_status);
+    cr_expect_str_eq(r.err, want, "stderr names the line");
+    cr_expect_str_eq(r.out, "", "nothing on stdout");
+    tool_run_free(&r);
+}
+
+Test(replay, tool_exits_1_for_a_missing_file)
+{
+    const char *args[] = {"/nonexistent/trace.txt.gz", NULL};
+    tool_run r;
+    run_tool(args, &r);
+    cr_expect_eq(r.exit_status, 1, "exit 1, got %d", r.exit_status);
+    cr_expect(strstr(r.err, "mimicmem-replay: /nonexistent/trace.txt.gz: cannot open") == r.err,
+              "stderr says the file cannot be opened: %s", r.err);
+    tool_run_free(&r);
+}
+
+Test(replay, tool_exits_2_for_bad_usage)
+{
+    const char *no_trace[] = {"--json", NULL};
+    const char *unknown[] = {"x.txt", "--frobnicate", NULL};
+    const char *zero_rounds[] = {"x.txt", "--rounds", "0", NULL};
+    const char *two_traces[] = {"a.txt", "b.txt", NULL};
+    const char *const *cases[] = {no_trace, unknown, zero_rounds, two_traces};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tool_run r;
+        run_tool(cases[i], &r);
+        cr_expect_eq(r.exit_status, 2, "case %zu: exit 2, got %d", i, r.exit_status);
+        cr_expect(strstr(r.err, "usage: mimicmem-replay TRACE") != NULL,
+                  "case %zu: usage on stderr: %s", i, r.err);
+        cr_expect_str_eq(r.out, "", "case %zu: nothing on stdout", i);
+        tool_run_free(&r);
+    }
+    const char *help[] = {"--help", NULL};
+    tool_run r;
+    run_tool(help, &r);
+    cr_expect_eq(r.exit_status, 0, "--help exits 0");
+    cr_expect(strstr(r.out, "usage: mimicmem-replay TRACE") == r.out, "--help prints usage");
+    tool_run_free(&r);
+}

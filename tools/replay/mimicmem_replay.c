@@ -1,0 +1,433 @@
+/* mimicmem_replay.c: the mimicmem-replay command. Loads one allocation trace,
+ * prints its exact peak, the peak's composition by category and block counts
+ * (replay_core's model), whether mimicmem's own statistics agree after one
+ * replay, and the replay time through malloc, mimicmem and the legacy table.
+ * Text for people, --json for tools; see docs/replay.md. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+#include "bench_util.h"
+#include "mimicmem.h"
+#include "replay_core.h"
+
+#define REPLAY_PROG "mimicmem-replay"
+#define REPLAY_DEFAULT_ROUNDS 5
+#define REPLAY_MAX_ROUNDS 1000
+
+typedef struct {
+    const char *path; /* the trace */
+    int json;         /* --json */
+    int rounds;       /* --rounds N, 1 .. REPLAY_MAX_ROUNDS */
+} replay_options;
+
+static void replay_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: " REPLAY_PROG " TRACE [--json] [--rounds N] [--help]\n"
+            "Replays a Mimic allocation trace (plain or gzip) and prints its peak, the\n"
+            "peak's composition by category, the live blocks at the peak, whether\n"
+            "mimicmem's statistics agree, and the replay time through malloc, mimicmem\n"
+            "and the legacy table.\n"
+            "  --json      one JSON object on stdout instead of the text report\n"
+            "  --rounds N  timed rounds per allocator, 1..%d (default %d; 1 for a quick look)\n"
+            "  --help      this text\n"
+            "Exit status: 0 done, 1 the trace could not be read or replayed, 2 bad usage.\n",
+            REPLAY_MAX_ROUNDS, REPLAY_DEFAULT_ROUNDS);
+}
+
+/* Returns 0 to run, 1 after --help, 2 after a usage error (message printed). */
+static int replay_parse(int argc, char **argv, replay_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->rounds = REPLAY_DEFAULT_ROUNDS;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *rounds_text = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            replay_usage(stdout);
+            return 1;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else if (strcmp(a, "--rounds") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, REPLAY_PROG ": --rounds needs a number\n");
+                replay_usage(stderr);
+                return 2;
+            }
+            rounds_text = argv[++i];
+        } else if (strncmp(a, "--rounds=", 9) == 0) {
+            rounds_text = a + 9;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, REPLAY_PROG ": unknown option '%s'\n", a);
+            replay_usage(stderr);
+            return 2;
+        } else if (o->path != NULL) {
+            fprintf(stderr, REPLAY_PROG ": one trace only ('%s' and '%s' given)\n", o->path, a);
+            replay_usage(stderr);
+            return 2;
+        } else {
+            o->path = a;
+        }
+        if (rounds_text != NULL) {
+            char *end = NULL;
+            errno = 0;
+            long n = strtol(rounds_text, &end, 10);
+            if (errno != 0 || end == rounds_text || *end != '\0' || n < 1 ||
+                n > REPLAY_MAX_ROUNDS) {
+                fprintf(stderr, REPLAY_PROG ": --rounds wants a number from 1 to %d, not '%s'\n",
+                        REPLAY_MAX_ROUNDS, rounds_text);
+                replay_usage(stderr);
+                return 2;
+            }
+            o->rounds = (int)n;
+        }
+    }
+    if (o->path == NULL) {
+        fprintf(stderr, REPLAY_PROG ": no trace given\n");
+        replay_usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Names
+ * ---------------------------------------------------------------------- */
+
+static const char *replay_cat_name(mm_category c)
+{
+    const char *n = mm_category_name(c);
+    return n != NULL ? n : "?";
+}
+
+/* name with control characters shown as '?', for the text report. */
+static const char *replay_printable(const char *name, char *buf, size_t buflen)
+{
+    size_t i = 0;
+    for (; name[i] != '\0' && i + 1 < buflen; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        buf[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t replay_utf8_length(const unsigned char *s)
+{
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    size_t n;
+    unsigned cp;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        n = 2;
+        cp = s[0] & 0x1fu;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        cp = s[0] & 0x0fu;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        cp = s[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] & 0xc0u) != 0x80u) {
+            return 0; /* also stops at the NUL */
+        }
+        cp = (cp << 6) | (s[k] & 0x3fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+        return 0;
+    }
+    return n;
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped,
+ * bytes that are not UTF-8 written as U+FFFD. */
+static void replay_json_string(FILE *out, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    fputc('"', out);
+    while (*p != '\0') {
+        size_t n = replay_utf8_length(p);
+        if (n == 0) {
+            fputs("\\ufffd", out);
+            p++;
+        } else if (*p == '"' || *p == '\\') {
+            fputc('\\', out);
+            fputc(*p, out);
+            p++;
+        } else if (*p < 0x20) {
+            fprintf(out, "\\u%04x", (unsigned)*p);
+            p++;
+        } else {
+            fwrite(p, 1, n, out);
+            p += n;
+        }
+    }
+    fputc('"', out);
+}
+
+/* ------------------------------------------------------------------------
+ * Text report
+ * ---------------------------------------------------------------------- */
+
+static char *replay_count(uint64_t n, char *buf, size_t buflen)
+{
+    return bench_fmt_count(n, buf, buflen);
+}
+
+/* "7.7 MB (8,024,872 B)" */
+static char *replay_bytes(uint64_t bytes, char *buf, size_t buflen)
+{
+    char unit[32], count[32];
+    mm_format_bytes((size_t)bytes, unit, sizeof unit);
+    snprintf(buf, buflen, "%s (%s B)", unit, replay_count(bytes, count, sizeof count));
+    return buf;
+}
+
+static void replay_text(FILE *out, const replay_options *o, const mmr_summary *s,
+                        const mmr_check *chk, const mmr_timing *tm)
+{
+    char b1[64], b2[64], b3[64], b4[64], b5[64], name[MM_NAME_MAX + 1];
+    fprintf(out, "Trace       %s\n", o->path);
+    fprintf(out, "Operations  %s (%s forests; %s allocations, %s reallocs, %s frees)\n",
+            replay_count(s->operations, b1, sizeof b1), replay_count(s->forests, b2, sizeof b2),
+            replay_count(s->allocs, b3, sizeof b3), replay_count(s->reallocs, b4, sizeof b4),
+            replay_count(s->frees, b5, sizeof b5));
+    fprintf(out, "Blocks      %s allocated, at most %s live at once, %s left live at the end\n\n",
+            replay_count(s->blocks, b1, sizeof b1), replay_count(s->max_live_blocks, b2, sizeof b2),
+            replay_count(s->live_blocks_at_end, b3, sizeof b3));
+
+    mm_format_bytes((size_t)s->peak_bytes, b1, sizeof b1);
+    replay_count(s->peak_bytes, b2, sizeof b2);
+    if (s->peak_operation == 0) {
+        fprintf(out, "Peak %s (%s bytes): no live bytes at any moment\n\n", b1, b2);
+    } else {
+        if (s->peak_forest >= 0) {
+            snprintf(b3, sizeof b3, "in forest %lld", (long long)s->peak_forest);
+        } else {
+            snprintf(b3, sizeof b3, "before the first forest");
+        }
+        fprintf(out, "Peak %s (%s bytes), reached %s, %s live blocks at peak\n", b1, b2, b3,
+                replay_count(s->live_blocks_at_peak, b4, sizeof b4));
+        fprintf(out, "     (operation %s of %s)\n\n",
+                replay_count(s->peak_operation, b1, sizeof b1),
+                replay_count(s->operations, b2, sizeof b2));
+    }
+
+    int w = (int)strlen("Category");
+    for (size_t k = 0; k < s->ncategories; k++) {
+        int n = (int)strlen(replay_cat_name(s->categories[k].category));
+        w = n > w ? n : w;
+    }
+    fprintf(out, "%-*s  %24s  %24s  %6s\n", w, "Category", "Own peak", "At the total peak",
+            "Share");
+    for (size_t k = 0; k < s->ncategories; k++) {
+        const mmr_category *c = &s->categories[k];
+        double share = s->peak_bytes ? 100.0 * (double)c->at_peak_bytes / (double)s->peak_bytes
+                                     : 0.0;
+        fprintf(out, "%-*s  %24s  %24s  %5.1f%%\n", w,
+                replay_printable(replay_cat_name(c->category), name, sizeof name),
+                replay_bytes(c->peak_bytes, b1, sizeof b1),
+                replay_bytes(c->at_peak_bytes, b2, sizeof b2), share);
+    }
+    fprintf(out, "%-*s  %24s  %24s  %5.1f%%\n", w, "Total", "",
+            replay_bytes(s->peak_bytes, b1, sizeof b1), s->peak_bytes ? 100.0 : 0.0);
+    fprintf(out, "Own peak: each category's high-water mark (the moments differ).\n"
+                 "At the total peak: each category's bytes when the total peaked; they sum to "
+                 "the peak.\n\n");
+
+    if (chk->agree) {
+        fprintf(out, "mimicmem statistics agree: yes (peak %s B and each category's peak "
+                     "match the model)\n\n",
+                replay_count(chk->peak_bytes, b1, sizeof b1));
+    } else if (!chk->fresh) {
+        fprintf(out, "mimicmem statistics agree: no (mimicmem had allocated before the replay, "
+                     "so its peaks are not the trace's)\n\n");
+    } else {
+        fprintf(out, "mimicmem statistics agree: no (process peak %s B, model %s B",
+                replay_count(chk->peak_bytes, b1, sizeof b1),
+                replay_count(s->peak_bytes, b2, sizeof b2));
+        for (size_t k = 0; k < chk->ncategories; k++) {
+            if (chk->category_peak_bytes[k] != s->categories[k].peak_bytes) {
+                fprintf(out, "; %s peak %s B, model %s B",
+                        replay_printable(replay_cat_name(s->categories[k].category), name,
+                                         sizeof name),
+                        replay_count(chk->category_peak_bytes[k], b1, sizeof b1),
+                        replay_count(s->categories[k].peak_bytes, b2, sizeof b2));
+            }
+        }
+        if (chk->live_bytes_after != 0) {
+            fprintf(out, "; %s B still live after the replay",
+                    replay_count(chk->live_bytes_after, b1, sizeof b1));
+        }
+        fprintf(out, ")\n\n");
+    }
+
+    fprintf(out, "Replay time, median of %d round%s (only the replay loop is timed)\n", tm->rounds,
+            tm->rounds == 1 ? "" : "s");
+    fprintf(out, "%-14s  %12s  %16s\n", "Allocator", "Median (s)", "Ratio to malloc");
+    const mmr_allocator_time *base = &tm->allocators[MMR_MALLOC];
+    for (int a = 0; a < MMR_NALLOCATORS; a++) {
+        const mmr_allocator_time *at = &tm->allocators[a];
+        if (at->failure != NULL) {
+            fprintf(out, "%-14s  %s\n", at->name, at->failure);
+            continue;
+        }
+        if (base->failure == NULL && base->median_seconds > 0.0) {
+            bench_fmt_ratio(at->median_seconds / base->median_seconds, b1, sizeof b1);
+        } else {
+            snprintf(b1, sizeof b1, "-");
+        }
+        fprintf(out, "%-14s  %12.6f  %16s\n", at->name, at->median_seconds, b1);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * JSON report
+ * ---------------------------------------------------------------------- */
+
+static void replay_json(FILE *out, const replay_options *o, const mmr_summary *s,
+                        const mmr_check *chk, const mmr_timing *tm)
+{
+    fprintf(out, "{\"schema_version\":%d,\"trace\":", MMR_SCHEMA_VERSION);
+    replay_json_string(out, o->path);
+    fprintf(out,
+            ",\"operations\":%zu,\"forests\":%zu,\"allocations\":%zu,\"reallocs\":%zu,"
+            "\"frees\":%zu,\"blocks\":%zu,\"max_live_blocks\":%zu,\"live_blocks_at_end\":%zu,"
+            "\"peak_bytes\":%llu,\"peak_operation\":%zu,\"peak_forest\":%lld,"
+            "\"live_blocks_at_peak\":%zu,\"categories\":[",
+            s->operations, s->forests, s->allocs, s->reallocs, s->frees, s->blocks,
+            s->max_live_blocks, s->live_blocks_at_end, (unsigned long long)s->peak_bytes,
+            s->peak_operation, (long long)s->peak_forest, s->live_blocks_at_peak);
+    for (size_t k = 0; k < s->ncategories; k++) {
+        const mmr_category *c = &s->categories[k];
+        fprintf(out, "%s{\"id\":%d,\"name\":", k ? "," : "", (int)c->category);
+        replay_json_string(out, replay_cat_name(c->category));
+        fprintf(out,
+                ",\"allocations\":%llu,\"peak_bytes\":%llu,\"bytes_at_peak\":%llu,"
+                "\"share_of_peak\":%.6f,\"mimicmem_peak_bytes\":%llu}",
+                (unsigned long long)c->allocs, (unsigned long long)c->peak_bytes,
+                (unsigned long long)c->at_peak_bytes,
+                s->peak_bytes ? (double)c->at_peak_bytes / (double)s->peak_bytes : 0.0,
+                (unsigned long long)(k < chk->ncategories ? chk->category_peak_bytes[k] : 0));
+    }
+    fprintf(out,
+            "],\"mimicmem\":{\"fresh\":%s,\"agree\":%s,\"peak_bytes\":%llu,"
+            "\"live_bytes_after\":%zu},",
+            chk->fresh ? "true" : "false", chk->agree ? "true" : "false",
+            (unsigned long long)chk->peak_bytes, chk->live_bytes_after);
+    fprintf(out, "\"timing\":{\"rounds\":%d,\"allocators\":[", tm->rounds);
+    const mmr_allocator_time *base = &tm->allocators[MMR_MALLOC];
+    for (int a = 0; a < MMR_NALLOCATORS; a++) {
+        const mmr_allocator_time *at = &tm->allocators[a];
+        fprintf(out, "%s{\"name\":", a ? "," : "");
+        replay_json_string(out, at->name);
+        fprintf(out, ",\"status\":");
+        replay_json_string(out, at->failure != NULL ? at->failure : "ok");
+        fprintf(out, ",\"rounds_completed\":%d", at->nrounds);
+        if (at->failure != NULL || at->nrounds == 0) {
+            fprintf(out, ",\"median_seconds\":null,\"min_seconds\":null,\"max_seconds\":null,"
+                         "\"ratio_to_malloc\":null}");
+            continue;
+        }
+        fprintf(out, ",\"median_seconds\":%.6f,\"min_seconds\":%.6f,\"max_seconds\":%.6f",
+                at->median_seconds, at->min_seconds, at->max_seconds);
+        if (base->failure == NULL && base->median_seconds > 0.0) {
+            fprintf(out, ",\"ratio_to_malloc\":%.4f}", at->median_seconds / base->median_seconds);
+        } else {
+            fprintf(out, ",\"ratio_to_malloc\":null}");
+        }
+    }
+    fprintf(out, "]}}\n");
+}
+
+/* ------------------------------------------------------------------------
+ * Main
+ * ---------------------------------------------------------------------- */
+
+/* Physical memory in bytes, or 0 when unknown. */
+static uint64_t replay_physical_bytes(void)
+{
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page_bytes = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page_bytes > 0) {
+        return (uint64_t)pages * (uint64_t)page_bytes;
+    }
+#endif
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    replay_options o;
+    int rc = replay_parse(argc, argv, &o);
+    if (rc != 0) {
+        return rc == 1 ? 0 : 2;
+    }
+
+    trace t;
+    char err[512];
+    if (mmr_load(o.path, &t, err, sizeof err) != 0) {
+        fprintf(stderr, REPLAY_PROG ": %s\n", err);
+        return 1;
+    }
+    mmr_summary s;
+    if (mmr_analyse(&t, &s) != 0) {
+        fprintf(stderr, REPLAY_PROG ": %s: live bytes pass 2^64, or out of memory\n", o.path);
+        trace_free(&t);
+        return 1;
+    }
+    uint64_t physical = replay_physical_bytes();
+    if (physical != 0 && s.peak_bytes > physical) {
+        char need[32], have[32];
+        fprintf(stderr, REPLAY_PROG ": %s: the trace holds %s live at its peak, more than this "
+                        "machine's %s of memory; not replayed\n",
+                o.path, mm_format_bytes((size_t)s.peak_bytes, need, sizeof need),
+                mm_format_bytes((size_t)physical, have, sizeof have));
+        mmr_summary_free(&s);
+        trace_free(&t);
+        return 1;
+    }
+
+    /* The statistics check comes first, while mimicmem has allocated nothing. */
+    mmr_check chk;
+    mmr_timing tm;
+    if (mmr_check_stats(&t, &s, &chk) != 0 || mmr_time(&t, o.rounds, &tm) != 0) {
+        fprintf(stderr, REPLAY_PROG ": %s: out of memory\n", o.path);
+        mmr_check_free(&chk);
+        mmr_summary_free(&s);
+        trace_free(&t);
+        return 1;
+    }
+
+    if (o.json) {
+        replay_json(stdout, &o, &s, &chk, &tm);
+    } else {
+        replay_text(stdout, &o, &s, &chk, &tm);
+    }
+    mmr_check_free(&chk);
+    mmr_summary_free(&s);
+    trace_free(&t);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, REPLAY_PROG ": cannot write the report\n");
+        return 1;
+    }
+    return 0;
+}
