@@ -137,12 +137,13 @@ static inline void alloc_free(void *p, const char *fn) {
     if (p == NULL) return;
     mmi_header *h = alloc_live_header(p, fn);
     if (h == NULL) return;
-    if (MMI_UNLIKELY(h->info & MMI_HF_DECOR) || alloc_diag()) {
-        mmi_diag_free(h, fn);
-        return;
-    }
-    if (h->info & MMI_HF_CONTEXT) {
-        mmi_context_free(h, fn);
+    if (h->info != 0) { /* a context block, or a decorated one */
+        /* Only a decorated block needs check.c: a plain block has no guard,
+         * site or trace id and no fill to receive, whatever the modes are now. */
+        if (MMI_UNLIKELY(h->info & MMI_HF_DECOR))
+            mmi_diag_free(h, fn);
+        else
+            mmi_context_free(h, fn);
         return;
     }
     size_t size = mmi_hdr_size(h);

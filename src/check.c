@@ -138,6 +138,7 @@ static void check_reused(const mmi_header *h, const char *fn) {
 static uint32_t check_flags(unsigned diag) {
     uint32_t f = 0;
     if (diag & MMI_DIAG_GUARDS) f |= MMI_HF_GUARD;
+    if (diag & MMI_DIAG_POISON) f |= MMI_HF_POISON;
     if (diag & (MMI_DIAG_TRACE | MMI_DIAG_SITES)) f |= MMI_HF_TAIL; /* plain calls: unknown site */
     return f;
 }
@@ -211,10 +212,11 @@ static mmi_chunk *check_chunk(mmi_header *h, const char *fn) {
  * filled with MM_FREED_BYTE. */
 static void check_release(mmi_thread *t, mmi_chunk *ch, mmi_header *h, unsigned diag) {
     size_t span = mmi_hdr_span(h);
+    bool poison = ((h->info & MMI_HF_POISON) || (diag & MMI_DIAG_POISON)) &&
+                  !(ch && ch->kind == MMI_CHUNK_LARGE); /* large blocks go back to the system */
     h->size_cat = mmi_pack_size_cat(span, mmi_hdr_cat(h));
     h->info &= ~MMI_HF_DECOR;
     mmi_hdr_seal_live(h);
-    bool poison = (diag & MMI_DIAG_POISON) && !(ch && ch->kind == MMI_CHUNK_LARGE);
     if (poison) memset(mmi_payload_of(h), MM_FREED_BYTE, span);
     if (ch)
         mmi_context_put(ch, h, poison);

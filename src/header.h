@@ -46,8 +46,9 @@ typedef struct mmi_header {
 #define MMI_HF_CONTEXT 0x1u /* the block lives in a context's chunk or large block */
 #define MMI_HF_GUARD   0x2u /* an 8-byte canary follows the payload (checking modes) */
 #define MMI_HF_TAIL    0x4u /* a tail record (site, trace id) follows the payload */
-#define MMI_HF_DECOR   (MMI_HF_GUARD | MMI_HF_TAIL) /* what a free must look at */
-#define MMI_HF_MASK    0xFu /* bit 3 is reserved */
+#define MMI_HF_POISON  0x8u /* fill the payload with MM_FREED_BYTE when it is freed */
+#define MMI_HF_DECOR   (MMI_HF_GUARD | MMI_HF_TAIL | MMI_HF_POISON) /* free goes to check.c */
+#define MMI_HF_MASK    0xFu
 #define MMI_DIST_SHIFT 4
 #define MMI_MAX_DIST   ((size_t)0x0FFFFFFF << 4) /* 4 GiB - 16 */
 
@@ -138,7 +139,7 @@ static inline size_t mmi_tail_at(size_t size, uint32_t info) {
 
 /* Bytes the block occupies after its header. */
 static inline size_t mmi_span(size_t size, uint32_t info) {
-    if (!(info & MMI_HF_DECOR)) return size;
+    if (!(info & (MMI_HF_GUARD | MMI_HF_TAIL))) return size;
     if (info & MMI_HF_TAIL) return mmi_tail_at(size, info) + MMI_TAIL_BYTES;
     return size + MMI_GUARD_BYTES;
 }
