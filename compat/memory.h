@@ -87,6 +87,22 @@ MM_API void *myrealloc_cat(void *ptr, size_t size, MemoryCategory category);
 /* Frees ptr; NULL does nothing. */
 MM_API void myfree(void *ptr);
 
+/* The same with a call site, for allocation-site recording (see "Allocation
+ * sites" in mimicmem.h): build with -DMM_WITH_SITES and the four calls above
+ * pass __FILE__ and __LINE__ through these, so leaks and the report's top
+ * sites name Mimic's own files and lines. move 0: myrealloc; 1: myrealloc_cat. */
+MM_API void *mm_legacy_malloc_at(size_t size, MemoryCategory category, const char *file, int line);
+MM_API void *mm_legacy_realloc_at(void *ptr, size_t size, MemoryCategory category, int move,
+                                  const char *file, int line);
+
+#ifdef MM_WITH_SITES
+#define mymalloc(size) mm_legacy_malloc_at((size), MEM_UNKNOWN, __FILE__, __LINE__)
+#define mymalloc_cat(size, category) mm_legacy_malloc_at((size), (category), __FILE__, __LINE__)
+#define myrealloc(ptr, size) mm_legacy_realloc_at((ptr), (size), MEM_UNKNOWN, 0, __FILE__, __LINE__)
+#define myrealloc_cat(ptr, size, category)                                                         \
+    mm_legacy_realloc_at((ptr), (size), (category), 1, __FILE__, __LINE__)
+#endif
+
 /* ========================================================================
  * Reports and checks
  * Rule: lines go through mimicmem's log hook (mm_set_log_handler): by

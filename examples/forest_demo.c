@@ -2,7 +2,11 @@
  * Synthetic merger-tree forests with heavy-tailed sizes are processed one at a
  * time in a "Forest" context that is reset between forests; five physics
  * modules keep their per-forest data in child contexts of their own. The run is
- * deterministic from --seed; at the end it prints mimicmem's reports. */
+ * deterministic from --seed; at the end it prints mimicmem's reports. Built
+ * with MM_WITH_SITES, so MIMICMEM_SITES=on lists its allocation sites (off, the
+ * default, costs nothing); the other MIMICMEM_* options apply as to any host. */
+#define MM_WITH_SITES
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>

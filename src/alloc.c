@@ -82,7 +82,9 @@ void *mm_malloc(size_t size, mm_category cat) {
     return alloc_process(size, cat, false, "mm_malloc");
 }
 
-void *mmi_malloc_as(size_t size, int cat, const char *fn) {
+void *mmi_malloc_as(size_t size, int cat, const char *fn, const char *file, int line) {
+    if (file != NULL && (mmi_load(&mmi_diag) & MMI_DIAG_SITES))
+        return mmi_diag_alloc(NULL, size, cat, false, fn, file, line);
     return alloc_process(size, cat, false, fn);
 }
 
@@ -200,8 +202,9 @@ void *mm_realloc_cat(void *p, size_t size, mm_category cat) {
     return alloc_realloc(p, size, cat, false, "mm_realloc_cat", NULL, 0);
 }
 
-void *mmi_realloc_as(void *p, size_t size, int cat, bool keep_cat, const char *fn) {
-    return alloc_realloc(p, size, cat, keep_cat, fn, NULL, 0);
+void *mmi_realloc_as(void *p, size_t size, int cat, bool keep_cat, const char *fn,
+                     const char *file, int line) {
+    return alloc_realloc(p, size, cat, keep_cat, fn, file, line);
 }
 
 int mm_validate(const void *p) {

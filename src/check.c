@@ -92,6 +92,15 @@ static long check_poison_damage(const mmi_header *h) {
     return -1;
 }
 
+/* The context a context block belongs to, for the error record (NULL for
+ * process blocks, or when its chunk cannot be trusted). */
+static const mm_context *check_owner(const mmi_header *h) {
+    if (!(h->info & MMI_HF_CONTEXT)) return NULL;
+    const char *why = NULL;
+    const mmi_chunk *ch = mmi_context_chunk_of(h, &why);
+    return ch ? ch->ctx : NULL;
+}
+
 static MMI_COLD void check_report_overrun(const mmi_header *h, const char *fn) {
     const void *p = (const char *)h + MMI_HEADER_BYTES;
     size_t size = mmi_hdr_size(h);
@@ -103,10 +112,10 @@ static MMI_COLD void check_report_overrun(const mmi_header *h, const char *fn) {
         const mmi_site *s = check_tail(h)->site;
         if (s != NULL) {
             mmi_site_where(s, &file, &line);
-            if (file) snprintf(where, sizeof where, ", allocated at %s:%d", file, line);
+            if (file) snprintf(where, sizeof where, ", allocated at %s:%d,", file, line);
         }
     }
-    mmi_error(MM_ERR_OVERRUN, size, cat, p, NULL,
+    mmi_error(MM_ERR_OVERRUN, size, cat, p, check_owner(h),
               "block %p of %zu bytes in category \"%s\"%s was written past its end (guard byte "
               "%d of %d after the block overwritten), found in %s",
               p, size, mmi_cat_name(cat), where, check_guard_damage(h) + 1, (int)MMI_GUARD_BYTES,
@@ -116,7 +125,7 @@ static MMI_COLD void check_report_overrun(const mmi_header *h, const char *fn) {
 static MMI_COLD void check_report_poison(const mmi_header *h, long at, const char *fn) {
     const void *p = (const char *)h + MMI_HEADER_BYTES;
     int cat = mmi_hdr_cat(h);
-    mmi_error(MM_ERR_WRITE_AFTER_FREE, mmi_hdr_size(h), cat, p, NULL,
+    mmi_error(MM_ERR_WRITE_AFTER_FREE, mmi_hdr_size(h), cat, p, check_owner(h),
               "freed block %p (%zu bytes held, category \"%s\") was written after its free: "
               "byte %ld is no longer the free fill 0x%02X, found in %s",
               p, mmi_hdr_size(h), mmi_cat_name(cat), at, MM_FREED_BYTE, fn);
@@ -173,10 +182,13 @@ void *mmi_diag_alloc(mm_context *ctx, size_t size, int cat, bool zero, const cha
     }
     mmi_thread *t = mmi_thread_get();
     bool reused = false;
-    mmi_header *h = ctx ? mmi_context_get(ctx, span, cat, zero, fn, &reused)
-                        : mmi_process_get(t, span, cat, zero, fn, &reused);
+    /* under poison a reused block's fill is checked before it is zeroed */
+    bool zero_late = zero && (diag & MMI_DIAG_POISON);
+    mmi_header *h = ctx ? mmi_context_get(ctx, span, cat, zero && !zero_late, fn, &reused)
+                        : mmi_process_get(t, span, cat, zero && !zero_late, fn, &reused);
     if (h == NULL) return NULL;
     if (reused && (diag & MMI_DIAG_POISON)) check_reused(h, fn);
+    if (zero_late) memset(mmi_payload_of(h), 0, size);
     if (ctx == NULL) h->info = 0;
     mmi_site *site = NULL;
     if ((flags & MMI_HF_TAIL) && (diag & MMI_DIAG_SITES)) {

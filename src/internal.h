@@ -295,9 +295,11 @@ int64_t mmi_process_bytes_view(mmi_thread *t, int cat);
 
 /* Allocation entry points that name their caller in error messages (alloc.c;
  * the legacy layer passes "mymalloc", "myfree", ...). keep_cat: realloc keeps
- * the block's category (p NULL: allocate in Unknown). */
-void *mmi_malloc_as(size_t size, int cat, const char *fn);
-void *mmi_realloc_as(void *p, size_t size, int cat, bool keep_cat, const char *fn);
+ * the block's category (p NULL: allocate in Unknown). file and line: the call
+ * site (NULL: none), recorded while sites are on. */
+void *mmi_malloc_as(size_t size, int cat, const char *fn, const char *file, int line);
+void *mmi_realloc_as(void *p, size_t size, int cat, bool keep_cat, const char *fn,
+                     const char *file, int line);
 void mmi_free_as(void *p, const char *fn);
 
 /* ======================================================================

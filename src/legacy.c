@@ -81,9 +81,9 @@ void init_memory_system(unsigned long max_blocks) {
                 n, max_blocks);
 }
 
-void *mymalloc_cat(size_t size, MemoryCategory category) {
-    void *p =
-        mmi_malloc_as(size, (int)category, category == MEM_UNKNOWN ? "mymalloc" : "mymalloc_cat");
+static void *legacy_alloc(size_t size, MemoryCategory category, const char *file, int line) {
+    void *p = mmi_malloc_as(size, (int)category,
+                            category == MEM_UNKNOWN ? "mymalloc" : "mymalloc_cat", file, line);
     if (p == NULL) return NULL;
     if (legacy_on(MEMORY_REPORT_DETAILED))
         mmi_log(MM_LOG_INFO, "Allocated %zu bytes in category %s at %p", size,
@@ -92,15 +92,25 @@ void *mymalloc_cat(size_t size, MemoryCategory category) {
     return p;
 }
 
+void *mymalloc_cat(size_t size, MemoryCategory category) {
+    return legacy_alloc(size, category, NULL, 0);
+}
+
 void *mymalloc(size_t size) {
-    return mymalloc_cat(size, MEM_UNKNOWN);
+    return legacy_alloc(size, MEM_UNKNOWN, NULL, 0);
+}
+
+void *mm_legacy_malloc_at(size_t size, MemoryCategory category, const char *file, int line) {
+    return legacy_alloc(size, category, file, line);
 }
 
 /* move: myrealloc_cat (the block goes to cat); otherwise myrealloc. */
-static void *legacy_resize(void *ptr, size_t size, int cat, bool move) {
-    if (ptr == NULL) return mymalloc_cat(size, move ? (MemoryCategory)cat : MEM_UNKNOWN);
+static void *legacy_resize(void *ptr, size_t size, int cat, bool move, const char *file,
+                           int line) {
+    const char *fn = move ? "myrealloc_cat" : "myrealloc";
+    if (ptr == NULL) return legacy_alloc(size, move ? (MemoryCategory)cat : MEM_UNKNOWN, file, line);
     if (!legacy_on(MEMORY_REPORT_DETAILED)) {
-        void *q = mmi_realloc_as(ptr, size, cat, !move, move ? "myrealloc_cat" : "myrealloc");
+        void *q = mmi_realloc_as(ptr, size, cat, !move, fn, file, line);
         if (q != NULL) legacy_after_alloc();
         return q;
     }
@@ -109,7 +119,7 @@ static void *legacy_resize(void *ptr, size_t size, int cat, bool move) {
     int known = mm_validate(ptr);
     size_t old_size = known ? mmi_hdr_size(mmi_hdr_of(ptr)) : 0;
     int old_cat = known ? mmi_hdr_cat(mmi_hdr_of(ptr)) : MM_CAT_INVALID;
-    void *q = mmi_realloc_as(ptr, size, cat, !move, move ? "myrealloc_cat" : "myrealloc");
+    void *q = mmi_realloc_as(ptr, size, cat, !move, fn, file, line);
     if (q == NULL) return NULL;
     int new_cat = move ? cat : old_cat;
     if (new_cat == old_cat)
@@ -123,11 +133,16 @@ static void *legacy_resize(void *ptr, size_t size, int cat, bool move) {
 }
 
 void *myrealloc(void *ptr, size_t size) {
-    return legacy_resize(ptr, size, MM_CAT_UNKNOWN, false);
+    return legacy_resize(ptr, size, MM_CAT_UNKNOWN, false, NULL, 0);
 }
 
 void *myrealloc_cat(void *ptr, size_t size, MemoryCategory category) {
-    return legacy_resize(ptr, size, (int)category, true);
+    return legacy_resize(ptr, size, (int)category, true, NULL, 0);
+}
+
+void *mm_legacy_realloc_at(void *ptr, size_t size, MemoryCategory category, int move,
+                           const char *file, int line) {
+    return legacy_resize(ptr, size, (int)category, move != 0, file, line);
 }
 
 void myfree(void *ptr) {

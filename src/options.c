@@ -245,9 +245,12 @@ static void opt_read_env(void) {
         const opt_entry *o = &opt_table[i];
         const char *v = getenv(o->env);
         if (v == NULL) continue;
-        if (!o->set(v))
-            mmi_log(MM_LOG_WARNING, "%s=\"%s\" is not valid (%s); the default \"%s\" stays", o->env,
-                    v, o->help, o->def);
+        if (o->set(v)) continue;
+        /* an over-long value is cut so the rest of the warning still fits */
+        size_t n = strlen(v);
+        mmi_log(MM_LOG_WARNING, "%s=\"%.*s\"%s is not valid (%s); the default \"%s\" stays",
+                o->env, n > 200 ? 200 : (int)n, v, n > 200 ? " (its first 200 bytes)" : "",
+                o->help, o->def);
     }
     opt_reading = false;
 }

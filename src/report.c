@@ -379,21 +379,33 @@ static const char *rep_site_name(const mm_site_stats *s, char *buf, size_t len) 
     return buf;
 }
 
+/* Width of the site column: the longest "file:line" shown, at most 60. */
+static int rep_site_width(const mm_site_stats *sites, size_t n) {
+    char where[512];
+    int w = 16;
+    for (size_t i = 0; i < n; i++) {
+        int len = (int)strlen(rep_site_name(&sites[i], where, sizeof where));
+        if (len > w) w = len;
+    }
+    return w < 60 ? w : 60;
+}
+
 static void rep_text_sites(FILE *f, const rep_data *d) {
     char where[512], b1[32], b2[32], b3[32], b4[32];
     if (d->nsites == 0) return;
+    int w = rep_site_width(d->sites, d->nsites);
     fputs("=== Top Allocation Sites (by live bytes) ===\n", f);
     for (size_t i = 0; i < d->nsites; i++) {
         const mm_site_stats *s = &d->sites[i];
         fputs("  ", f);
-        rep_text_name(f, rep_site_name(s, where, sizeof where), 32);
+        rep_text_name(f, rep_site_name(s, where, sizeof where), w);
         fputc(' ', f);
         rep_text_name(f, mmi_cat_name(s->category), d->name_width);
-        fprintf(f, " %10s  (peak %s, %s %s, %s allocations)\n",
-                mm_format_bytes(s->bytes, b1, sizeof b1),
+        fprintf(f, " %10s  (peak %s, %s %s, %s %s)\n", mm_format_bytes(s->bytes, b1, sizeof b1),
                 mm_format_bytes(s->peak_bytes, b2, sizeof b2),
                 mmi_format_count(s->blocks, b3, sizeof b3), s->blocks == 1 ? "block" : "blocks",
-                mmi_format_count(s->allocs, b4, sizeof b4));
+                mmi_format_count(s->allocs, b4, sizeof b4),
+                s->allocs == 1 ? "allocation" : "allocations");
     }
 }
 
@@ -682,10 +694,11 @@ size_t mm_report_leaks(FILE *out, mm_report_format fmt) {
         }
         if (nleak_sites > 0) {
             fputs("By allocation site:\n", out);
+            int w = rep_site_width(sites, nleak_sites);
             for (size_t i = 0; i < nleak_sites; i++) {
                 const mm_site_stats *s = &sites[i];
                 fputs("  ", out);
-                rep_text_name(out, rep_site_name(s, where, sizeof where), 32);
+                rep_text_name(out, rep_site_name(s, where, sizeof where), w);
                 fputc(' ', out);
                 rep_text_name(out, mmi_cat_name(s->category), 16);
                 fprintf(out, " %10s  %s %s\n", mm_format_bytes(s->bytes, b2, sizeof b2),

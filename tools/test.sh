@@ -65,7 +65,15 @@ build/gcc/examples/mimicmem-forest-demo --forests 2000 --json build/demo.json --
 [ "$(wc -l <build/demo.csv)" -eq 2001 ] || { echo "forest demo: expected 2001 epoch lines"; exit 1; }
 set +e; build/gcc/examples/mimicmem-forest-demo --forests 10x >/dev/null 2>&1; rc=$?; set -e
 [ "$rc" -eq 2 ] || { echo "forest demo: a bad option should exit 2, not $rc"; exit 1; }
-echo "examples: basic and forest demo ran; bad option exits 2"
+build/gcc/examples/mm_example_diagnostics >/dev/null
+# the demo under every check, traced; the trace replays to the figures mimicmem saw
+rm -f build/demo-*.trace
+MIMICMEM_CHECK=full MIMICMEM_SITES=on MIMICMEM_TRACE='build/demo-%p.trace' \
+  build/gcc/examples/mimicmem-forest-demo --forests 300 >/dev/null
+build/gcc/tools/replay/mimicmem-replay build/demo-*.trace --rounds 1 >build/demo-replay.txt
+grep -q "mimicmem statistics agree: yes" build/demo-replay.txt ||
+  { cat build/demo-replay.txt; echo "replay of the demo's trace: statistics disagree"; exit 1; }
+echo "examples: basic, diagnostics and forest demo ran; bad option exits 2; the demo's trace replays"
 ok
 
 step "install, then build a consumer with find_package and with pkg-config"
@@ -100,7 +108,12 @@ ok
 step "benchmark smoke run (figures are not checked here; see bench/README.md)"
 build/gcc/bench/mm_bench_core --quick >build/bench-smoke.log 2>&1
 build/gcc/bench/mm_bench_forest --quick >>build/bench-smoke.log 2>&1
-echo "bench: both programs ran (tables in build/bench-smoke.log)"
+if [ -x build/gcc/bench/mm_bench_diag ]; then
+  build/gcc/bench/mm_bench_diag --quick >>build/bench-smoke.log 2>&1
+fi
+build/gcc/tools/replay/mimicmem-replay bench/data/mimic-trace-small.txt.gz --rounds 1 \
+  >>build/bench-smoke.log 2>&1
+echo "bench: the benchmark programs and mimicmem-replay ran (tables in build/bench-smoke.log)"
 ok
 
 echo
