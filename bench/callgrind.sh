@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Instruction counts (callgrind's Ir) per operation for mm_bench_core cases.
+# Instruction counts (callgrind's Ir) per operation for mm_bench_core cases,
+# and per free+malloc pair under each diagnostics mode (mm_bench_diag).
 #
 #   bench/callgrind.sh [BUILD_DIR]        default BUILD_DIR: build
 #
@@ -11,17 +12,24 @@
 #     Ir / frees = instructions per free at 50,000 live blocks.
 #   - timed_*: the timed part of a run (timed_churn, timed_trace_replay);
 #     Ir / ops = instructions per allocator call.
+#   - diag_pairs_*: the steady-state free+malloc pairs of mm_bench_diag's
+#     churn, once per diagnostics mode (`--only churn:MODE`), with 1,000 live
+#     blocks of 64 B and with 50,000 live blocks of 16..4096 B; Ir / pairs =
+#     instructions per pair. Skipped when mm_bench_diag is not built.
 # Counts come from the "totals:" line of the callgrind output file; ops and
 # frees from the "only ..." line the program prints. Shorter runs than the
 # timed benchmark keep the legacy cases to about a minute each: override with
-# CG_FREE_OPS, CG_CHURN1K_OPS, CG_CHURN50K_OPS.
+# CG_FREE_OPS, CG_CHURN1K_OPS, CG_CHURN50K_OPS, CG_DIAG_PAIRS.
 set -euo pipefail
 
 build=${1:-build}
 core="$build/bench/mm_bench_core"
+diag="$build/bench/mm_bench_diag"
 free_ops=${CG_FREE_OPS:-70000}        # 50,000 fill + 10,000 free/alloc pairs
 churn1k_ops=${CG_CHURN1K_OPS:-200000}
 churn50k_ops=${CG_CHURN50K_OPS:-100000}
+diag_pairs=${CG_DIAG_PAIRS:-10000}     # steady-state pairs per diagnostics case
+diag_modes="off guards poison full sites at-off trace limit peak-step-1"
 
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "callgrind.sh: valgrind not found" >&2
@@ -46,13 +54,15 @@ commas() {
 }
 
 # run_case OUTVAR ONLY TOGGLE [ARGS...]: sets OUTVAR_ir, OUTVAR_ops, OUTVAR_frees
+# (the program is $prog: mm_bench_core unless set otherwise)
+prog=$core
 run_case() {
     local var=$1 only=$2 toggle=$3
     shift 3
     local out="$tmp/$var.cg" log="$tmp/$var.log"
     echo "  callgrind: $only (--toggle-collect=$toggle) $*" >&2
     if ! valgrind -q --tool=callgrind --callgrind-out-file="$out" \
-        --toggle-collect="$toggle" "$core" --only "$only" "$@" >"$log" 2>"$tmp/$var.err"; then
+        --toggle-collect="$toggle" "$prog" --only "$only" "$@" >"$log" 2>"$tmp/$var.err"; then
         echo "callgrind.sh: $only failed:" >&2
         cat "$tmp/$var.err" "$log" >&2
         exit 1
@@ -85,6 +95,19 @@ for a in malloc mm legacy; do
     run_case "c50k_$a" "churn50k:$a" 'timed_*' --ops "$churn50k_ops"
     run_case "tmm_$a" "trace-mm:$a" 'timed_*'
 done
+have_diag=0
+if [[ -x "$diag" ]]; then
+    have_diag=1
+    prog=$diag
+    for m in $diag_modes; do
+        v=${m//-/_}
+        run_case "d64_$v" "churn:$m" 'diag_pairs_*' --live 1000 --size 64 --ops $((1000 + 2 * diag_pairs))
+        run_case "dmix_$v" "churn:$m" 'diag_pairs_*' --ops $((50000 + 2 * diag_pairs))
+    done
+    prog=$core
+else
+    echo "callgrind.sh: $diag not built; the diagnostics cases are skipped" >&2
+fi
 
 echo
 echo "callgrind instruction counts (Ir) of the measured code; lower is better"
@@ -119,3 +142,34 @@ ratio=$(awk -v a="$legacy_free" -v b="$mm_free" 'BEGIN { if (b > 0) printf "%.0f
 echo "free at 50,000 live blocks: legacy / mm = ${ratio}x fewer instructions for mm (target >= 200x)"
 echo "(churn runs here are shorter than the timed ones: churn1k $(commas "$churn1k_ops") ops," \
     "churn50k $(commas "$churn50k_ops") ops, of which 50,000 are the fill)"
+
+if ((have_diag)); then
+    echo
+    echo "diagnostics modes: Ir per free+malloc pair (mm_bench_diag churn, diag_pairs_*; lower is better)"
+    printf '%-26s %-12s %10s %14s %12s %8s\n' "case" "mode" "pairs" "Ir" "Ir per pair" "vs off"
+    printf '%s\n' "-----------------------------------------------------------------------------------"
+    for w in d64 dmix; do
+        case $w in
+            d64) name="64 B, 1,000 live" ;;
+            dmix) name="16..4096 B, 50,000 live" ;;
+        esac
+        off_ir_v="${w}_off_ir"
+        off_n_v="${w}_off_frees"
+        off_per=$(per "${!off_ir_v}" "${!off_n_v}")
+        for m in $diag_modes; do
+            v="${w}_${m//-/_}"
+            ir_v="${v}_ir"
+            n_v="${v}_frees"
+            st_v="${v}_status"
+            if [[ "${!st_v}" != ok ]]; then
+                printf '%-26s %-12s %10s\n' "$name" "$m" "${!st_v:-error}"
+                continue
+            fi
+            p=$(per "${!ir_v}" "${!n_v}")
+            printf '%-26s %-12s %10s %14s %12s %7sx\n' "$name" "$m" "$(commas "${!n_v}")" \
+                "$(commas "${!ir_v}")" "$p" \
+                "$(awk -v a="$p" -v b="$off_per" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }')"
+        done
+        echo
+    done
+fi

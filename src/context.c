@@ -743,7 +743,7 @@ static bool ctx_chunk_ok(const mmi_chunk *ch, const mm_context *ctx, uint32_t ki
     return ch->magic == mmi_chunk_magic(ch) && ch->kind == kind && ch->ctx == ctx;
 }
 
-static void ctx_walk_small(const mmi_chunk *ch, char *limit, mmi_slot_fn fn, void *arg) {
+static void ctx_walk_small(const mmi_chunk *ch, const char *limit, mmi_slot_fn fn, void *arg) {
     char *p = (char *)(uintptr_t)(ch + 1);
     while ((size_t)(limit - p) >= MMI_HEADER_BYTES) {
         mmi_header *h = (mmi_header *)p;

@@ -141,6 +141,7 @@ static bool lim_one(size_t limit, size_t used, size_t grow, int *warned, _Atomic
         lim_fail(scope_ctx, scope_cat, limit, would < used ? SIZE_MAX : would, ctx, cat, size, fn);
         return false;
     }
+    if (warned ? *warned : mmi_load(awarned)) return true; /* warned once already */
     unsigned pct = mmi_load(&lim_warn_pct);
     if (pct != 0 && (double)would >= (double)limit * pct / 100.0) {
         bool first = warned ? !*warned : !atomic_exchange(awarned, 1);

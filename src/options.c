@@ -304,10 +304,11 @@ void mm_options_print(FILE *out) {
 
 void mmi_exit_report(void) {
     if (!mmi_load(&opt_report_exit)) return;
-    char pattern[OPT_PATH_MAX], path[OPT_PATH_MAX];
+    char pattern[OPT_PATH_MAX];
     opt_get_report_file(pattern, sizeof pattern);
     FILE *out = stderr;
     if (pattern[0]) {
+        char path[OPT_PATH_MAX];
         if (!mmi_expand_path(pattern, path, sizeof path) || (out = fopen(path, "w")) == NULL) {
             mmi_log(MM_LOG_WARNING, "cannot write the exit report to \"%s\"; writing it to stderr",
                     pattern);

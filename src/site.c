@@ -19,7 +19,7 @@ struct mmi_site {
     _Atomic uint64_t allocs; /* cumulative allocations */
 };
 
-#define SITE_SLOTS (2 * MM_SITES_MAX) /* table slots: at most half full */
+#define SITE_SLOTS ((size_t)2 * MM_SITES_MAX) /* table slots: at most half full */
 
 static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
 /* the last record collects every site beyond MM_SITES_MAX */

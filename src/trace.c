@@ -19,6 +19,8 @@ static struct {
     char buf[TRACE_BUF_BYTES];   /* lines not yet written */
     size_t len;                  /* bytes in buf */
     uint64_t next_id;            /* last block id handed out (ids start at 1) */
+    uint64_t first_id;           /* first id of the open trace: blocks with a smaller id
+                                    belong to an earlier trace and are not in this one */
     uint64_t forests;            /* F lines written */
     bool atexit_set;             /* the exit flush is registered */
     char warning[4200];          /* a write error to log once the lock is released */
@@ -70,22 +72,57 @@ static void trace_append_locked(const char *line, size_t n) {
 static void trace_cat(char *out, int cat) {
     const char *name = mmi_cat_name(cat);
     size_t i = 0;
-    for (; name[i] && i < MM_NAME_MAX; i++) {
+    for (; i < MM_NAME_MAX && name[i]; i++) {
         unsigned char c = (unsigned char)name[i];
-        out[i] = c <= 0x20 || c == 0x7f ? '_' : (char)c;
+        if (c <= 0x20 || c == 0x7f)
+            out[i] = '_';
+        else
+            out[i] = name[i];
     }
     out[i] = '\0';
 }
 
+/* Writes v in decimal at p; returns the end. */
+static char *trace_u64(char *p, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    while (n) *p++ = tmp[--n];
+    return p;
+}
+
+/* One trace line, "op a\n" or "op a b name\n" (name non-NULL), in line
+ * (at least MM_NAME_MAX + 48 bytes); returns its length. snprintf costs more
+ * than the rest of a traced allocation. */
+static size_t trace_line(char *line, char op, uint64_t a, uint64_t b, const char *name) {
+    char *p = line;
+    *p++ = op;
+    *p++ = ' ';
+    p = trace_u64(p, a);
+    if (name) {
+        *p++ = ' ';
+        p = trace_u64(p, b);
+        *p++ = ' ';
+        size_t n = strlen(name);
+        memcpy(p, name, n);
+        p += n;
+    }
+    *p++ = '\n';
+    return (size_t)(p - line);
+}
+
 uint64_t mmi_trace_alloc(size_t size, int cat) {
-    char name[MM_NAME_MAX + 1], line[MM_NAME_MAX + 64];
+    char name[MM_NAME_MAX + 1];
     trace_cat(name, cat);
     pthread_mutex_lock(&trace_lock);
     uint64_t id = 0;
     if (trace_st.file) {
+        char line[MM_NAME_MAX + 64];
         id = ++trace_st.next_id;
-        int n = snprintf(line, sizeof line, "A %llu %zu %s\n", (unsigned long long)id, size, name);
-        trace_append_locked(line, (size_t)n);
+        trace_append_locked(line, trace_line(line, 'A', id, size, name));
     }
     trace_unlock();
     return id;
@@ -94,26 +131,25 @@ uint64_t mmi_trace_alloc(size_t size, int cat) {
 void mmi_trace_realloc(uint64_t id, size_t size, int cat) {
     char name[MM_NAME_MAX + 1], line[MM_NAME_MAX + 64];
     trace_cat(name, cat);
-    int n = snprintf(line, sizeof line, "R %llu %zu %s\n", (unsigned long long)id, size, name);
+    size_t n = trace_line(line, 'R', id, size, name);
     pthread_mutex_lock(&trace_lock);
-    trace_append_locked(line, (size_t)n);
+    if (id >= trace_st.first_id) trace_append_locked(line, n);
     trace_unlock();
 }
 
 void mmi_trace_free(uint64_t id) {
     char line[32];
-    int n = snprintf(line, sizeof line, "D %llu\n", (unsigned long long)id);
+    size_t n = trace_line(line, 'D', id, 0, NULL);
     pthread_mutex_lock(&trace_lock);
-    trace_append_locked(line, (size_t)n);
+    if (id >= trace_st.first_id) trace_append_locked(line, n);
     trace_unlock();
 }
 
 void mmi_trace_forest(void) {
-    char line[32];
     pthread_mutex_lock(&trace_lock);
     if (trace_st.file) {
-        int n = snprintf(line, sizeof line, "F %llu\n", (unsigned long long)trace_st.forests++);
-        trace_append_locked(line, (size_t)n);
+        char line[32];
+        trace_append_locked(line, trace_line(line, 'F', trace_st.forests++, 0, NULL));
     }
     trace_unlock();
 }
@@ -182,6 +218,7 @@ int mm_trace_start(const char *path) {
     memcpy(trace_st.path, full, sizeof full);
     trace_st.len = 0;
     trace_st.forests = 0;
+    trace_st.first_id = trace_st.next_id + 1;
     char head[128];
     int n = snprintf(head, sizeof head,
                      "# mimic allocation trace v1\n# written by mimicmem %s, process %ld\n",

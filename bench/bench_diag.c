@@ -1,0 +1,691 @@
+/* bench_diag.c (mm_bench_diag): the cost of each diagnostics mode. Two
+ * workloads, process-wide churn and the forest pattern in a context, run
+ * under every configuration (checking modes, sites, trace, limit, peak step)
+ * alternated within each round of one process; one table of medians with
+ * ratios to the run with every mode off. See README.md. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "mimicmem.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#define DIAG_HAVE_GETPID 1
+#endif
+
+#define DIAG_CHURN_LIVE 50000         /* churn: live blocks held (--live N) */
+#define DIAG_CHURN_OPS 2000000ULL     /* churn: allocator calls per run */
+#define DIAG_CHURN_QUICK_OPS 200000ULL
+#define DIAG_MIN_SIZE 16              /* churn sizes, log-uniform in [16, 4096] ... */
+#define DIAG_MAX_SIZE 4096            /* ... unless --size N fixes them */
+#define DIAG_FORESTS 3000             /* forest: forests per run */
+#define DIAG_QUICK_FORESTS 300
+#define DIAG_FOREST_MIN 100           /* blocks per forest: Pareto from here ... */
+#define DIAG_FOREST_MAX 5000          /* ... capped here */
+#define DIAG_PARETO_ALPHA 1.2
+#define DIAG_FREE_PROB 0.3            /* chance of one explicit free after each allocation */
+#define DIAG_WS_START 64              /* workspace entries at the start of a forest */
+#define DIAG_FREE_BIT 0x80000000u     /* forest event: free of block (event & ~FREE_BIT) */
+#define DIAG_LIMIT_BYTES ((size_t)1 << 50) /* the "limit" configuration: 1 PiB, never reached */
+
+static const char diag_usage[] =
+    "workloads: churn forest\n"
+    "configurations: off guards poison full sites at-off trace limit peak-step-64k peak-step-1\n"
+    "  e.g. --only churn:guards      (with --only, frees= counts the steady-state pairs)\n"
+    "extra options of this program:\n"
+    "  --live N     churn: live blocks (default 50,000)\n"
+    "  --size N     churn: every block N bytes (1..65535) instead of log-uniform 16..4096\n";
+
+/* ------------------------------------------------------------------------
+ * Configurations. Each timed run enters its configuration, runs, frees
+ * everything it allocated, and leaves it, so no block outlives its mode.
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;     /* row label and --only name */
+    const char *setting;  /* what it sets, for the table */
+    int use_at;           /* allocate through the _at variants (__FILE__, __LINE__) */
+    mm_check_mode check;  /* checking mode */
+    int sites;            /* mm_set_sites(1) */
+    int trace;            /* a trace to a temporary file */
+    int limit;            /* a process limit of DIAG_LIMIT_BYTES */
+    size_t peak_step;     /* mm_set_peak_step(peak_step) when nonzero */
+} diag_config;
+
+static const diag_config diag_configs[] = {
+    {"off", "nothing (the defaults)", 0, MM_CHECK_OFF, 0, 0, 0, 0},
+    {"guards", "mm_set_check(MM_CHECK_GUARDS)", 0, MM_CHECK_GUARDS, 0, 0, 0, 0},
+    {"poison", "mm_set_check(MM_CHECK_POISON)", 0, MM_CHECK_POISON, 0, 0, 0, 0},
+    {"full", "mm_set_check(MM_CHECK_FULL)", 0, MM_CHECK_FULL, 0, 0, 0, 0},
+    {"sites", "mm_set_sites(1), _at calls", 1, MM_CHECK_OFF, 1, 0, 0, 0},
+    {"at-off", "_at calls, sites off", 1, MM_CHECK_OFF, 0, 0, 0, 0},
+    {"trace", "mm_trace_start(file in /tmp)", 0, MM_CHECK_OFF, 0, 1, 0, 0},
+    {"limit", "mm_limit_set(NULL, all, 1 PiB)", 0, MM_CHECK_OFF, 0, 0, 1, 0},
+    {"peak-step-64k", "mm_set_peak_step(64 KiB) (= off)", 0, MM_CHECK_OFF, 0, 0, 0,
+     MM_DEFAULT_PEAK_STEP},
+    {"peak-step-1", "mm_set_peak_step(1)", 0, MM_CHECK_OFF, 0, 0, 0, 1},
+};
+#define DIAG_NCONFIGS (sizeof diag_configs / sizeof diag_configs[0])
+
+static char diag_trace_path[4096]; /* the temporary trace file */
+
+/* Sets the modes of c. Returns 0, or -1 when the trace cannot be opened. */
+static int diag_enter(const diag_config *c)
+{
+    mm_set_check(c->check);
+    mm_set_sites(c->sites);
+    if (c->limit) {
+        mm_limit_set(NULL, MM_CAT_INVALID, DIAG_LIMIT_BYTES);
+    }
+    if (c->peak_step != 0) {
+        mm_set_peak_step(c->peak_step);
+    }
+    if (c->trace && mm_trace_start(diag_trace_path) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Turns every mode back off. Returns the bytes of the trace written (then
+ * deletes it), or 0 when c has no trace. */
+static uint64_t diag_leave(const diag_config *c)
+{
+    mm_trace_stop();
+    mm_limit_set(NULL, MM_CAT_INVALID, 0);
+    mm_set_peak_step(MM_DEFAULT_PEAK_STEP);
+    mm_set_sites(0);
+    mm_set_check(MM_CHECK_OFF);
+    if (!c->trace) {
+        return 0;
+    }
+    uint64_t bytes = 0;
+    FILE *f = fopen(diag_trace_path, "rb");
+    if (f != NULL) {
+        if (fseek(f, 0, SEEK_END) == 0) {
+            long n = ftell(f);
+            bytes = n > 0 ? (uint64_t)n : 0;
+        }
+        fclose(f);
+    }
+    remove(diag_trace_path);
+    return bytes;
+}
+
+/* ------------------------------------------------------------------------
+ * Churn: fill to nlive process-wide blocks, then npairs times free a random
+ * live block and allocate a new one in its slot. The schedule is drawn once,
+ * before timing; every configuration replays it identically.
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    size_t nlive;        /* live blocks held */
+    size_t npairs;       /* free+allocate pairs after the fill */
+    uint32_t *requests;  /* nlive + npairs requests: size | category << 16 */
+    uint32_t *victims;   /* npairs slot numbers, each < nlive */
+    void **live;         /* nlive slots */
+} churn_plan;
+
+static int churn_plan_make(churn_plan *p, size_t nlive, uint64_t ops, size_t fixed_size,
+                           uint64_t seed)
+{
+    memset(p, 0, sizeof *p);
+    p->nlive = nlive;
+    p->npairs = ops > nlive ? (size_t)((ops - nlive) / 2) : 0;
+    p->requests = malloc((nlive + p->npairs) * sizeof *p->requests);
+    p->victims = malloc((p->npairs ? p->npairs : 1) * sizeof *p->victims);
+    p->live = malloc(nlive * sizeof *p->live);
+    if (p->requests == NULL || p->victims == NULL || p->live == NULL) {
+        return -1;
+    }
+    bench_rng r;
+    bench_rng_seed(&r, seed);
+    for (size_t i = 0; i < nlive + p->npairs; i++) {
+        uint32_t size = fixed_size != 0
+                            ? (uint32_t)fixed_size
+                            : (uint32_t)bench_rng_log_uniform(&r, DIAG_MIN_SIZE, DIAG_MAX_SIZE);
+        uint32_t cat = (uint32_t)(MM_CAT_GALAXIES + bench_rng_below(&r, 5)); /* Galaxies..Utility */
+        p->requests[i] = size | cat << 16;
+    }
+    for (size_t k = 0; k < p->npairs; k++) {
+        p->victims[k] = (uint32_t)bench_rng_below(&r, nlive);
+    }
+    return 0;
+}
+
+static void churn_plan_free(churn_plan *p)
+{
+    free(p->requests);
+    free(p->victims);
+    free(p->live);
+    memset(p, 0, sizeof *p);
+}
+
+/* The steady state alone, in its own functions: callgrind's
+ * --toggle-collect='diag_pairs_*' counts the free+allocate pairs only. */
+static BENCH_NOINLINE void diag_pairs_plain(const churn_plan *p)
+{
+    void **live = p->live;
+    const uint32_t *req = p->requests + p->nlive;
+    for (size_t k = 0; k < p->npairs; k++) {
+        uint32_t j = p->victims[k];
+        mm_free(live[j]);
+        void *q = mm_malloc(req[k] & 0xffffu, (mm_category)(req[k] >> 16));
+        bench_touch(q, (unsigned char)k);
+        live[j] = q;
+    }
+}
+
+static BENCH_NOINLINE void diag_pairs_at(const churn_plan *p)
+{
+    void **live = p->live;
+    const uint32_t *req = p->requests + p->nlive;
+    for (size_t k = 0; k < p->npairs; k++) {
+        uint32_t j = p->victims[k];
+        mm_free(live[j]);
+        void *q = mm_malloc_at(req[k] & 0xffffu, (mm_category)(req[k] >> 16), __FILE__, __LINE__);
+        bench_touch(q, (unsigned char)k);
+        live[j] = q;
+    }
+}
+
+/* The measured part of one churn run: the fill, then the pairs. The default
+ * error handler aborts, so an allocation here never returns NULL. */
+static BENCH_NOINLINE void timed_churn(const churn_plan *p, int use_at)
+{
+    const uint32_t *req = p->requests;
+    for (size_t i = 0; i < p->nlive; i++) {
+        size_t size = req[i] & 0xffffu;
+        mm_category cat = (mm_category)(req[i] >> 16);
+        void *q = use_at ? mm_malloc_at(size, cat, __FILE__, __LINE__) : mm_malloc(size, cat);
+        bench_touch(q, (unsigned char)i);
+        p->live[i] = q;
+    }
+    if (use_at) {
+        diag_pairs_at(p);
+    } else {
+        diag_pairs_plain(p);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Forest: the pattern of mm_bench_forest's mimicmem path. One context per
+ * run, a workspace grown by doubling mm_realloc, 30% explicit frees, a reset
+ * at the end of each forest. Sizes: 104 B 40%, 184 B 25%, 256 B 25%,
+ * 4 KiB 9.5%, 64 KiB 0.5%.
+ * ---------------------------------------------------------------------- */
+
+static const struct {
+    uint32_t bytes;        /* block size */
+    double weight;         /* probability */
+    mm_category category;  /* its category */
+} forest_sizes[] = {
+    {104, 0.40, MM_CAT_HALOS},
+    {184, 0.25, MM_CAT_GALAXIES},
+    {256, 0.25, MM_CAT_TREES},
+    {4096, 0.095, MM_CAT_IO},
+    {65536, 0.005, MM_CAT_UTILITY},
+};
+#define FOREST_NSIZES (sizeof forest_sizes / sizeof forest_sizes[0])
+
+typedef struct {
+    size_t nforests;       /* forests per run */
+    size_t *first;         /* nforests + 1 offsets into events */
+    uint32_t *events;      /* size-class index (allocate) or FREE_BIT | block number (free) */
+    size_t nevents;        /* entries of events */
+    uint64_t nallocs;      /* block allocations per run */
+    uint64_t nfrees;       /* explicit frees per run */
+    uint64_t nws_grows;    /* workspace reallocs per run */
+} forest_plan;
+
+static uint32_t forest_draw_class(bench_rng *r)
+{
+    double u = bench_rng_unit(r), acc = 0.0;
+    for (uint32_t c = 0; c + 1 < FOREST_NSIZES; c++) {
+        acc += forest_sizes[c].weight;
+        if (u < acc) {
+            return c;
+        }
+    }
+    return (uint32_t)(FOREST_NSIZES - 1);
+}
+
+static int forest_plan_make(forest_plan *p, size_t nforests, uint64_t seed)
+{
+    memset(p, 0, sizeof *p);
+    bench_rng r;
+    bench_rng_seed(&r, seed);
+    size_t *counts = malloc(nforests * sizeof *counts);
+    uint32_t *live = malloc(DIAG_FOREST_MAX * sizeof *live);
+    p->first = malloc((nforests + 1) * sizeof *p->first);
+    size_t cap = 0;
+    if (counts != NULL) {
+        for (size_t f = 0; f < nforests; f++) {
+            double u = 1.0 - bench_rng_unit(&r); /* (0, 1] */
+            double x = (double)DIAG_FOREST_MIN * pow(u, -1.0 / DIAG_PARETO_ALPHA);
+            counts[f] = x >= (double)DIAG_FOREST_MAX ? DIAG_FOREST_MAX : (size_t)x;
+            cap += 2 * counts[f];
+        }
+        p->events = malloc(cap * sizeof *p->events);
+    }
+    if (counts == NULL || live == NULL || p->first == NULL || p->events == NULL) {
+        free(counts);
+        free(live);
+        return -1;
+    }
+    p->nforests = nforests;
+    for (size_t f = 0; f < nforests; f++) {
+        size_t nlive = 0, ws = DIAG_WS_START;
+        p->first[f] = p->nevents;
+        for (size_t b = 0; b < counts[f]; b++) {
+            if (b == ws) {
+                ws *= 2;
+                p->nws_grows++;
+            }
+            p->events[p->nevents++] = forest_draw_class(&r);
+            live[nlive++] = (uint32_t)b;
+            p->nallocs++;
+            if (bench_rng_unit(&r) < DIAG_FREE_PROB) {
+                size_t k = (size_t)bench_rng_below(&r, nlive);
+                p->events[p->nevents++] = DIAG_FREE_BIT | live[k];
+                live[k] = live[--nlive];
+                p->nfrees++;
+            }
+        }
+    }
+    p->first[nforests] = p->nevents;
+    free(counts);
+    free(live);
+    return 0;
+}
+
+static void forest_plan_free(forest_plan *p)
+{
+    free(p->first);
+    free(p->events);
+    memset(p, 0, sizeof *p);
+}
+
+/* Allocator calls of one forest run: workspace allocations and reallocs,
+ * block allocations, explicit frees (the resets are not counted). */
+static uint64_t forest_calls(const forest_plan *p)
+{
+    return p->nforests + p->nws_grows + p->nallocs + p->nfrees;
+}
+
+static BENCH_NOINLINE int timed_forest_plain(const forest_plan *p)
+{
+    mm_context *ctx = mm_context_create("forest", NULL);
+    if (ctx == NULL) {
+        return -1;
+    }
+    for (size_t f = 0; f < p->nforests; f++) {
+        size_t cap = DIAG_WS_START, n = 0;
+        void **ws = mm_context_malloc(ctx, cap * sizeof *ws, MM_CAT_UTILITY);
+        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
+            uint32_t ev = p->events[e];
+            if (ev & DIAG_FREE_BIT) {
+                mm_free(ws[ev & ~DIAG_FREE_BIT]);
+                ws[ev & ~DIAG_FREE_BIT] = NULL;
+                continue;
+            }
+            if (n == cap) {
+                cap *= 2;
+                ws = mm_realloc(ws, cap * sizeof *ws);
+            }
+            void *q = mm_context_malloc(ctx, forest_sizes[ev].bytes, forest_sizes[ev].category);
+            bench_write_pages(q, forest_sizes[ev].bytes, (unsigned char)e);
+            ws[n++] = q;
+        }
+        mm_context_reset(ctx);
+    }
+    mm_context_destroy(ctx);
+    return 0;
+}
+
+static BENCH_NOINLINE int timed_forest_at(const forest_plan *p)
+{
+    mm_context *ctx = mm_context_create("forest", NULL);
+    if (ctx == NULL) {
+        return -1;
+    }
+    for (size_t f = 0; f < p->nforests; f++) {
+        size_t cap = DIAG_WS_START, n = 0;
+        void **ws = mm_context_malloc_at(ctx, cap * sizeof *ws, MM_CAT_UTILITY, __FILE__, __LINE__);
+        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
+            uint32_t ev = p->events[e];
+            if (ev & DIAG_FREE_BIT) {
+                mm_free(ws[ev & ~DIAG_FREE_BIT]);
+                ws[ev & ~DIAG_FREE_BIT] = NULL;
+                continue;
+            }
+            if (n == cap) {
+                cap *= 2;
+                ws = mm_realloc_at(ws, cap * sizeof *ws, __FILE__, __LINE__);
+            }
+            void *q = mm_context_malloc_at(ctx, forest_sizes[ev].bytes, forest_sizes[ev].category,
+                                           __FILE__, __LINE__);
+            bench_write_pages(q, forest_sizes[ev].bytes, (unsigned char)e);
+            ws[n++] = q;
+        }
+        mm_context_reset(ctx);
+    }
+    mm_context_destroy(ctx);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * One run of one workload under one configuration
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;          /* "churn" or "forest" */
+    const churn_plan *churn;   /* set for churn */
+    const forest_plan *forest; /* set for forest */
+    uint64_t calls;            /* allocator calls in the timed part */
+    uint64_t pairs;            /* steady-state free+allocate pairs (churn), else 0 */
+    uint64_t traced_calls;     /* calls made while the trace was open (timed + teardown) */
+} diag_workload;
+
+/* Enters c, times one run of w, frees what is left, leaves c. Sets *seconds
+ * and *trace_bytes; returns BENCH_OK or BENCH_ERROR. */
+static int diag_run(const diag_workload *w, const diag_config *c, double *seconds,
+                    uint64_t *trace_bytes)
+{
+    if (diag_enter(c) != 0) {
+        diag_leave(c);
+        return BENCH_ERROR;
+    }
+    int st = 0;
+    double t0 = bench_now();
+    if (w->churn != NULL) {
+        timed_churn(w->churn, c->use_at);
+    } else {
+        st = c->use_at ? timed_forest_at(w->forest) : timed_forest_plain(w->forest);
+    }
+    *seconds = bench_now() - t0;
+    if (w->churn != NULL) {
+        for (size_t i = 0; i < w->churn->nlive; i++) { /* untimed, under the same modes */
+            mm_free(w->churn->live[i]);
+        }
+    }
+    *trace_bytes = diag_leave(c);
+    return st == 0 ? BENCH_OK : BENCH_ERROR;
+}
+
+typedef struct {
+    int status;            /* BENCH_OK or the first failure */
+    int nrounds;           /* rounds that completed */
+    double median_s;       /* median over the rounds */
+    double min_s, max_s;   /* fastest and slowest round */
+    uint64_t trace_bytes;  /* trace file size of the last run (0 without a trace) */
+} diag_result;
+
+/* One untimed warm-up run with every mode off, then rounds rounds; each
+ * round runs every configuration once, in table order. */
+static void diag_run_rounds(const diag_workload *w, int rounds, diag_result res[])
+{
+    double *times = calloc((size_t)rounds * DIAG_NCONFIGS, sizeof *times);
+    memset(res, 0, DIAG_NCONFIGS * sizeof *res);
+    if (times == NULL) {
+        for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
+            res[c].status = BENCH_ERROR;
+        }
+        return;
+    }
+    fprintf(stderr, "  %s: %d rounds x %zu configurations...\n", w->name, rounds,
+            (size_t)DIAG_NCONFIGS);
+    double started = bench_now(), warm_s = 0.0;
+    uint64_t warm_bytes = 0;
+    diag_run(w, &diag_configs[0], &warm_s, &warm_bytes); /* untimed: faults the heap in */
+    for (int r = 0; r < rounds; r++) {
+        for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
+            if (res[c].status != BENCH_OK) {
+                continue;
+            }
+            double s = 0.0;
+            int st = diag_run(w, &diag_configs[c], &s, &res[c].trace_bytes);
+            if (st != BENCH_OK) {
+                res[c].status = st;
+                continue;
+            }
+            times[c * (size_t)rounds + (size_t)res[c].nrounds++] = s;
+        }
+    }
+    fprintf(stderr, "  %s: done in %.1f s\n", w->name, bench_now() - started);
+    for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
+        double *t = times + c * (size_t)rounds;
+        size_t n = (size_t)res[c].nrounds;
+        if (n == 0) {
+            res[c].status = BENCH_ERROR;
+            continue;
+        }
+        res[c].median_s = bench_median(t, n); /* sorts t */
+        res[c].min_s = t[0];
+        res[c].max_s = t[n - 1];
+    }
+    free(times);
+}
+
+/* ------------------------------------------------------------------------
+ * Table
+ * ---------------------------------------------------------------------- */
+
+#define DIAG_COLS 9
+static const char *const diag_headers[DIAG_COLS] = {
+    "workload", "configuration", "what it sets", "calls", "median ms",
+    "min ms",   "max ms",        "ns/op",        "vs off"};
+static const char diag_align[DIAG_COLS + 1] = "lllrrrrrr";
+
+static void diag_table_add(bench_table *t, const diag_workload *w, const diag_result res[])
+{
+    double off_s = res[0].status == BENCH_OK ? res[0].median_s : -1.0;
+    for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
+        char calls[32], med[32] = "ERROR", lo[32] = "-", hi[32] = "-", ns[32] = "-", ratio[32] = "-";
+        bench_fmt_count(w->calls, calls, sizeof calls);
+        if (res[c].status == BENCH_OK) {
+            bench_fmt_ms(res[c].median_s, med, sizeof med);
+            bench_fmt_ms(res[c].min_s, lo, sizeof lo);
+            bench_fmt_ms(res[c].max_s, hi, sizeof hi);
+            snprintf(ns, sizeof ns, "%.1f", res[c].median_s * 1e9 / (double)w->calls);
+            if (off_s > 0.0) {
+                bench_fmt_ratio(res[c].median_s / off_s, ratio, sizeof ratio);
+            }
+        }
+        const char *cells[DIAG_COLS] = {c == 0 ? w->name : "", diag_configs[c].name,
+                                        diag_configs[c].setting, calls, med, lo, hi, ns, ratio};
+        bench_table_row(t, cells);
+    }
+    bench_table_rule(t);
+}
+
+/* The trace configuration's output volume, one line per workload. */
+static void diag_print_trace(const diag_workload *w, const diag_result res[])
+{
+    for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
+        if (!diag_configs[c].trace || res[c].status != BENCH_OK) {
+            continue;
+        }
+        char calls[32];
+        printf("  %-7s %8.1f MB of trace per run, %s calls traced: %.1f MB per million calls\n",
+               w->name, (double)res[c].trace_bytes / 1e6,
+               bench_fmt_count(w->traced_calls, calls, sizeof calls),
+               (double)res[c].trace_bytes / (double)w->traced_calls);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Main
+ * ---------------------------------------------------------------------- */
+
+/* Takes this program's own options (--live N, --size N) out of argv, before
+ * bench_parse_options sees it. Returns 0, or -1 after printing an error. */
+static int diag_own_options(int *argc, char **argv, size_t *nlive, size_t *fixed_size)
+{
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        size_t *dst = NULL;
+        unsigned long long lo = 1, hi = 0;
+        if (strcmp(argv[i], "--live") == 0) {
+            dst = nlive;
+            hi = 10000000ULL;
+        } else if (strcmp(argv[i], "--size") == 0) {
+            dst = fixed_size;
+            hi = 65535ULL;
+        }
+        if (dst == NULL) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        char *end = NULL;
+        unsigned long long v = i + 1 < *argc ? strtoull(argv[i + 1], &end, 0) : 0;
+        if (i + 1 >= *argc || *argv[i + 1] == '\0' || *argv[i + 1] == '-' || *end != '\0' ||
+            v < lo || v > hi) {
+            fprintf(stderr, "%s: %s wants a number in %llu..%llu\n", argv[0], argv[i], lo, hi);
+            return -1;
+        }
+        *dst = (size_t)v;
+        i++;
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
+/* --only W:C: one run of workload w under configuration C, one parseable
+ * line. Returns 1 when it ran, 0 when w is not wanted, -1 on error. */
+static int diag_run_only(const diag_workload *w, const bench_options *o)
+{
+    if (!bench_only_wants(o, w->name)) {
+        return 0;
+    }
+    const char *name = strchr(o->only, ':') + 1;
+    for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
+        if (strcmp(name, diag_configs[c].name) != 0) {
+            continue;
+        }
+        double s = 0.0;
+        uint64_t bytes = 0;
+        int st = diag_run(w, &diag_configs[c], &s, &bytes);
+        printf("only %s:%s status=%s ms=%.3f ops=%llu frees=%llu trace_bytes=%llu\n", w->name,
+               name, st == BENCH_OK ? "ok" : "error", s * 1e3, (unsigned long long)w->calls,
+               (unsigned long long)w->pairs, (unsigned long long)bytes);
+        return st == BENCH_OK ? 1 : -1;
+    }
+    fprintf(stderr, "%s: no configuration '%s'\n%s", o->prog, name, diag_usage);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    size_t nlive = DIAG_CHURN_LIVE, fixed_size = 0;
+    if (diag_own_options(&argc, argv, &nlive, &fixed_size) != 0) {
+        return 2;
+    }
+    bench_options o;
+    int pr = bench_parse_options(argc, argv, &o, diag_usage);
+    if (pr != 0) {
+        return pr > 0 ? 0 : 2;
+    }
+    const char *tmpdir = getenv("TMPDIR");
+#ifdef DIAG_HAVE_GETPID
+    snprintf(diag_trace_path, sizeof diag_trace_path, "%s/mm_bench_diag.%ld.trace",
+             tmpdir != NULL && *tmpdir != '\0' ? tmpdir : "/tmp", (long)getpid());
+#else
+    snprintf(diag_trace_path, sizeof diag_trace_path, "%s/mm_bench_diag.trace",
+             tmpdir != NULL && *tmpdir != '\0' ? tmpdir : "/tmp");
+#endif
+
+    /* --ops sets the churn's calls; the forest count follows --quick only. */
+    uint64_t churn_ops = o.ops ? o.ops : (o.quick ? DIAG_CHURN_QUICK_OPS : DIAG_CHURN_OPS);
+    size_t nforests = o.quick ? DIAG_QUICK_FORESTS : DIAG_FORESTS;
+    int want_churn = bench_only_wants(&o, "churn"), want_forest = bench_only_wants(&o, "forest");
+    churn_plan cp;
+    forest_plan fp;
+    memset(&cp, 0, sizeof cp);
+    memset(&fp, 0, sizeof fp);
+    if ((want_churn && churn_plan_make(&cp, nlive, churn_ops, fixed_size, o.seed ^ nlive) != 0) ||
+        (want_forest && forest_plan_make(&fp, nforests, o.seed) != 0)) {
+        fprintf(stderr, "%s: out of memory building the plans\n", o.prog);
+        churn_plan_free(&cp);
+        forest_plan_free(&fp);
+        return 1;
+    }
+    diag_workload churn = {"churn", &cp, NULL, (uint64_t)cp.nlive + 2 * (uint64_t)cp.npairs,
+                           cp.npairs, (uint64_t)2 * cp.nlive + 2 * (uint64_t)cp.npairs};
+    diag_workload forest = {"forest", NULL, &fp, forest_calls(&fp), 0, 0};
+    forest.traced_calls = forest.calls;
+
+    if (o.only != NULL) {
+        int rc = 0, hits = 0;
+        if (want_churn) {
+            rc = diag_run_only(&churn, &o);
+            hits += rc > 0;
+        }
+        if (rc >= 0 && want_forest) {
+            rc = diag_run_only(&forest, &o);
+            hits += rc > 0;
+        }
+        if (hits == 0 && rc == 0) {
+            fprintf(stderr, "%s: no workload called '%.*s'\n%s", o.prog,
+                    (int)strcspn(o.only, ":"), o.only, diag_usage);
+        }
+        churn_plan_free(&cp);
+        forest_plan_free(&fp);
+        return hits > 0 && rc >= 0 ? 0 : 2;
+    }
+
+    bench_print_banner(stdout, "mm_bench_diag: mimicmem " MM_VERSION_STRING
+                               " cost of each diagnostics mode", &o);
+    char n1[32], n2[32], n3[32];
+    if (fixed_size != 0) {
+        printf("churn   : %s live process-wide blocks of %zu B, then %s free+malloc pairs "
+               "(mm_malloc/mm_free); fill + pairs timed\n",
+               bench_fmt_count(cp.nlive, n1, sizeof n1), fixed_size,
+               bench_fmt_count(cp.npairs, n2, sizeof n2));
+    } else {
+        printf("churn   : %s live process-wide blocks, sizes log-uniform %d..%d B, then %s "
+               "free+malloc pairs (mm_malloc/mm_free); fill + pairs timed\n",
+               bench_fmt_count(cp.nlive, n1, sizeof n1), DIAG_MIN_SIZE, DIAG_MAX_SIZE,
+               bench_fmt_count(cp.npairs, n2, sizeof n2));
+    }
+    printf("forest  : %zu forests of %d..%d blocks in one context, reset per forest; %s "
+           "allocations, %s frees, %s workspace reallocs per run\n",
+           fp.nforests, DIAG_FOREST_MIN, DIAG_FOREST_MAX, bench_fmt_count(fp.nallocs, n1, sizeof n1),
+           bench_fmt_count(fp.nfrees, n2, sizeof n2), bench_fmt_count(fp.nws_grows, n3, sizeof n3));
+    printf("configs : alternated within each round, in table order, after one untimed warm-up "
+           "run; each run enters its modes, frees all it allocated, then turns every mode off\n");
+    printf("trace   : %s (deleted after each run)\n", diag_trace_path);
+    fflush(stdout);
+
+    diag_result res_churn[DIAG_NCONFIGS], res_forest[DIAG_NCONFIGS];
+    diag_run_rounds(&churn, o.rounds, res_churn);
+    diag_run_rounds(&forest, o.rounds, res_forest);
+
+    bench_table *tab = bench_table_new("Median wall time per run; 'vs off' = median / the median "
+                                       "with every mode off, same run (lower is better)",
+                                       DIAG_COLS, diag_headers, diag_align);
+    diag_table_add(tab, &churn, res_churn);
+    diag_table_add(tab, &forest, res_forest);
+    bench_table_print(tab, stdout);
+    bench_table_free(tab);
+    printf("Trace volume (MB = 10^6 bytes; calls traced include the untimed frees of the churn's "
+           "last live set):\n");
+    diag_print_trace(&churn, res_churn);
+    diag_print_trace(&forest, res_forest);
+
+    int failed = 0;
+    for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
+        failed |= res_churn[c].status != BENCH_OK || res_forest[c].status != BENCH_OK;
+    }
+    churn_plan_free(&cp);
+    forest_plan_free(&fp);
+    return failed ? 1 : 0;
+}
