@@ -1,10 +1,14 @@
 /* Threaded tests as plain programs (Criterion's process arena does not run
  * under ThreadSanitizer), so CI runs these under TSan. Each scenario checks
- * exact process totals after the threads join.
- * Usage: thread_tests process|contexts|mixed [threads] [ops per thread] */
+ * exact process totals after the threads join, that every allocation site is
+ * empty again and that mm_check finds nothing. With "toggle" the main thread
+ * switches the checking modes and site recording on and off while the
+ * workers allocate (blocks made under one mode are freed under another).
+ * Usage: thread_tests process|contexts|mixed [threads] [ops per thread] [toggle] */
 #include <mimicmem.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +54,7 @@ static void *work(void *arg) {
         int in_ctx = w->mode == 1 || (w->mode == 2 && (r >> 40) % 2);
         if (live[k]) {
             if ((r >> 32) % 4 == 0) {
-                void *n = mm_realloc(live[k], size);
+                void *n = mm_realloc_at(live[k], size, __FILE__, __LINE__);
                 CHECK(n != NULL, "realloc failed");
                 live[k] = n;
                 continue;
@@ -60,7 +64,8 @@ static void *work(void *arg) {
             w->frees++;
         } else {
             mm_context *where = in_ctx ? ((r >> 48) % 3 ? ctx : child) : NULL;
-            live[k] = mm_context_malloc(where, size, (r >> 56) % 2 ? w->cat : MM_CAT_HALOS);
+            live[k] = mm_context_malloc_at(where, size, (r >> 56) % 2 ? w->cat : MM_CAT_HALOS,
+                                           __FILE__, __LINE__);
             CHECK(live[k] != NULL, "allocation failed");
             memset(live[k], w->id, size < 64 ? size : 64);
             w->allocs++;
@@ -89,10 +94,25 @@ static void *work(void *arg) {
     return NULL;
 }
 
+static atomic_int workers_done; /* set when every worker has joined */
+
+/* Cycles through every checking mode and site recording until told to stop. */
+static void *toggle(void *arg) {
+    (void)arg;
+    for (unsigned i = 0; !atomic_load(&workers_done); i++) {
+        mm_set_check((mm_check_mode)(i % 4));
+        mm_set_sites((int)(i / 4 % 2));
+        for (volatile int spin = 0; spin < 20000; spin++) {
+        }
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "process";
     int nthreads = argc > 2 ? atoi(argv[2]) : 2;
     long ops = argc > 3 ? atol(argv[3]) : 200000;
+    int toggling = argc > 4 && strcmp(argv[4], "toggle") == 0;
     int m = strcmp(mode, "process") == 0 ? 0 : strcmp(mode, "contexts") == 0 ? 1 : 2;
     if (nthreads < 1 || nthreads > 64 || ops < 1) {
         fprintf(stderr, "usage: thread_tests process|contexts|mixed [threads 1..64] [ops]\n");
@@ -107,12 +127,16 @@ int main(int argc, char **argv) {
         w[i] = (worker){i, ops, m, mm_category_register(name, "Threads"), 0, 0};
         CHECK(pthread_create(&tid[i], NULL, work, &w[i]) == 0, "pthread_create failed");
     }
+    pthread_t toggler;
+    if (toggling) CHECK(pthread_create(&toggler, NULL, toggle, NULL) == 0, "pthread_create failed");
     unsigned long long allocs = 0, frees = 0;
     for (int i = 0; i < nthreads; i++) {
         pthread_join(tid[i], NULL);
         allocs += w[i].allocs;
         frees += w[i].frees;
     }
+    atomic_store(&workers_done, 1);
+    if (toggling) pthread_join(toggler, NULL);
     mm_stats after = mm_stats_total(NULL);
     CHECK(after.bytes == before.bytes, "live bytes should return to %zu, got %zu", before.bytes,
           after.bytes);
@@ -127,7 +151,20 @@ int main(int argc, char **argv) {
         CHECK(c.bytes == 0 && c.blocks == 0, "category of worker %d should be empty", i);
     }
     CHECK(after.peak_bytes >= before.peak_bytes, "the peak never goes down");
-    printf("thread_tests %s: %d threads x %ld ops: %llu allocations, %llu frees, totals exact\n",
-           mode, nthreads, ops, allocs, frees);
+    size_t nsites = mm_sites(NULL, 0);
+    if (nsites > 0) {
+        mm_site_stats *sites = malloc(nsites * sizeof *sites);
+        CHECK(sites != NULL, "out of memory");
+        nsites = mm_sites(sites, nsites);
+        for (size_t i = 0; i < nsites; i++)
+            CHECK(sites[i].blocks == 0 && sites[i].bytes == 0,
+                  "site %s:%d should be empty, has %zu blocks", sites[i].file ? sites[i].file : "?",
+                  sites[i].line, sites[i].blocks);
+        free(sites);
+    }
+    CHECK(mm_check(NULL) == 0, "mm_check should find no damaged block");
+    printf("thread_tests %s%s: %d threads x %ld ops: %llu allocations, %llu frees, totals exact, "
+           "%zu sites empty\n",
+           mode, toggling ? " (modes toggled)" : "", nthreads, ops, allocs, frees, nsites);
     return 0;
 }
