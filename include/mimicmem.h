@@ -419,7 +419,10 @@ MM_API int mm_peak_composition(const mm_context *ctx, mm_peak_info *out);
 MM_API size_t mm_peak_composition_category(const mm_context *ctx, mm_category c);
 
 /* Sets the step (bytes, at least 1; default MM_DEFAULT_PEAK_STEP) and returns
- * the old one. Applies to the process and to every context. */
+ * the old one. It applies to the process at once, to contexts created later
+ * from the start, and to an existing context from its next record (the
+ * context's own mark is not revisited, so the allocation path reads no
+ * shared setting). */
 MM_API size_t mm_set_peak_step(size_t bytes);
 
 /* ========================================================================

@@ -37,6 +37,12 @@ static inline bool alloc_diag(void) {
     return MMI_UNLIKELY(mmi_load(&mmi_diag) != 0);
 }
 
+/* True when sites are recorded (the _at paths). */
+static inline bool alloc_sites(void) {
+    (void)mmi_thread_get(); /* a thread's first call reads the environment */
+    return MMI_UNLIKELY(mmi_load(&mmi_diag) & MMI_DIAG_SITES);
+}
+
 mmi_header *mmi_process_get(mmi_thread *t, size_t span, int cat, bool zero, const char *fn,
                             bool *reused) {
     mmi_header *h = mmi_cache_pop(t, span);
@@ -57,9 +63,9 @@ void mmi_process_put(mmi_thread *t, mmi_header *h, bool poisoned) {
 }
 
 static void *alloc_process(size_t size, int cat, bool zero, const char *fn) {
+    mmi_thread *t = mmi_thread_get(); /* first: a thread's first call reads the environment */
     if (alloc_diag()) return mmi_diag_alloc(NULL, size, cat, zero, fn, NULL, 0);
     if (!alloc_check(size, cat, NULL, fn)) return NULL;
-    mmi_thread *t = mmi_thread_get();
     mmi_header *h = mmi_cache_pop(t, size);
     if (h != NULL) {
         if (zero) memset(mmi_payload_of(h), 0, size);
@@ -83,7 +89,7 @@ void *mm_malloc(size_t size, mm_category cat) {
 }
 
 void *mmi_malloc_as(size_t size, int cat, const char *fn, const char *file, int line) {
-    if (file != NULL && (mmi_load(&mmi_diag) & MMI_DIAG_SITES))
+    if (file != NULL && alloc_sites())
         return mmi_diag_alloc(NULL, size, cat, false, fn, file, line);
     return alloc_process(size, cat, false, fn);
 }
@@ -168,7 +174,7 @@ static void *alloc_realloc(void *p, size_t size, int cat, bool keep_cat, const c
                            const char *file, int line) {
     if (p == NULL) {
         if (keep_cat) cat = MM_CAT_UNKNOWN;
-        if (file != NULL && (mmi_load(&mmi_diag) & MMI_DIAG_SITES))
+        if (file != NULL && alloc_sites())
             return mmi_diag_alloc(NULL, size, cat, false, fn, file, line);
         return alloc_process(size, cat, false, fn);
     }
@@ -255,10 +261,6 @@ mm_context *mm_block_context(const void *p) {
 }
 
 /* ---- call-site variants (see the Allocation sites group) ---------------- */
-
-static inline bool alloc_sites(void) {
-    return MMI_UNLIKELY(mmi_load(&mmi_diag) & MMI_DIAG_SITES);
-}
 
 void *mm_malloc_at(size_t size, mm_category cat, const char *file, int line) {
     if (alloc_sites()) return mmi_diag_alloc(NULL, size, cat, false, "mm_malloc", file, line);

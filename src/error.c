@@ -159,7 +159,7 @@ void mmi_error_bad_category(int cat, size_t size, const mm_context *ctx, const c
 }
 
 void mmi_error_pointer(const void *p, mmi_hdr_state st, const char *why, const char *fn) {
-    if (st == MMI_HDR_FREED || (st == MMI_HDR_LIVE && why)) {
+    if (st == MMI_HDR_FREED || st == MMI_HDR_POISONED || (st == MMI_HDR_LIVE && why)) {
         const mmi_header *h = mmi_hdr_of(p);
         int cat = mmi_hdr_cat(h);
         /* the sealed header is intact, so its chunk distance can be followed */

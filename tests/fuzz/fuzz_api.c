@@ -505,6 +505,20 @@ static void op_report(fz_reader *r)
     free(text);
 }
 
+/* Switches the checking mode, site recording and the peak-composition step;
+ * blocks made before keep working (the model checks their contents and
+ * figures at every later step), and mm_check finds nothing wrong. */
+static void op_modes(fz_reader *r)
+{
+    unsigned v = fz_u8(r);
+    mm_set_check((mm_check_mode)(v % 4));
+    mm_set_sites((int)(v / 4 % 2));
+    mm_set_peak_step(v / 8 % 2 ? 1 : MM_DEFAULT_PEAK_STEP);
+    size_t problems = mm_check(NULL);
+    expect_no_error("switching modes and mm_check");
+    FZ_CHECK(problems == 0, "step %lu: mm_check should find nothing, found %zu", fa_step, problems);
+}
+
 /* Misuse and impossible requests: each must raise exactly one error of the
  * right kind, return NULL or do nothing, and leave every figure alone. */
 static void op_misuse(fz_reader *r)
@@ -640,7 +654,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_reader r = {data, size, 0};
     while (fz_more(&r)) {
         fa_step++;
-        switch (fz_u8(&r) % 14) {
+        switch (fz_u8(&r) % 15) {
         case 0: case 1: op_alloc(&r, 0); break;
         case 2: op_alloc(&r, 1); break;
         case 3: op_alloc(&r, 2); break;
@@ -653,6 +667,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 10: op_label(&r); break;
         case 11: op_register(&r); break;
         case 12: op_report(&r); break;
+        case 13: op_modes(&r); break;
         default: op_misuse(&r); break;
         }
         check_model();
@@ -674,6 +689,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     expect_no_error("the final clean-up");
     check_model();
+    mm_set_check(MM_CHECK_OFF); /* the next input starts with every mode off */
+    mm_set_sites(0);
+    mm_set_peak_step(MM_DEFAULT_PEAK_STEP);
     mm_stats end = mm_stats_total(NULL);
     FZ_CHECK(end.bytes == 0 && end.blocks == 0 &&
                  end.allocs - start.allocs == end.frees - start.frees,
