@@ -173,6 +173,29 @@ static void check_finish(mmi_header *h, size_t size, int cat, uint32_t flags,
     }
 }
 
+/* A raw block with room for size bytes and the extras of flags, for ctx
+ * (NULL: process-wide; its info word cleared). A block reused from a free
+ * list or the cache is checked for writes after its free first (under
+ * poison), and only then zeroed when zero is asked. NULL after an error. */
+static mmi_header *check_get(mm_context *ctx, mmi_thread *t, size_t size, int cat, uint32_t flags,
+                             bool zero, const char *fn, unsigned diag) {
+    size_t span = mmi_span(size, flags);
+    if (span < size) {
+        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx, "request of %zu bytes in %s", size,
+                  fn);
+        return NULL;
+    }
+    bool reused = false;
+    bool zero_late = zero && (diag & MMI_DIAG_POISON);
+    mmi_header *h = ctx ? mmi_context_get(ctx, span, cat, zero && !zero_late, fn, &reused)
+                        : mmi_process_get(t, span, cat, zero && !zero_late, fn, &reused);
+    if (h == NULL) return NULL;
+    if (reused && (diag & MMI_DIAG_POISON)) check_reused(h, fn);
+    if (zero_late) memset(mmi_payload_of(h), 0, size);
+    if (ctx == NULL) h->info = 0;
+    return h;
+}
+
 void *mmi_diag_alloc(mm_context *ctx, size_t size, int cat, bool zero, const char *fn,
                      const char *file, int line) {
     if (!mmi_alloc_check(size, cat, ctx, fn)) return NULL;
@@ -181,22 +204,9 @@ void *mmi_diag_alloc(mm_context *ctx, size_t size, int cat, bool zero, const cha
     if ((diag & MMI_DIAG_LIMITS) && !mmi_limit_check(ctx, cat, size, size, size, fn))
         return NULL;
     uint32_t flags = check_flags(diag);
-    size_t span = mmi_span(size, flags);
-    if (span < size) {
-        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx, "request of %zu bytes in %s", size,
-                  fn);
-        return NULL;
-    }
     mmi_thread *t = mmi_thread_get();
-    bool reused = false;
-    /* under poison a reused block's fill is checked before it is zeroed */
-    bool zero_late = zero && (diag & MMI_DIAG_POISON);
-    mmi_header *h = ctx ? mmi_context_get(ctx, span, cat, zero && !zero_late, fn, &reused)
-                        : mmi_process_get(t, span, cat, zero && !zero_late, fn, &reused);
+    mmi_header *h = check_get(ctx, t, size, cat, flags, zero, fn, diag);
     if (h == NULL) return NULL;
-    if (reused && (diag & MMI_DIAG_POISON)) check_reused(h, fn);
-    if (zero_late) memset(mmi_payload_of(h), 0, size);
-    if (ctx == NULL) h->info = 0;
     mmi_site *site = NULL;
     if ((flags & MMI_HF_TAIL) && (diag & MMI_DIAG_SITES)) {
         site = mmi_site_get(file, line, cat);
@@ -292,19 +302,9 @@ void *mmi_diag_realloc(mmi_header *h, size_t size, int cat, const char *fn, cons
     if (h->info & MMI_HF_TAIL) old_tail = *check_tail(h);
     uint32_t flags = check_flags(diag);
     if (old_tail.site || old_tail.trace_id) flags |= MMI_HF_TAIL; /* records stay with the block */
-    size_t span = mmi_span(size, flags);
-    if (span < size) {
-        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx, "request of %zu bytes in %s", size,
-                  fn);
-        return NULL;
-    }
     mmi_thread *t = mmi_thread_get();
-    bool reused = false;
-    mmi_header *n = ctx ? mmi_context_get(ctx, span, cat, false, fn, &reused)
-                        : mmi_process_get(t, span, cat, false, fn, &reused);
+    mmi_header *n = check_get(ctx, t, size, cat, flags, false, fn, diag);
     if (n == NULL) return NULL;
-    if (reused && (diag & MMI_DIAG_POISON)) check_reused(n, fn);
-    if (ctx == NULL) n->info = 0;
     memcpy(mmi_payload_of(n), mmi_payload_of(h), old_size < size ? old_size : size);
 
     /* the site: kept (moved to the new category if it changes), or given now */

@@ -509,6 +509,22 @@ static void rep_json_tree_cb(const mm_context *ctx, void *arg) {
     rep_json_tree(a->f, ctx);
 }
 
+/* One site as a JSON object; with_history adds its peak and allocations. */
+static void rep_json_site(FILE *f, const mm_site_stats *s, bool with_history) {
+    fputs("{\"file\":", f);
+    if (s->file)
+        mmi_json_string(f, s->file);
+    else
+        fputs("null", f);
+    fprintf(f, ",\"line\":%d,\"category\":", s->line);
+    mmi_json_string(f, mmi_cat_name(s->category));
+    fprintf(f, ",\"bytes\":%zu,\"blocks\":%zu", s->bytes, s->blocks);
+    if (with_history)
+        fprintf(f, ",\"peak_bytes\":%zu,\"allocs\":%llu", s->peak_bytes,
+                (unsigned long long)s->allocs);
+    fputc('}', f);
+}
+
 static void rep_json(FILE *f, const rep_data *d) {
     fprintf(f,
             "{\"schema_version\":%d,\"library\":\"mimicmem\",\"version\":\"%s\",\"scope\":\"%s\",",
@@ -561,16 +577,8 @@ static void rep_json(FILE *f, const rep_data *d) {
     if (d->nsites) {
         fputs(",\"top_sites\":[", f);
         for (size_t i = 0; i < d->nsites; i++) {
-            const mm_site_stats *s = &d->sites[i];
-            fputs(i ? ",{\"file\":" : "{\"file\":", f);
-            if (s->file)
-                mmi_json_string(f, s->file);
-            else
-                fputs("null", f);
-            fprintf(f, ",\"line\":%d,\"category\":", s->line);
-            mmi_json_string(f, mmi_cat_name(s->category));
-            fprintf(f, ",\"bytes\":%zu,\"blocks\":%zu,\"peak_bytes\":%zu,\"allocs\":%llu}",
-                    s->bytes, s->blocks, s->peak_bytes, (unsigned long long)s->allocs);
+            if (i) fputc(',', f);
+            rep_json_site(f, &d->sites[i], true);
         }
         fputc(']', f);
     }
@@ -666,15 +674,8 @@ size_t mm_report_leaks(FILE *out, mm_report_format fmt) {
         }
         fputs("],\"by_site\":[", out);
         for (size_t i = 0; i < nleak_sites; i++) {
-            const mm_site_stats *s = &sites[i];
-            fputs(i ? ",{\"file\":" : "{\"file\":", out);
-            if (s->file)
-                mmi_json_string(out, s->file);
-            else
-                fputs("null", out);
-            fprintf(out, ",\"line\":%d,\"category\":", s->line);
-            mmi_json_string(out, mmi_cat_name(s->category));
-            fprintf(out, ",\"blocks\":%zu,\"bytes\":%zu}", s->blocks, s->bytes);
+            if (i) fputc(',', out);
+            rep_json_site(out, &sites[i], false);
         }
         fputs("]}\n", out);
     } else if (total.blocks == 0) {
