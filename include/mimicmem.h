@@ -290,7 +290,7 @@ MM_API size_t mm_report_leaks(FILE *out, mm_report_format fmt);
  * Rule: process-wide, switchable at run time from any thread; each block's
  * header records what it carries (guard, site and trace record), so blocks
  * made under one mode are freed, resized and checked correctly under any
- * other. Off costs one relaxed load on allocation and free.
+ * other. Off costs one relaxed load per allocation (none per free).
  * ====================================================================== */
 
 typedef enum {
