@@ -106,9 +106,7 @@ static size_t trace_line(char *line, char op, uint64_t a, uint64_t b, const char
         *p++ = ' ';
         p = trace_u64(p, b);
         *p++ = ' ';
-        size_t n = strlen(name);
-        memcpy(p, name, n);
-        p += n;
+        while (*name) *p++ = *name++; /* a category name: at most MM_NAME_MAX bytes */
     }
     *p++ = '\n';
     return (size_t)(p - line);
