@@ -167,11 +167,12 @@ bool mmi_limit_check(mm_context *ctx, int cat, size_t grow_cat, size_t grow_tota
     if (lim && !lim_one(lim, lim_view(t, cat), grow_cat, NULL, &lim_warned[cat + 1], NULL, cat,
                         ctx, cat, size, fn))
         return false;
-    for (mm_context *p = ctx; p; p = p->parent) {
-        if (!lim_one(p->limit_bytes, p->tree.bytes, grow_total, &p->limit_warned, NULL, p,
+    for (mm_context *p = ctx; p; p = p->parent) { /* most levels have no limit: test first */
+        if (p->limit_bytes &&
+            !lim_one(p->limit_bytes, p->tree.bytes, grow_total, &p->limit_warned, NULL, p,
                      MM_CAT_INVALID, ctx, cat, size, fn))
             return false;
-        if (cat < p->ncap &&
+        if (cat < p->ncap && p->cats[cat].limit_bytes &&
             !lim_one(p->cats[cat].limit_bytes, p->cats[cat].tree.bytes, grow_cat,
                      &p->cats[cat].limit_warned, NULL, p, cat, ctx, cat, size, fn))
             return false;
