@@ -29,11 +29,15 @@ static struct {
 /* Logs the pending write-error warning; called after trace_lock is released
  * (a log hook may call back into the library). */
 static void trace_unlock(void) {
+    if (MMI_LIKELY(trace_st.warning[0] == '\0')) {
+        pthread_mutex_unlock(&trace_lock);
+        return;
+    }
     char msg[sizeof trace_st.warning];
     memcpy(msg, trace_st.warning, sizeof msg);
     trace_st.warning[0] = '\0';
     pthread_mutex_unlock(&trace_lock);
-    if (msg[0]) mmi_log(MM_LOG_WARNING, "%s", msg);
+    mmi_log(MM_LOG_WARNING, "%s", msg);
 }
 
 /* Closes the trace; the caller holds trace_lock. */
