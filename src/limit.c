@@ -14,14 +14,17 @@ static _Atomic size_t lim_process[MM_CATEGORY_MAX + 1];
 static _Atomic int lim_warned[MM_CATEGORY_MAX + 1]; /* soft warning logged */
 static _Atomic unsigned lim_warn_pct = 90;           /* option "limit_warn" */
 static _Atomic long lim_count;                       /* limits set anywhere */
+static pthread_mutex_t lim_lock = PTHREAD_MUTEX_INITIALIZER; /* lim_count and its bit change together */
 
 /* Keeps lim_count and the diag bit in step with one limit going from old to
  * new. */
 static void lim_counted(size_t old, size_t new_bytes) {
     long d = (old == 0 && new_bytes != 0) - (old != 0 && new_bytes == 0);
     if (d == 0) return;
+    pthread_mutex_lock(&lim_lock);
     long n = atomic_fetch_add(&lim_count, d) + d;
     mmi_diag_set(MMI_DIAG_LIMITS, n > 0);
+    pthread_mutex_unlock(&lim_lock);
 }
 
 static bool lim_cat_ok(int cat, const mm_context *ctx, const char *fn) {
