@@ -562,3 +562,38 @@ Test(sites, report_leaks_to_a_null_file_aborts_under_the_default_handler)
     mmt_expect_death(site_child_leaks_null, NULL,
                      "mimicmem: bad argument: mm_report_leaks: out is NULL", msg);
 }
+
+Test(sites, sites_beyond_the_table_count_under_other_sites)
+{
+    mm_set_sites(1);
+    const char *file = "many_sites.c";
+    enum { N = MM_SITES_MAX + 10 };
+    static void *blocks[N];
+    for (int i = 0; i < N; i++) { /* one call site per line: N distinct sites */
+        blocks[i] = mm_malloc_at(8, MM_CAT_UTILITY, file, i + 1);
+        cr_assert_not_null(blocks[i], "allocation %d should succeed", i);
+    }
+    size_t n = mm_sites(NULL, 0);
+    cr_expect_eq(n, (size_t)MM_SITES_MAX + 1,
+                 "the table keeps MM_SITES_MAX sites plus one for the rest, not %zu", n);
+    mm_site_stats *all = malloc(n * sizeof *all);
+    cr_assert_not_null(all);
+    cr_assert_eq(mm_sites(all, n), n, "mm_sites should report the same count when copying");
+    size_t other = n;
+    size_t blocks_total = 0;
+    for (size_t i = 0; i < n; i++) {
+        blocks_total += all[i].blocks;
+        if (all[i].file && strcmp(all[i].file, "(other sites)") == 0) other = i;
+    }
+    cr_assert_neq(other, n, "a site named \"(other sites)\" should collect the overflow");
+    cr_expect_eq(all[other].blocks, 10, "the 10 sites beyond the table should land there, not %zu",
+                 all[other].blocks);
+    cr_expect_eq(all[other].bytes, 80, "with their 80 bytes, not %zu", all[other].bytes);
+    cr_expect_eq(blocks_total, (size_t)N, "every block should be counted at some site");
+    free(all);
+    for (int i = 0; i < N; i++) mm_free(blocks[i]);
+    mm_site_stats top;
+    mm_sites(&top, 1);
+    cr_expect_eq(top.bytes, 0, "after the frees no site should hold bytes, the largest holds %zu",
+                 top.bytes);
+}
