@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bench_util.h"
+#include "workloads.h"
 #include "legacy_table.h"
 #include "mimicmem.h"
 #include "replay.h"
@@ -15,8 +16,6 @@
 
 #define CORE_DEFAULT_OPS 2000000ULL   /* allocator calls per churn run */
 #define CORE_QUICK_OPS 200000ULL      /* the same with --quick */
-#define CORE_MIN_SIZE 16              /* churn sizes, log-uniform in [16, 4096] */
-#define CORE_MAX_SIZE 4096
 
 static const char core_usage[] =
     "workloads: churn1k churn50k trace-mm trace-cluster trace-small\n"
@@ -95,55 +94,14 @@ static const core_allocator core_allocators[] = {
 #define CORE_NALLOCATORS (sizeof core_allocators / sizeof core_allocators[0])
 
 /* ------------------------------------------------------------------------
- * Churn: fill to nlive blocks, then npairs times free a random live block
- * and allocate a new one in its slot. The whole schedule is drawn before
- * timing, so every allocator sees the same sizes and victims.
+ * Churn (the plan is in workloads.h): every allocator sees the same sizes
+ * and victims.
  * ---------------------------------------------------------------------- */
-
-typedef struct {
-    size_t nlive;        /* live blocks held */
-    size_t npairs;       /* free+allocate pairs after the fill */
-    uint32_t *requests;  /* nlive + npairs requests: size | category << 16 */
-    uint32_t *victims;   /* npairs slot numbers, each < nlive */
-    void **live;         /* nlive slots */
-} churn_plan;
 
 typedef struct {
     const churn_plan *plan;      /* shared by the variants of one workload */
     const core_allocator *alloc; /* the allocator of this variant */
 } churn_arg;
-
-static int churn_plan_make(churn_plan *p, size_t nlive, uint64_t ops, uint64_t seed)
-{
-    memset(p, 0, sizeof *p);
-    p->nlive = nlive;
-    p->npairs = ops > nlive ? (size_t)((ops - nlive) / 2) : 0;
-    p->requests = malloc((nlive + p->npairs) * sizeof *p->requests);
-    p->victims = malloc((p->npairs ? p->npairs : 1) * sizeof *p->victims);
-    p->live = malloc(nlive * sizeof *p->live);
-    if (p->requests == NULL || p->victims == NULL || p->live == NULL) {
-        return -1;
-    }
-    bench_rng r;
-    bench_rng_seed(&r, seed);
-    for (size_t i = 0; i < nlive + p->npairs; i++) {
-        uint32_t size = (uint32_t)bench_rng_log_uniform(&r, CORE_MIN_SIZE, CORE_MAX_SIZE);
-        uint32_t cat = (uint32_t)(MM_CAT_GALAXIES + bench_rng_below(&r, 5)); /* Galaxies..Utility */
-        p->requests[i] = size | cat << 16;
-    }
-    for (size_t k = 0; k < p->npairs; k++) {
-        p->victims[k] = (uint32_t)bench_rng_below(&r, nlive);
-    }
-    return 0;
-}
-
-static void churn_plan_free(churn_plan *p)
-{
-    free(p->requests);
-    free(p->victims);
-    free(p->live);
-    memset(p, 0, sizeof *p);
-}
 
 /* The measured part of one churn run. Returns 0, or -1 when an allocation
  * failed (the legacy table full); the live set is then partly filled. */
@@ -251,7 +209,7 @@ static int run_churn(const bench_options *o, bench_table *tab, const char *name,
     }
     uint64_t ops = o->ops ? o->ops : (o->quick ? CORE_QUICK_OPS : CORE_DEFAULT_OPS);
     churn_plan plan;
-    if (churn_plan_make(&plan, nlive, ops, o->seed ^ (uint64_t)nlive) != 0) {
+    if (churn_plan_make(&plan, nlive, ops, 0, o->seed ^ (uint64_t)nlive) != 0) {
         fprintf(stderr, "%s: out of memory building the %s plan\n", o->prog, name);
         churn_plan_free(&plan);
         return -1;
@@ -360,7 +318,7 @@ int main(int argc, char **argv)
                                    " vs raw malloc vs the legacy block table", &o);
         printf("churn   : sizes log-uniform %d..%d B, categories Galaxies..Utility, "
                "first byte of each block written; fill + steady state timed\n",
-               CORE_MIN_SIZE, CORE_MAX_SIZE);
+               CHURN_MIN_SIZE, CHURN_MAX_SIZE);
         printf("traces  : %s/mimic-trace-{mm,cluster,small}.txt.gz, parsed first, replay timed\n",
                o.data_dir);
         fflush(stdout);

@@ -7,13 +7,13 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench_util.h"
+#include "workloads.h"
 #include "mimicmem.h"
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -24,16 +24,8 @@
 #define DIAG_CHURN_LIVE 50000         /* churn: live blocks held (--live N) */
 #define DIAG_CHURN_OPS 2000000ULL     /* churn: allocator calls per run */
 #define DIAG_CHURN_QUICK_OPS 200000ULL
-#define DIAG_MIN_SIZE 16              /* churn sizes, log-uniform in [16, 4096] ... */
-#define DIAG_MAX_SIZE 4096            /* ... unless --size N fixes them */
 #define DIAG_FORESTS 3000             /* forest: forests per run */
 #define DIAG_QUICK_FORESTS 300
-#define DIAG_FOREST_MIN 100           /* blocks per forest: Pareto from here ... */
-#define DIAG_FOREST_MAX 5000          /* ... capped here */
-#define DIAG_PARETO_ALPHA 1.2
-#define DIAG_FREE_PROB 0.3            /* chance of one explicit free after each allocation */
-#define DIAG_WS_START 64              /* workspace entries at the start of a forest */
-#define DIAG_FREE_BIT 0x80000000u     /* forest event: free of block (event & ~FREE_BIT) */
 #define DIAG_LIMIT_BYTES ((size_t)1 << 50) /* the "limit" configuration: 1 PiB, never reached */
 
 static const char diag_usage[] =
@@ -120,53 +112,9 @@ static uint64_t diag_leave(const diag_config *c)
 }
 
 /* ------------------------------------------------------------------------
- * Churn: fill to nlive process-wide blocks, then npairs times free a random
- * live block and allocate a new one in its slot. The schedule is drawn once,
- * before timing; every configuration replays it identically.
+ * Churn (the plan is in workloads.h), through process-wide blocks; every
+ * configuration replays it identically.
  * ---------------------------------------------------------------------- */
-
-typedef struct {
-    size_t nlive;        /* live blocks held */
-    size_t npairs;       /* free+allocate pairs after the fill */
-    uint32_t *requests;  /* nlive + npairs requests: size | category << 16 */
-    uint32_t *victims;   /* npairs slot numbers, each < nlive */
-    void **live;         /* nlive slots */
-} churn_plan;
-
-static int churn_plan_make(churn_plan *p, size_t nlive, uint64_t ops, size_t fixed_size,
-                           uint64_t seed)
-{
-    memset(p, 0, sizeof *p);
-    p->nlive = nlive;
-    p->npairs = ops > nlive ? (size_t)((ops - nlive) / 2) : 0;
-    p->requests = malloc((nlive + p->npairs) * sizeof *p->requests);
-    p->victims = malloc((p->npairs ? p->npairs : 1) * sizeof *p->victims);
-    p->live = malloc(nlive * sizeof *p->live);
-    if (p->requests == NULL || p->victims == NULL || p->live == NULL) {
-        return -1;
-    }
-    bench_rng r;
-    bench_rng_seed(&r, seed);
-    for (size_t i = 0; i < nlive + p->npairs; i++) {
-        uint32_t size = fixed_size != 0
-                            ? (uint32_t)fixed_size
-                            : (uint32_t)bench_rng_log_uniform(&r, DIAG_MIN_SIZE, DIAG_MAX_SIZE);
-        uint32_t cat = (uint32_t)(MM_CAT_GALAXIES + bench_rng_below(&r, 5)); /* Galaxies..Utility */
-        p->requests[i] = size | cat << 16;
-    }
-    for (size_t k = 0; k < p->npairs; k++) {
-        p->victims[k] = (uint32_t)bench_rng_below(&r, nlive);
-    }
-    return 0;
-}
-
-static void churn_plan_free(churn_plan *p)
-{
-    free(p->requests);
-    free(p->victims);
-    free(p->live);
-    memset(p, 0, sizeof *p);
-}
 
 /* The steady state alone, in its own functions: callgrind's
  * --toggle-collect='diag_pairs_*' counts the free+allocate pairs only. */
@@ -216,138 +164,17 @@ static BENCH_NOINLINE void timed_churn(const churn_plan *p, int use_at)
 }
 
 /* ------------------------------------------------------------------------
- * Forest: the pattern of mm_bench_forest's mimicmem path. One context per
- * run, a workspace grown by doubling mm_realloc, 30% explicit frees, a reset
- * at the end of each forest. Sizes: 104 B 40%, 184 B 25%, 256 B 25%,
- * 4 KiB 9.5%, 64 KiB 0.5%.
+ * Forest: mm_bench_forest's workload (workloads.h). The plain configurations
+ * run forest_run_mm; "sites" and "at-off" run the same loop through the _at
+ * calls, written out again (timed_forest_at) so that each loop measures its
+ * own calls with no branch between the two.
  * ---------------------------------------------------------------------- */
-
-static const struct {
-    uint32_t bytes;        /* block size */
-    double weight;         /* probability */
-    mm_category category;  /* its category */
-} forest_sizes[] = {
-    {104, 0.40, MM_CAT_HALOS},
-    {184, 0.25, MM_CAT_GALAXIES},
-    {256, 0.25, MM_CAT_TREES},
-    {4096, 0.095, MM_CAT_IO},
-    {65536, 0.005, MM_CAT_UTILITY},
-};
-#define FOREST_NSIZES (sizeof forest_sizes / sizeof forest_sizes[0])
-
-typedef struct {
-    size_t nforests;       /* forests per run */
-    size_t *first;         /* nforests + 1 offsets into events */
-    uint32_t *events;      /* size-class index (allocate) or FREE_BIT | block number (free) */
-    size_t nevents;        /* entries of events */
-    uint64_t nallocs;      /* block allocations per run */
-    uint64_t nfrees;       /* explicit frees per run */
-    uint64_t nws_grows;    /* workspace reallocs per run */
-} forest_plan;
-
-static uint32_t forest_draw_class(bench_rng *r)
-{
-    double u = bench_rng_unit(r), acc = 0.0;
-    for (uint32_t c = 0; c + 1 < FOREST_NSIZES; c++) {
-        acc += forest_sizes[c].weight;
-        if (u < acc) {
-            return c;
-        }
-    }
-    return (uint32_t)(FOREST_NSIZES - 1);
-}
-
-static int forest_plan_make(forest_plan *p, size_t nforests, uint64_t seed)
-{
-    memset(p, 0, sizeof *p);
-    bench_rng r;
-    bench_rng_seed(&r, seed);
-    size_t *counts = malloc(nforests * sizeof *counts);
-    uint32_t *live = malloc(DIAG_FOREST_MAX * sizeof *live);
-    p->first = malloc((nforests + 1) * sizeof *p->first);
-    size_t cap = 0;
-    if (counts != NULL) {
-        for (size_t f = 0; f < nforests; f++) {
-            double u = 1.0 - bench_rng_unit(&r); /* (0, 1] */
-            double x = (double)DIAG_FOREST_MIN * pow(u, -1.0 / DIAG_PARETO_ALPHA);
-            counts[f] = x >= (double)DIAG_FOREST_MAX ? DIAG_FOREST_MAX : (size_t)x;
-            cap += 2 * counts[f];
-        }
-        p->events = malloc(cap * sizeof *p->events);
-    }
-    if (counts == NULL || live == NULL || p->first == NULL || p->events == NULL) {
-        free(counts);
-        free(live);
-        return -1;
-    }
-    p->nforests = nforests;
-    for (size_t f = 0; f < nforests; f++) {
-        size_t nlive = 0, ws = DIAG_WS_START;
-        p->first[f] = p->nevents;
-        for (size_t b = 0; b < counts[f]; b++) {
-            if (b == ws) {
-                ws *= 2;
-                p->nws_grows++;
-            }
-            p->events[p->nevents++] = forest_draw_class(&r);
-            live[nlive++] = (uint32_t)b;
-            p->nallocs++;
-            if (bench_rng_unit(&r) < DIAG_FREE_PROB) {
-                size_t k = (size_t)bench_rng_below(&r, nlive);
-                p->events[p->nevents++] = DIAG_FREE_BIT | live[k];
-                live[k] = live[--nlive];
-                p->nfrees++;
-            }
-        }
-    }
-    p->first[nforests] = p->nevents;
-    free(counts);
-    free(live);
-    return 0;
-}
-
-static void forest_plan_free(forest_plan *p)
-{
-    free(p->first);
-    free(p->events);
-    memset(p, 0, sizeof *p);
-}
 
 /* Allocator calls of one forest run: workspace allocations and reallocs,
  * block allocations, explicit frees (the resets are not counted). */
 static uint64_t forest_calls(const forest_plan *p)
 {
     return p->nforests + p->nws_grows + p->nallocs + p->nfrees;
-}
-
-static BENCH_NOINLINE int timed_forest_plain(const forest_plan *p)
-{
-    mm_context *ctx = mm_context_create("forest", NULL);
-    if (ctx == NULL) {
-        return -1;
-    }
-    for (size_t f = 0; f < p->nforests; f++) {
-        size_t cap = DIAG_WS_START, n = 0;
-        void **ws = mm_context_malloc(ctx, cap * sizeof *ws, MM_CAT_UTILITY);
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & DIAG_FREE_BIT) {
-                mm_free(ws[ev & ~DIAG_FREE_BIT]);
-                ws[ev & ~DIAG_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                ws = mm_realloc(ws, cap * sizeof *ws);
-            }
-            void *q = mm_context_malloc(ctx, forest_sizes[ev].bytes, forest_sizes[ev].category);
-            bench_write_pages(q, forest_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
-        mm_context_reset(ctx);
-    }
-    mm_context_destroy(ctx);
-    return 0;
 }
 
 static BENCH_NOINLINE int timed_forest_at(const forest_plan *p)
@@ -357,13 +184,13 @@ static BENCH_NOINLINE int timed_forest_at(const forest_plan *p)
         return -1;
     }
     for (size_t f = 0; f < p->nforests; f++) {
-        size_t cap = DIAG_WS_START, n = 0;
+        size_t cap = FOREST_WS_START, n = 0;
         void **ws = mm_context_malloc_at(ctx, cap * sizeof *ws, MM_CAT_UTILITY, __FILE__, __LINE__);
         for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
             uint32_t ev = p->events[e];
-            if (ev & DIAG_FREE_BIT) {
-                mm_free(ws[ev & ~DIAG_FREE_BIT]);
-                ws[ev & ~DIAG_FREE_BIT] = NULL;
+            if (ev & FOREST_FREE_BIT) {
+                mm_free(ws[ev & ~FOREST_FREE_BIT]);
+                ws[ev & ~FOREST_FREE_BIT] = NULL;
                 continue;
             }
             if (n == cap) {
@@ -408,7 +235,7 @@ static int diag_run(const diag_workload *w, const diag_config *c, double *second
     if (w->churn != NULL) {
         timed_churn(w->churn, c->use_at);
     } else {
-        st = c->use_at ? timed_forest_at(w->forest) : timed_forest_plain(w->forest);
+        st = c->use_at ? timed_forest_at(w->forest) : forest_run_mm(w->forest);
     }
     *seconds = bench_now() - t0;
     if (w->churn != NULL) {
@@ -653,12 +480,12 @@ int main(int argc, char **argv)
     } else {
         printf("churn   : %s live process-wide blocks, sizes log-uniform %d..%d B, then %s "
                "free+malloc pairs (mm_malloc/mm_free); fill + pairs timed\n",
-               bench_fmt_count(cp.nlive, n1, sizeof n1), DIAG_MIN_SIZE, DIAG_MAX_SIZE,
+               bench_fmt_count(cp.nlive, n1, sizeof n1), CHURN_MIN_SIZE, CHURN_MAX_SIZE,
                bench_fmt_count(cp.npairs, n2, sizeof n2));
     }
     printf("forest  : %zu forests of %d..%d blocks in one context, reset per forest; %s "
            "allocations, %s frees, %s workspace reallocs per run\n",
-           fp.nforests, DIAG_FOREST_MIN, DIAG_FOREST_MAX, bench_fmt_count(fp.nallocs, n1, sizeof n1),
+           fp.nforests, FOREST_MIN_BLOCKS, FOREST_MAX_BLOCKS, bench_fmt_count(fp.nallocs, n1, sizeof n1),
            bench_fmt_count(fp.nfrees, n2, sizeof n2), bench_fmt_count(fp.nws_grows, n3, sizeof n3));
     printf("configs : alternated within each round, in table order, after one untimed warm-up "
            "run; each run enters its modes, frees all it allocated, then turns every mode off\n");

@@ -7,7 +7,6 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <string.h>
 
 #include "bench_util.h"
+#include "workloads.h"
 #include "mimicmem.h"
 #include "replay.h"
 #include "trace.h"
@@ -28,12 +28,6 @@
 
 #define FOREST_DEFAULT_COUNT 3000   /* forests per run */
 #define FOREST_QUICK_COUNT 300      /* the same with --quick */
-#define FOREST_MIN_BLOCKS 100       /* blocks per forest: Pareto from here ... */
-#define FOREST_MAX_BLOCKS 5000      /* ... capped here */
-#define FOREST_PARETO_ALPHA 1.2     /* tail index: ~1% of forests hit the cap */
-#define FOREST_FREE_PROB 0.3        /* chance, after each allocation, of one explicit free */
-#define FOREST_WS_START 64          /* workspace entries at the start of a forest */
-#define FOREST_FREE_BIT 0x80000000u /* event: free of block (event & ~FREE_BIT) */
 
 static const char forest_usage[] =
     "workloads: forest (malloc mm mimalloc talloc)\n"
@@ -41,113 +35,6 @@ static const char forest_usage[] =
     "           threads (malloc-1t malloc-2t mm-1t mm-2t mimalloc-1t mimalloc-2t)\n"
     "e.g. --only forest:mm        (here --ops N sets the number of forests)\n";
 
-/* Block sizes of the forest workload and how often each is drawn. */
-static const struct {
-    uint32_t bytes;        /* block size */
-    double weight;         /* probability */
-    mm_category category;  /* category used by mimicmem */
-} forest_sizes[] = {
-    {104, 0.40, MM_CAT_HALOS},
-    {184, 0.25, MM_CAT_GALAXIES},
-    {256, 0.25, MM_CAT_TREES},
-    {4096, 0.095, MM_CAT_IO},
-    {65536, 0.005, MM_CAT_UTILITY},
-};
-#define FOREST_NSIZES (sizeof forest_sizes / sizeof forest_sizes[0])
-
-/* ------------------------------------------------------------------------
- * The forest plan: drawn once, replayed identically by every allocator.
- * ---------------------------------------------------------------------- */
-
-typedef struct {
-    size_t nforests;       /* forests per run */
-    size_t *first;         /* nforests + 1 offsets into events */
-    uint32_t *events;      /* size-class index (allocate) or FREE_BIT | block number (free) */
-    size_t nevents;        /* entries of events */
-    uint64_t nallocs;      /* allocations per run, workspace growth excluded */
-    uint64_t nfrees;       /* explicit frees per run */
-    uint64_t nws_grows;    /* workspace reallocs per run */
-    size_t max_blocks;     /* largest forest */
-} forest_plan;
-
-static uint32_t forest_draw_class(bench_rng *r)
-{
-    double u = bench_rng_unit(r), acc = 0.0;
-    for (uint32_t c = 0; c + 1 < FOREST_NSIZES; c++) {
-        acc += forest_sizes[c].weight;
-        if (u < acc) {
-            return c;
-        }
-    }
-    return (uint32_t)(FOREST_NSIZES - 1);
-}
-
-static size_t forest_draw_count(bench_rng *r)
-{
-    double u = 1.0 - bench_rng_unit(r); /* (0, 1] */
-    double x = (double)FOREST_MIN_BLOCKS * pow(u, -1.0 / FOREST_PARETO_ALPHA);
-    return x >= (double)FOREST_MAX_BLOCKS ? FOREST_MAX_BLOCKS : (size_t)x;
-}
-
-static int forest_plan_make(forest_plan *p, size_t nforests, uint64_t seed)
-{
-    memset(p, 0, sizeof *p);
-    bench_rng r;
-    bench_rng_seed(&r, seed);
-    size_t *counts = malloc(nforests * sizeof *counts);
-    uint32_t *live = malloc(FOREST_MAX_BLOCKS * sizeof *live);
-    p->first = malloc((nforests + 1) * sizeof *p->first);
-    if (counts == NULL || live == NULL || p->first == NULL) {
-        free(counts);
-        free(live);
-        return -1;
-    }
-    size_t cap = 0;
-    for (size_t f = 0; f < nforests; f++) {
-        counts[f] = forest_draw_count(&r);
-        cap += 2 * counts[f];
-    }
-    p->events = malloc(cap * sizeof *p->events);
-    if (p->events == NULL) {
-        free(counts);
-        free(live);
-        return -1;
-    }
-    p->nforests = nforests;
-    for (size_t f = 0; f < nforests; f++) {
-        size_t nlive = 0, ws = FOREST_WS_START;
-        p->first[f] = p->nevents;
-        if (counts[f] > p->max_blocks) {
-            p->max_blocks = counts[f];
-        }
-        for (size_t b = 0; b < counts[f]; b++) {
-            if (b == ws) {
-                ws *= 2;
-                p->nws_grows++;
-            }
-            p->events[p->nevents++] = forest_draw_class(&r);
-            live[nlive++] = (uint32_t)b;
-            p->nallocs++;
-            if (bench_rng_unit(&r) < FOREST_FREE_PROB) {
-                size_t k = (size_t)bench_rng_below(&r, nlive);
-                p->events[p->nevents++] = FOREST_FREE_BIT | live[k];
-                live[k] = live[--nlive];
-                p->nfrees++;
-            }
-        }
-    }
-    p->first[nforests] = p->nevents;
-    free(counts);
-    free(live);
-    return 0;
-}
-
-static void forest_plan_free(forest_plan *p)
-{
-    free(p->first);
-    free(p->events);
-    memset(p, 0, sizeof *p);
-}
 
 /* ------------------------------------------------------------------------
  * One full run of the plan per allocator. Each forest keeps its blocks in a
@@ -192,32 +79,7 @@ static BENCH_NOINLINE int timed_forest_malloc(const forest_plan *p)
 
 static BENCH_NOINLINE int timed_forest_mm(const forest_plan *p)
 {
-    mm_context *ctx = mm_context_create("forest", NULL);
-    if (ctx == NULL) {
-        return -1;
-    }
-    for (size_t f = 0; f < p->nforests; f++) {
-        size_t cap = FOREST_WS_START, n = 0;
-        void **ws = mm_context_malloc(ctx, cap * sizeof *ws, MM_CAT_UTILITY);
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & FOREST_FREE_BIT) {
-                mm_free(ws[ev & ~FOREST_FREE_BIT]);
-                ws[ev & ~FOREST_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                ws = mm_realloc(ws, cap * sizeof *ws);
-            }
-            void *q = mm_context_malloc(ctx, forest_sizes[ev].bytes, forest_sizes[ev].category);
-            bench_write_pages(q, forest_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
-        mm_context_reset(ctx);
-    }
-    mm_context_destroy(ctx);
-    return 0;
+    return forest_run_mm(p);
 }
 
 #ifdef MM_BENCH_HAVE_MIMALLOC
