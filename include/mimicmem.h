@@ -4,7 +4,25 @@
  * integrity seal), so free and realloc are O(1) and there is no limit on live
  * blocks. Blocks belong either to the process-wide allocator (mm_malloc) or to
  * a context (mm_context_malloc) that frees them all at once on reset/destroy.
- * See docs/design.md for the layout, the thread rules and the error policy. */
+ * See docs/design.md for the layout, the thread rules and the error policy.
+ *
+ * Index (each group opens with its rule):
+ *   Categories          mm_category_register, mm_category_find, ...
+ *   Allocation          mm_malloc, mm_calloc, mm_realloc, mm_free, mm_validate, ...
+ *   Contexts            mm_context_create, mm_context_reset, mm_context_malloc, ...
+ *   Epochs              per-forest statistics: mm_context_epochs, the epoch log, ...
+ *   Statistics          mm_stats_total, mm_stats_category, mm_stats_self
+ *   Reports             mm_report, mm_report_leaks, mm_format_bytes
+ *   Errors and logging  mm_set_error_handler, mm_set_log_handler
+ *   Options             mm_option_set, mm_options_print (MIMICMEM_* variables)
+ *   Checking modes      mm_set_check, mm_check
+ *   Allocation sites    the _at calls, mm_sites (MM_WITH_SITES)
+ *   Peak composition    mm_peak_composition
+ *   Limits              mm_limit_set
+ *   Trace record        mm_trace_start
+ *   Runs of many ranks  mm_set_rank (the MPI reduction is in mimicmem_mpi.h)
+ *   Memory given back   mm_trim
+ * Fault injection for tests lives in mimicmem_testing.h. */
 #ifndef MIMICMEM_H
 #define MIMICMEM_H
 
@@ -25,9 +43,9 @@ extern "C" {
 #endif
 
 #define MM_VERSION_MAJOR 0
-#define MM_VERSION_MINOR 2
+#define MM_VERSION_MINOR 3
 #define MM_VERSION_PATCH 0
-#define MM_VERSION_STRING "0.2.0"
+#define MM_VERSION_STRING "0.3.0"
 
 typedef struct mm_context mm_context; /* opaque; see the Contexts group */
 
@@ -131,6 +149,12 @@ MM_API mm_context *mm_block_context(const void *p);
  * free paths. Handing a context to another thread needs the caller's own
  * synchronisation (a mutex, a thread join). A block of a context freed by a
  * thread that does not own the context is a data race: see docs/design.md.
+ * A NULL context means the same thing to every function that takes one:
+ * "the process, outside any context" where a scope is asked for (allocation,
+ * statistics, reports, peak composition, limits, checks, fault filters);
+ * nothing to do for mm_context_reset and mm_context_destroy; and an
+ * MM_ERR_BAD_CONTEXT error (then 0, NULL or nothing returned) for every
+ * function that needs one context (names, labels, settings, epochs).
  * ====================================================================== */
 
 /* Creates a context called name (copied, truncated to MM_NAME_MAX bytes at a
@@ -205,16 +229,40 @@ MM_API int mm_context_top_epoch(const mm_context *ctx, size_t rank, mm_epoch_inf
 /* Peak bytes of category c during the rank-th largest epoch. */
 MM_API size_t mm_context_top_epoch_category(const mm_context *ctx, size_t rank, mm_category c);
 
-typedef enum { MM_EPOCH_LOG_CSV = 0, MM_EPOCH_LOG_JSONL = 1 } mm_epoch_log_format;
+typedef enum {
+    MM_EPOCH_LOG_CSV = 0,      /* one field "category_peaks" for all categories */
+    MM_EPOCH_LOG_JSONL = 1,    /* one JSON object per line */
+    MM_EPOCH_LOG_CSV_WIDE = 2  /* one column per category and per user field */
+} mm_epoch_log_format;
 
 /* Streams one line per closed epoch to out. CSV: a header line
  * "epoch,label,peak_bytes,category_peaks" when the log is set, then lines like
  * `17,Forest 17,123456,Halos=100000;Cooling=23456` (fields quoted as in
  * RFC 4180 when needed; category peaks in id order, nonzero ones only). JSON
  * Lines: {"epoch":17,"label":"Forest 17","peak_bytes":123456,
- * "category_peaks":{"Halos":100000,"Cooling":23456}}. out NULL stops. The
- * caller keeps out open and closes it. */
+ * "category_peaks":{"Halos":100000,"Cooling":23456}}, with each user field
+ * (mm_context_epoch_field) as one more key. Wide CSV: a header row
+ * "epoch,label,peak_bytes,<category>...,field:<name>..." (every registered
+ * category in id order, then the user fields in the order they first
+ * appeared), written before the first line and again whenever a later line
+ * gains a column; category cells are that category's peak in the epoch (0
+ * when none), field cells the number set in that epoch or empty. Numbers
+ * never depend on the locale. out NULL stops. The caller keeps out open and
+ * closes it. Lines are written by the owner thread at reset, outside every
+ * lock of the library. */
 MM_API void mm_context_set_epoch_log(mm_context *ctx, FILE *out, mm_epoch_log_format fmt);
+
+/* Attaches a number to the current epoch of ctx (for example the halo count
+ * of the forest, or its wall time), written with that epoch's line of the
+ * epoch log: a column (wide CSV), a key (JSON Lines). Setting a name again
+ * in the same epoch replaces its value. name: 1 to MM_NAME_MAX bytes, not
+ * one of the line's own keys (epoch, label, peak_bytes, category_peaks); at
+ * most MM_EPOCH_FIELDS_MAX names per context. Returns 0, or -1 after an
+ * MM_ERR_BAD_ARGUMENT (bad name, too many names) or MM_ERR_BAD_CONTEXT
+ * error. Owner thread only. */
+MM_API int mm_context_epoch_field(mm_context *ctx, const char *name, double value);
+
+#define MM_EPOCH_FIELDS_MAX 32
 
 /* Blocks that a reset or destroy freed because nobody freed them explicitly. */
 typedef struct {
@@ -264,7 +312,12 @@ MM_API mm_stats mm_context_epoch_stats(const mm_context *ctx);
 
 /* ========================================================================
  * Reports
- * Rule: text for people, JSON (with "schema_version") for tools, from one walk.
+ * Rule: text for people, JSON (with "schema_version") for tools, written by
+ * one emitter from one gathered snapshot. Reports (and mm_stats_*, mm_sites
+ * and the legacy reporting calls) may be asked for from any thread at any
+ * moment, while other threads allocate, free, reset, create and destroy
+ * their own contexts: a figure of a busy context may be a moment old, but
+ * each is a value it really had. Numbers never depend on the locale.
  * ====================================================================== */
 
 typedef enum { MM_REPORT_TEXT = 0, MM_REPORT_JSON = 1 } mm_report_format;
@@ -284,6 +337,106 @@ MM_API char *mm_format_bytes(size_t bytes, char *buf, size_t buflen);
  * Allocation sites) and by category otherwise, largest first. Returns the
  * number of live blocks. Any thread; exact once threads are quiet. */
 MM_API size_t mm_report_leaks(FILE *out, mm_report_format fmt);
+
+/* ========================================================================
+ * Errors and logging
+ * Rule: one path. Every failure fills an mm_error and goes to the handler.
+ * The default handler prints the message to stderr, flushes every stdio
+ * stream and aborts (a call made through Mimic's legacy API exits with
+ * status 1 instead). A handler that returns makes the failing call return
+ * NULL (or do nothing) with statistics untouched. Handlers may be called
+ * from any thread, are never called while the library holds a lock, and
+ * may call any mimicmem function. Informational lines and warnings go to
+ * the log handler (default: MM_LOG_INFO to stdout, MM_LOG_WARNING/ERROR to
+ * stderr).
+ * ====================================================================== */
+
+typedef enum {
+    MM_ERR_NONE = 0,
+    MM_ERR_OUT_OF_MEMORY = 1,  /* the system allocator failed */
+    MM_ERR_SIZE_OVERFLOW = 2,  /* size + header, or n * size, does not fit */
+    MM_ERR_BAD_CATEGORY = 3,   /* unknown category id */
+    MM_ERR_BAD_POINTER = 4,    /* damaged header or a pointer mimicmem never returned */
+    MM_ERR_DOUBLE_FREE = 5,    /* a block already freed (explicitly, or by reset/destroy) */
+    MM_ERR_BAD_CONTEXT = 6,    /* NULL where a context is needed, or a dead context */
+    MM_ERR_REGISTRY_FULL = 7,  /* MM_CATEGORY_MAX categories already registered */
+    MM_ERR_BAD_ARGUMENT = 8,   /* NULL string, empty or over-long name, bad option */
+    MM_ERR_OVERRUN = 9,        /* guard bytes after a block were overwritten */
+    MM_ERR_LIMIT = 10,         /* a byte limit would be exceeded */
+    MM_ERR_WRITE_AFTER_FREE = 11 /* a poisoned freed block was written after its free */
+} mm_error_kind;
+
+typedef struct {
+    mm_error_kind kind;        /* what went wrong */
+    const char *message;       /* full human message; valid during the call only */
+    size_t size;               /* bytes requested (0 when not an allocation) */
+    mm_category category;      /* category involved, or MM_CAT_INVALID */
+    const void *ptr;           /* pointer involved, or NULL */
+    const mm_context *context; /* context involved, or NULL */
+} mm_error;
+
+typedef void (*mm_error_fn)(const mm_error *err, void *user);
+
+/* A handler and its user pointer, as the setter returns the previous one. */
+typedef struct {
+    mm_error_fn fn; /* NULL: the default handler */
+    void *user;     /* passed to fn */
+} mm_error_handler;
+
+/* Sets the handler and returns the previous one, so a library that uses
+ * mimicmem can restore its host's handler: mm_set_error_handler(old.fn,
+ * old.user). (NULL, NULL) restores the default. Thread-safe. */
+MM_API mm_error_handler mm_set_error_handler(mm_error_fn fn, void *user);
+
+/* Short name of an error kind ("out of memory", "double free", ...). */
+MM_API const char *mm_error_kind_name(mm_error_kind kind);
+
+typedef enum { MM_LOG_DEBUG = 0, MM_LOG_INFO = 1, MM_LOG_WARNING = 2, MM_LOG_ERROR = 3 } mm_log_level;
+
+typedef void (*mm_log_fn)(mm_log_level level, const char *message, void *user);
+
+typedef struct {
+    mm_log_fn fn; /* NULL: the default printer */
+    void *user;   /* passed to fn */
+} mm_log_handler;
+
+/* Sets the log hook and returns the previous one; (NULL, NULL) restores the
+ * default. Thread-safe. */
+MM_API mm_log_handler mm_set_log_handler(mm_log_fn fn, void *user);
+
+/* ========================================================================
+ * Options
+ * Rule: every run-time option is one entry of one table (src/report/options.c): its
+ * environment variable MIMICMEM_<NAME>, its default and its help. The
+ * environment is read once, at the first use of the library; a malformed
+ * value logs one warning naming the variable and the value, and the default
+ * stays. Code may change any option at any time with mm_option_set.
+ *
+ *   report         off | exit       print a report (and the leaks) at exit
+ *   report_format  text | json
+ *   report_file    path (%p: process id; "" : stderr)
+ *   check          off | guards | poison | full
+ *   fill           nan | bytes      fill of new blocks under poison
+ *   limit          bytes, K/M/G/T suffix (powers of 1024); 0: none
+ *   limit_warn     percent 0..100 (0: no warnings)
+ *   sites          off | on
+ *   peak_step      bytes, K/M/G/T suffix
+ *   trace          path (%p: process id; "" : off)
+ *   cache          on | off | bytes per thread of the free-block cache (K/M/G/T)
+ * ====================================================================== */
+
+/* Sets option name (as in the table, lower case) to value, as the
+ * environment would; returns 0, or -1 after an MM_ERR_BAD_ARGUMENT error for
+ * an unknown name or a malformed value (nothing changes). */
+MM_API int mm_option_set(const char *name, const char *value);
+
+/* Writes option name's current value, as text, into buf (len bytes, always
+ * terminated when len > 0); returns 0, or -1 for an unknown name. */
+MM_API int mm_option_get(const char *name, char *buf, size_t len);
+
+/* Writes every option: name, environment variable, current value, default
+ * and help, one per line. */
+MM_API void mm_options_print(FILE *out);
 
 /* ========================================================================
  * Checking modes
@@ -377,7 +530,7 @@ MM_API size_t mm_sites(mm_site_stats *out, size_t max);
 
 #define MM_SITES_MAX 4096
 
-#ifdef MM_WITH_SITES
+#if defined(MM_WITH_SITES) && !defined(MM_BUILDING_LIBRARY)
 #define mm_malloc(size, cat) mm_malloc_at((size), (cat), __FILE__, __LINE__)
 #define mm_calloc(n, size, cat) mm_calloc_at((n), (size), (cat), __FILE__, __LINE__)
 #define mm_realloc(p, size) mm_realloc_at((p), (size), __FILE__, __LINE__)
@@ -449,40 +602,6 @@ MM_API size_t mm_limit_get(const mm_context *ctx, mm_category cat);
 MM_API unsigned mm_set_limit_warn(unsigned percent);
 
 /* ========================================================================
- * Options
- * Rule: every run-time option is one entry of one table (src/options.c): its
- * environment variable MIMICMEM_<NAME>, its default and its help. The
- * environment is read once, at the first use of the library; a malformed
- * value logs one warning naming the variable and the value, and the default
- * stays. Code may change any option at any time with mm_option_set.
- *
- *   report         off | exit       print a report (and the leaks) at exit
- *   report_format  text | json
- *   report_file    path (%p: process id; "" : stderr)
- *   check          off | guards | poison | full
- *   fill           nan | bytes      fill of new blocks under poison
- *   limit          bytes, K/M/G/T suffix (powers of 1024); 0: none
- *   limit_warn     percent 0..100 (0: no warnings)
- *   sites          off | on
- *   peak_step      bytes, K/M/G/T suffix
- *   trace          path (%p: process id; "" : off)
- *   cache          on | off | bytes per thread of the free-block cache (K/M/G/T)
- * ====================================================================== */
-
-/* Sets option name (as in the table, lower case) to value, as the
- * environment would; returns 0, or -1 after an MM_ERR_BAD_ARGUMENT error for
- * an unknown name or a malformed value (nothing changes). */
-MM_API int mm_option_set(const char *name, const char *value);
-
-/* Writes option name's current value, as text, into buf (len bytes, always
- * terminated when len > 0); returns 0, or -1 for an unknown name. */
-MM_API int mm_option_get(const char *name, char *buf, size_t len);
-
-/* Writes every option: name, environment variable, current value, default
- * and help, one per line. */
-MM_API void mm_options_print(FILE *out);
-
-/* ========================================================================
  * Trace record
  * Rule: while a trace is open, every allocation, reallocation, free and
  * context reset is appended to it in the Mimic trace format
@@ -504,99 +623,39 @@ MM_API int mm_trace_start(const char *path);
 MM_API void mm_trace_stop(void);
 
 /* ========================================================================
- * Errors
- * Rule: one path. Every failure fills an mm_error and goes to the handler.
- * The default handler prints the message to stderr and aborts. A handler that
- * returns makes the failing call return NULL (or do nothing) with statistics
- * untouched. The handler may be called from any thread.
+ * Runs of many ranks
+ * Rule: a process may say which rank of a parallel job it is; "%r" in the
+ * file names of MIMICMEM_REPORT_FILE and MIMICMEM_TRACE expands to it, and
+ * JSON reports carry it ("rank"), so per-rank files can be merged
+ * (mimicmem-report merge, or mm_mpi_report in mimicmem_mpi.h, which sets
+ * it). Without mm_set_rank the rank is read once from the launcher's
+ * environment (OMPI_COMM_WORLD_RANK, PMI_RANK, PMIX_RANK, SLURM_PROCID, in
+ * that order), without linking MPI.
  * ====================================================================== */
 
-typedef enum {
-    MM_ERR_NONE = 0,
-    MM_ERR_OUT_OF_MEMORY = 1,  /* the system allocator failed */
-    MM_ERR_SIZE_OVERFLOW = 2,  /* size + header, or n * size, does not fit */
-    MM_ERR_BAD_CATEGORY = 3,   /* unknown category id */
-    MM_ERR_BAD_POINTER = 4,    /* damaged header or a pointer mimicmem never returned */
-    MM_ERR_DOUBLE_FREE = 5,    /* a block already freed (explicitly, or by reset/destroy) */
-    MM_ERR_BAD_CONTEXT = 6,    /* NULL where a context is needed, or a dead context */
-    MM_ERR_REGISTRY_FULL = 7,  /* MM_CATEGORY_MAX categories already registered */
-    MM_ERR_BAD_ARGUMENT = 8,   /* NULL string, empty or over-long name, bad option */
-    MM_ERR_OVERRUN = 9,        /* guard bytes after a block were overwritten */
-    MM_ERR_LIMIT = 10,         /* a byte limit would be exceeded */
-    MM_ERR_WRITE_AFTER_FREE = 11 /* a poisoned freed block was written after its free */
-} mm_error_kind;
+/* Sets the rank of this process (>= 0) and returns the old one (-1 when
+ * none was known). A negative rank is MM_ERR_BAD_ARGUMENT. */
+MM_API int mm_set_rank(int rank);
 
-typedef struct {
-    mm_error_kind kind;        /* what went wrong */
-    const char *message;       /* full human message; valid during the call only */
-    size_t size;               /* bytes requested (0 when not an allocation) */
-    mm_category category;      /* category involved, or MM_CAT_INVALID */
-    const void *ptr;           /* pointer involved, or NULL */
-    const mm_context *context; /* context involved, or NULL */
-} mm_error;
-
-typedef void (*mm_error_fn)(const mm_error *err, void *user);
-
-/* Sets the handler; (NULL, NULL) restores the default. Thread-safe. */
-MM_API void mm_set_error_handler(mm_error_fn fn, void *user);
-
-/* Short name of an error kind ("out of memory", "double free", ...). */
-MM_API const char *mm_error_kind_name(mm_error_kind kind);
+/* The rank of this process, or -1 when neither mm_set_rank nor the
+ * launcher's environment says ("%r" then expands to 0). */
+MM_API int mm_get_rank(void);
 
 /* ========================================================================
- * Logging
- * Rule: informational lines and warnings from the library go to one hook.
- * The default prints MM_LOG_INFO to stdout and MM_LOG_WARNING/ERROR to stderr.
+ * Memory given back
+ * Rule: the library keeps memory for reuse in two places: the chunks of
+ * destroyed contexts (at most 64 MiB, for the contexts created next) and
+ * each thread's cache of freed process-wide blocks. mm_trim gives both back.
  * ====================================================================== */
 
-typedef enum { MM_LOG_DEBUG = 0, MM_LOG_INFO = 1, MM_LOG_WARNING = 2, MM_LOG_ERROR = 3 } mm_log_level;
-
-typedef void (*mm_log_fn)(mm_log_level level, const char *message, void *user);
-
-/* Sets the log hook; (NULL, NULL) restores the default. Thread-safe. */
-MM_API void mm_set_log_handler(mm_log_fn fn, void *user);
-
-/* ========================================================================
- * Fault injection
- * Rule: one process-wide setting, for tests (the library's and its hosts'):
- * out-of-memory loops that fail the k-th system allocation for k = 1, 2, ...
- * until a scenario completes. Counting is atomic, so any thread may allocate
- * while it is armed; arm and disarm between phases, not while other threads
- * are in the middle of a scenario you mean to count.
- * ====================================================================== */
-
-typedef enum {
-    MM_FAULT_OFF = 0,  /* disarmed: nothing is counted, nothing fails (the default) */
-    MM_FAULT_ONCE = 1, /* the k-th matching system allocation fails, later ones succeed */
-    MM_FAULT_FROM = 2  /* the k-th matching system allocation and every later one fail */
-} mm_fault_mode;
-
-/* Arms (or, with MM_FAULT_OFF, disarms) fault injection and restarts both
- * counters at 0. Counted are the library's calls to the system allocator
- * (malloc, calloc, realloc), not mm_ calls: a block served from a cache, a
- * free list or a context's current chunk makes no system call and cannot
- * fail. k is 1-based; k 0 never fails and only counts (to size a loop).
- * A system allocation matches when cat is MM_CAT_INVALID (any) or it is made
- * for a block of category cat, and when ctx is NULL (any) or it is made by a
- * call on ctx itself (its blocks, chunks, per-category arrays, epoch
- * records; not its descendants'; ctx is compared by address). The library's
- * bookkeeping (context structs, per-category arrays, epoch records, report
- * buffers) belongs to no category: it matches only cat MM_CAT_INVALID; what
- * mm_context_create allocates matches only ctx NULL. A thread's statistics
- * record is exempt: it is made once per thread and nothing can be counted
- * without it. Only matching allocations are counted. An injected failure is reported as any
- * out of memory is: one MM_ERR_OUT_OF_MEMORY through the error handler, whose
- * message names the size and the category ("Utility" for bookkeeping).
- * Errors: a bad mode (MM_ERR_BAD_ARGUMENT), an unknown cat
- * (MM_ERR_BAD_CATEGORY), a dead ctx (MM_ERR_BAD_CONTEXT); the setting then
- * stays as it was. Cost: while disarmed, one relaxed atomic load per system
- * allocation, none on the paths that make no system call. */
-MM_API void mm_fault_inject(mm_fault_mode mode, uint64_t k, mm_category cat, const mm_context *ctx);
-
-/* Matching system allocations attempted since the last mm_fault_inject
- * (failed ones included), and how many of them were made to fail. */
-MM_API uint64_t mm_fault_attempts(void);
-MM_API uint64_t mm_fault_failures(void);
+/* Gives the chunks of destroyed contexts and the calling thread's cache of
+ * freed blocks back to the system, and returns the bytes released. Live
+ * blocks, contexts and their own chunks are untouched; allocation goes on
+ * at once. Chunk memory goes back with madvise: its addresses stay reserved
+ * and read as zeros, so a stale pointer into it is reported, never a crash.
+ * Any thread; cleanup_memory_system calls it. Cost: proportional to the
+ * chunks and blocks released. */
+MM_API size_t mm_trim(void);
 
 #ifdef __cplusplus
 }

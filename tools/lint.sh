@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 build=${1:-build/lint}
 cmake -S . -B "$build" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DMM_BUILD_TESTS=OFF \
   -DMM_BUILD_BENCH=OFF -DMM_BUILD_EXAMPLES=OFF >/dev/null
+mapfile -t sources < <(awk '/^[a-z]+ +src\// { print $2 }' src/LAYERS)
 cppcheck --error-exitcode=1 --enable=warning,style,performance,portability --std=c11 \
-  --inline-suppr --quiet -I include -I src src/*.c
-echo "lint: cppcheck clean ($(ls src/*.c | wc -l) files)"
-# one clang-tidy per file, two at a time; any finding is an error (WarningsAsErrors)
-if ! printf '%s\n' src/*.c | xargs -P "$(nproc)" -n 1 clang-tidy -p "$build" --quiet \
+  --inline-suppr --quiet -I include "${sources[@]}"
+echo "lint: cppcheck clean (${#sources[@]} files)"
+# one clang-tidy per file, as many at a time as there are cores; any finding
+# is an error (WarningsAsErrors)
+if ! printf '%s\n' "${sources[@]}" | xargs -P "$(nproc)" -n 1 clang-tidy -p "$build" --quiet \
     >"$build/clang-tidy.log" 2>&1; then
   grep -vE '^[0-9]+ warnings? (and [0-9]+ errors? )?generated' "$build/clang-tidy.log"
   echo "lint: clang-tidy found problems"

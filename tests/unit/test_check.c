@@ -473,9 +473,10 @@ Test(check, context_overrun_found_by_mm_check_aborts_under_the_default_handler)
 {
     char msg[MMT_MESSAGE_MAX];
     mmt_expect_death(chk_child_context_overrun, NULL, "buffer overrun", msg);
-    chk_expect_has(msg, " of 300000 bytes in category \"Galaxies\", allocated at galaxies.c:77, "
-                        "was written past its end",
-                   "the abort message");
+    chk_expect_has(msg,
+                   " of 300000 bytes in category \"Galaxies\" in context \"forest\", allocated "
+                   "at galaxies.c:77, was written past its end",
+                   "the abort message names the block, its context and its site");
     chk_expect_has(msg, "found in mm_check", "the abort message");
 }
 
@@ -759,8 +760,10 @@ Test(check, write_after_free_found_by_mm_check_aborts_under_the_default_handler)
 {
     char msg[MMT_MESSAGE_MAX];
     mmt_expect_death(chk_child_write_after_free_check, NULL, "mimicmem: write after free: ", msg);
-    chk_expect_has(msg, "(104 bytes held, category \"Halos\") was written after its free",
-                   "the abort message");
+    chk_expect_has(msg,
+                   "(104 bytes held, category \"Halos\") in context \"forest\" was written after "
+                   "its free",
+                   "the abort message names the block, its category and its context");
     chk_expect_has(msg, "byte 40 is no longer the free fill 0x5A, found in mm_check",
                    "the abort message");
 }

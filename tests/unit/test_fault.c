@@ -17,6 +17,7 @@
 
 #include "../../compat/memory.h"
 #include "mm_test.h"
+#include "mimicmem_testing.h"
 
 #define KIB ((size_t)1024)
 #define BIG (300 * KIB) /* above 256 KiB: a context block of its own */

@@ -4,7 +4,7 @@
  * the __FILE__ pointer, the line and the category; lookups take no lock,
  * inserts take site_lock. Records are never removed, so a block's tail may
  * point at its record for as long as the block lives. */
-#include "internal.h"
+#include "diag.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@ struct mmi_site {
 
 #define SITE_SLOTS ((size_t)2 * MM_SITES_MAX) /* table slots: at most half full */
 
-static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
+static mmi_lock site_lock = MMI_LOCK_INIT(MMI_RANK_SITES, "sites");
 /* the last record collects every site beyond MM_SITES_MAX */
 static mmi_site site_recs[MM_SITES_MAX + 1] = {[MM_SITES_MAX] = {.file = "(other sites)"}};
 static _Atomic int site_count;               /* records in use, below MM_SITES_MAX */
@@ -46,7 +46,7 @@ mmi_site *mmi_site_get(const char *file, int line, int cat) {
         if (site_is(s, file, line, cat)) return s;
         i = (i + 1) % SITE_SLOTS;
     }
-    pthread_mutex_lock(&site_lock);
+    mmi_lock_take(&site_lock);
     mmi_site *found = NULL;
     for (;;) { /* again under the lock: another thread may have inserted it */
         mmi_site *s = atomic_load_explicit(&site_table[i], memory_order_acquire);
@@ -58,19 +58,20 @@ mmi_site *mmi_site_get(const char *file, int line, int cat) {
         i = (i + 1) % SITE_SLOTS;
     }
     if (found == NULL) {
-        int n = mmi_load(&site_count);
+        int n = atomic_load_explicit(&site_count, memory_order_relaxed); /* under site_lock */
         if (n < MM_SITES_MAX) {
             found = &site_recs[n];
             found->file = file;
             found->line = line;
             found->cat = cat;
-            mmi_store(&site_count, n + 1);
+            /* release: a reader that sees the count or the slot sees the fields */
             atomic_store_explicit(&site_table[i], found, memory_order_release);
+            atomic_store_explicit(&site_count, n + 1, memory_order_release);
         } else {
             found = &site_recs[MM_SITES_MAX];
         }
     }
-    pthread_mutex_unlock(&site_lock);
+    mmi_lock_drop(&site_lock);
     return found;
 }
 
@@ -99,17 +100,13 @@ void mmi_site_resize(mmi_site *s, size_t old_bytes, size_t new_bytes) {
     if (d > 0) site_max(&s->peak, now);
 }
 
-int mmi_site_cat(const mmi_site *s) {
-    return s->cat;
-}
-
 void mmi_site_where(const mmi_site *s, const char **file, int *line) {
     *file = s->file;
     *line = s->line;
 }
 
 int mm_set_sites(int on) {
-    mmi_options_init();
+    mmi_first_use();
     return (mmi_diag_set(MMI_DIAG_SITES, on != 0) & MMI_DIAG_SITES) != 0;
 }
 
@@ -128,7 +125,7 @@ static int site_order(const void *a, const void *b) {
 }
 
 size_t mm_sites(mm_site_stats *out, size_t max) {
-    int n = mmi_load(&site_count);
+    int n = atomic_load_explicit(&site_count, memory_order_acquire);
     bool other = mmi_load(&site_recs[MM_SITES_MAX].allocs) != 0;
     size_t total = (size_t)n + (other ? 1 : 0);
     if (out == NULL || max == 0) return total;

@@ -3,8 +3,11 @@
  * (mimicmem-replay) or compared with the traces recorded from Mimic. Lines
  * are built on the caller's stack and appended to one 64 KiB buffer under
  * trace_lock; the buffer goes to the file unbuffered by stdio, so a write
- * error is seen at once and closes the trace with one warning. */
-#include "internal.h"
+ * error is seen at once and closes the trace with one warning. A child
+ * process after fork never writes into its parent's trace: it drops the
+ * parent's pending lines and either stops tracing or, when the file name
+ * has %p, starts a trace of its own. */
+#include "diag.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,10 +15,11 @@
 
 #define TRACE_BUF_BYTES ((size_t)64 * 1024)
 
-static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
+static mmi_lock trace_lock = MMI_LOCK_INIT(MMI_RANK_TRACE, "trace");
 static struct {
     FILE *file;                  /* open trace, or NULL */
-    char path[4096];             /* its path (after %p expansion); "" when none */
+    char path[4096];             /* its path (after %p and %r expansion); "" when none */
+    char pattern[4096];          /* the path as given (%p, %r unexpanded) */
     char buf[TRACE_BUF_BYTES];   /* lines not yet written */
     size_t len;                  /* bytes in buf */
     uint64_t next_id;            /* last block id handed out (ids start at 1) */
@@ -30,13 +34,13 @@ static struct {
  * (a log hook may call back into the library). */
 static void trace_unlock(void) {
     if (MMI_LIKELY(trace_st.warning[0] == '\0')) {
-        pthread_mutex_unlock(&trace_lock);
+        mmi_lock_drop(&trace_lock);
         return;
     }
     char msg[sizeof trace_st.warning];
     memcpy(msg, trace_st.warning, sizeof msg);
     trace_st.warning[0] = '\0';
-    pthread_mutex_unlock(&trace_lock);
+    mmi_lock_drop(&trace_lock);
     mmi_log(MM_LOG_WARNING, "%s", msg);
 }
 
@@ -119,7 +123,7 @@ static size_t trace_line(char *line, char op, uint64_t a, uint64_t b, const char
 uint64_t mmi_trace_alloc(size_t size, int cat) {
     char name[MM_NAME_MAX + 1];
     trace_cat(name, cat);
-    pthread_mutex_lock(&trace_lock);
+    mmi_lock_take(&trace_lock);
     uint64_t id = 0;
     if (trace_st.file) {
         char line[MM_NAME_MAX + 64];
@@ -134,7 +138,7 @@ void mmi_trace_realloc(uint64_t id, size_t size, int cat) {
     char name[MM_NAME_MAX + 1], line[MM_NAME_MAX + 64];
     trace_cat(name, cat);
     size_t n = trace_line(line, 'R', id, size, name);
-    pthread_mutex_lock(&trace_lock);
+    mmi_lock_take(&trace_lock);
     if (id >= trace_st.first_id) trace_append_locked(line, n);
     trace_unlock();
 }
@@ -142,13 +146,13 @@ void mmi_trace_realloc(uint64_t id, size_t size, int cat) {
 void mmi_trace_free(uint64_t id) {
     char line[32];
     size_t n = trace_line(line, 'D', id, 0, NULL);
-    pthread_mutex_lock(&trace_lock);
+    mmi_lock_take(&trace_lock);
     if (id >= trace_st.first_id) trace_append_locked(line, n);
     trace_unlock();
 }
 
 void mmi_trace_forest(void) {
-    pthread_mutex_lock(&trace_lock);
+    mmi_lock_take(&trace_lock);
     if (trace_st.file) {
         char line[32];
         trace_append_locked(line, trace_line(line, 'F', trace_st.forests++, 0, NULL));
@@ -156,54 +160,20 @@ void mmi_trace_forest(void) {
     trace_unlock();
 }
 
-void mmi_trace_flush(void) {
-    pthread_mutex_lock(&trace_lock);
-    trace_flush_locked();
-    trace_unlock();
-}
 
 static void trace_at_exit(void) {
     mm_trace_stop();
 }
 
-/* Expands %p in pattern to the process id ("%%" to '%'); false when the
- * result does not fit. */
-static bool trace_expand(const char *pattern, char *out, size_t len) {
-    size_t o = 0;
-    for (const char *p = pattern; *p; p++) {
-        char tmp[32];
-        const char *add = tmp;
-        if (p[0] == '%' && p[1] == 'p') {
-            snprintf(tmp, sizeof tmp, "%ld", mmi_getpid());
-            p++;
-        } else if (p[0] == '%' && p[1] == '%') {
-            tmp[0] = '%', tmp[1] = '\0';
-            p++;
-        } else {
-            tmp[0] = *p, tmp[1] = '\0';
-        }
-        size_t n = strlen(add);
-        if (o + n >= len) return false;
-        memcpy(out + o, add, n);
-        o += n;
-    }
-    out[o] = '\0';
-    return true;
-}
-
-bool mmi_expand_path(const char *pattern, char *out, size_t len) {
-    return trace_expand(pattern, out, len);
-}
-
 int mm_trace_start(const char *path) {
-    mmi_options_init();
+    mmi_first_use();
     if (path == NULL || path[0] == '\0') {
         mmi_error(MM_ERR_BAD_ARGUMENT, 0, MM_CAT_INVALID, NULL, NULL,
                   "mm_trace_start: the path is NULL or empty");
         return -1;
     }
     char full[sizeof trace_st.path];
-    if (!trace_expand(path, full, sizeof full)) {
+    if (!mmi_expand_path(path, full, sizeof full)) {
         mmi_log(MM_LOG_WARNING, "trace path \"%s\" is too long; tracing is off", path);
         return -1;
     }
@@ -215,9 +185,10 @@ int mm_trace_start(const char *path) {
         return -1;
     }
     setvbuf(f, NULL, _IONBF, 0); /* trace_st.buf is the buffer: errors show at once */
-    pthread_mutex_lock(&trace_lock);
+    mmi_lock_take(&trace_lock);
     trace_st.file = f;
     memcpy(trace_st.path, full, sizeof full);
+    snprintf(trace_st.pattern, sizeof trace_st.pattern, "%s", path);
     trace_st.len = 0;
     trace_st.forests = 0;
     trace_st.first_id = trace_st.next_id + 1;
@@ -229,13 +200,13 @@ int mm_trace_start(const char *path) {
     bool reg = !trace_st.atexit_set;
     trace_st.atexit_set = true;
     mmi_diag_set(MMI_DIAG_TRACE, true);
-    pthread_mutex_unlock(&trace_lock);
+    mmi_lock_drop(&trace_lock);
     if (reg) atexit(trace_at_exit);
     return 0;
 }
 
 void mm_trace_stop(void) {
-    pthread_mutex_lock(&trace_lock);
+    mmi_lock_take(&trace_lock);
     if (trace_st.file) {
         mmi_diag_set(MMI_DIAG_TRACE, false);
         if (trace_flush_locked()) trace_close_locked();
@@ -243,9 +214,24 @@ void mm_trace_stop(void) {
     trace_unlock();
 }
 
+void mmi_trace_fork_child(void) {
+    /* the locks are free again (platform.c); no other thread exists here */
+    if (trace_st.file == NULL) return;
+    trace_st.len = 0; /* the parent writes its own pending lines */
+    fclose(trace_st.file); /* unbuffered: nothing is written by closing */
+    trace_st.file = NULL;
+    trace_st.path[0] = '\0';
+    mmi_diag_set(MMI_DIAG_TRACE, false);
+    if (strstr(trace_st.pattern, "%p") != NULL) {
+        char pattern[sizeof trace_st.pattern];
+        memcpy(pattern, trace_st.pattern, sizeof pattern);
+        mm_trace_start(pattern); /* a file of the child's own, by its process id */
+    }
+}
+
 /* The open trace's path into buf ("" when none). */
 void mmi_trace_path(char *buf, size_t len) {
-    pthread_mutex_lock(&trace_lock);
+    mmi_lock_take(&trace_lock);
     snprintf(buf, len, "%s", trace_st.path);
-    pthread_mutex_unlock(&trace_lock);
+    mmi_lock_drop(&trace_lock);
 }

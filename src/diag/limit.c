@@ -4,7 +4,7 @@
  * without limits pays nothing. An allocation that would pass a limit is an
  * MM_ERR_LIMIT error carrying the report of who uses what; a soft threshold
  * logs one warning per limit. */
-#include "internal.h"
+#include "diag.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,19 +13,6 @@
 static _Atomic size_t lim_process[MM_CATEGORY_MAX + 1];
 static _Atomic int lim_warned[MM_CATEGORY_MAX + 1]; /* soft warning logged */
 static _Atomic unsigned lim_warn_pct = 90;           /* option "limit_warn" */
-static _Atomic long lim_count;                       /* limits set anywhere */
-static pthread_mutex_t lim_lock = PTHREAD_MUTEX_INITIALIZER; /* lim_count and its bit change together */
-
-/* Keeps lim_count and the diag bit in step with one limit going from old to
- * new. */
-static void lim_counted(size_t old, size_t new_bytes) {
-    long d = (old == 0 && new_bytes != 0) - (old != 0 && new_bytes == 0);
-    if (d == 0) return;
-    pthread_mutex_lock(&lim_lock);
-    long n = atomic_fetch_add(&lim_count, d) + d;
-    mmi_diag_set(MMI_DIAG_LIMITS, n > 0);
-    pthread_mutex_unlock(&lim_lock);
-}
 
 static bool lim_cat_ok(int cat, const mm_context *ctx, const char *fn) {
     if (cat == MM_CAT_INVALID || mmi_cat_valid(cat)) return true;
@@ -34,7 +21,7 @@ static bool lim_cat_ok(int cat, const mm_context *ctx, const char *fn) {
 }
 
 size_t mm_limit_set(mm_context *ctx, mm_category cat, size_t bytes) {
-    mmi_options_init();
+    mmi_first_use();
     if (!lim_cat_ok(cat, ctx, "mm_limit_set")) return 0;
     size_t old;
     if (ctx == NULL) {
@@ -42,8 +29,7 @@ size_t mm_limit_set(mm_context *ctx, mm_category cat, size_t bytes) {
         mmi_store(&lim_warned[cat + 1], 0);
     } else {
         if (!mmi_ctx_alive(ctx)) {
-            mmi_error(MM_ERR_BAD_CONTEXT, 0, cat, NULL, ctx,
-                      "mm_limit_set: %p is not a live context", (const void *)ctx);
+            mmi_context_error(ctx, "mm_limit_set");
             return 0;
         }
         if (cat == MM_CAT_INVALID) {
@@ -57,17 +43,16 @@ size_t mm_limit_set(mm_context *ctx, mm_category cat, size_t bytes) {
             ctx->cats[cat].limit_warned = 0;
         }
     }
-    lim_counted(old, bytes);
+    mmi_limits_counted(old, bytes);
     return old;
 }
 
 size_t mm_limit_get(const mm_context *ctx, mm_category cat) {
-    mmi_options_init();
+    mmi_first_use();
     if (!lim_cat_ok(cat, ctx, "mm_limit_get")) return 0;
     if (ctx == NULL) return mmi_load(&lim_process[cat + 1]);
     if (!mmi_ctx_alive(ctx)) {
-        mmi_error(MM_ERR_BAD_CONTEXT, 0, cat, NULL, ctx, "mm_limit_get: %p is not a live context",
-                  (const void *)ctx);
+        mmi_context_error(ctx, "mm_limit_get");
         return 0;
     }
     if (cat == MM_CAT_INVALID) return ctx->limit_bytes;
@@ -75,7 +60,7 @@ size_t mm_limit_get(const mm_context *ctx, mm_category cat) {
 }
 
 unsigned mm_set_limit_warn(unsigned percent) {
-    mmi_options_init();
+    mmi_first_use();
     if (percent > 100) {
         mmi_error(MM_ERR_BAD_ARGUMENT, 0, MM_CAT_INVALID, NULL, NULL,
                   "mm_set_limit_warn: %u is not a percentage (0..100)", percent);
@@ -88,10 +73,6 @@ unsigned mmi_limit_warn_get(void) {
     return mmi_load(&lim_warn_pct);
 }
 
-void mmi_limit_context_gone(mm_context *ctx) {
-    lim_counted(ctx->limit_bytes, 0);
-    for (int c = 0; c < ctx->ncap; c++) lim_counted(ctx->cats[c].limit_bytes, 0);
-}
 
 /* ======================================================================
  * The check
@@ -120,7 +101,7 @@ static MMI_COLD void lim_fail(const mm_context *scope_ctx, int scope_cat, size_t
              mm_error_kind_name(MM_ERR_LIMIT), mm_format_bytes(size, sz, sizeof sz), size,
              mmi_cat_name(cat), where, fn, scope, mm_format_bytes(would, now, sizeof now),
              mm_format_bytes(limit, lim, sizeof lim));
-    char *body = mmi_report_text(scope_ctx);
+    char *body = mmi_hooks.report_text(scope_ctx);
     mmi_error_long(MM_ERR_LIMIT, size, cat, NULL, ctx, head,
                    body ? body : "(no report: out of memory)");
     free(body);
@@ -161,7 +142,7 @@ static size_t lim_view(mmi_thread *t, int cat) {
 
 bool mmi_limit_check(mm_context *ctx, int cat, size_t grow_cat, size_t grow_total, size_t size,
                      const char *fn) {
-    mmi_thread *t = mmi_thread_get();
+    mmi_thread *t = mmi_tls; /* the decorated path made it */
     size_t lim = mmi_load(&lim_process[0]);
     if (lim && !lim_one(lim, lim_view(t, -1), grow_total, NULL, &lim_warned[0], NULL,
                         MM_CAT_INVALID, ctx, cat, size, fn))
@@ -172,11 +153,11 @@ bool mmi_limit_check(mm_context *ctx, int cat, size_t grow_cat, size_t grow_tota
         return false;
     for (mm_context *p = ctx; p; p = p->parent) { /* most levels have no limit: test first */
         if (p->limit_bytes &&
-            !lim_one(p->limit_bytes, p->tree.bytes, grow_total, &p->limit_warned, NULL, p,
-                     MM_CAT_INVALID, ctx, cat, size, fn))
+            !lim_one(p->limit_bytes, mmi_load(&p->tree.bytes), grow_total, &p->limit_warned, NULL,
+                     p, MM_CAT_INVALID, ctx, cat, size, fn))
             return false;
         if (cat < p->ncap && p->cats[cat].limit_bytes &&
-            !lim_one(p->cats[cat].limit_bytes, p->cats[cat].tree.bytes, grow_cat,
+            !lim_one(p->cats[cat].limit_bytes, mmi_load(&p->cats[cat].tree.bytes), grow_cat,
                      &p->cats[cat].limit_warned, NULL, p, cat, ctx, cat, size, fn))
             return false;
     }

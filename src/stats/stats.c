@@ -1,28 +1,26 @@
-/* Process-wide statistics: per-thread counters, their registry, the flush that
- * keeps peak estimates, and the exact sums the public queries return.
+/* Process-wide statistics: per-thread counters, their registry, the flush
+ * that keeps peak estimates, and the exact sums the public queries return.
  * Thread rule: a thread writes only its own mmi_thread; readers sum under
  * stats_lock with relaxed loads; a thread that exits folds its figures into
  * the retired sums (mmi_g_*) under the same lock. */
-#include "internal.h"
+#include "stats.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 mmi_gcount mmi_g_total;
 mmi_gcount mmi_g_cat[MM_CATEGORY_MAX];
+_Alignas(MMI_CACHE_LINE) _Atomic uint64_t mmi_retired;
+/* diag/peak.c moves the composition mark; the allocation paths read it */
+_Alignas(MMI_CACHE_LINE) _Atomic int64_t mmi_peak_next = (int64_t)MM_DEFAULT_PEAK_STEP;
+_Atomic size_t mmi_peak_step = MM_DEFAULT_PEAK_STEP;
 _Thread_local mmi_thread *mmi_tls MMI_TLS_MODEL;
 
-static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static mmi_thread *stats_threads; /* live threads' counters; under stats_lock */
-static pthread_key_t stats_key;   /* its destructor retires a thread */
+static mmi_lock stats_lock = MMI_LOCK_INIT(MMI_RANK_STATS, "statistics");
+static mmi_thread *stats_threads;   /* live threads' records; under stats_lock */
+static _Atomic uint64_t stats_serial; /* last thread serial handed out */
+static pthread_key_t stats_key;     /* its destructor retires a thread */
 static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
-
-static void stats_max(_Atomic int64_t *dst, int64_t v) {
-    int64_t cur = mmi_load(dst);
-    while (v > cur &&
-           !atomic_compare_exchange_weak_explicit(dst, &cur, v, MMI_RELAXED, MMI_RELAXED)) {
-    }
-}
 
 int64_t mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g) {
     int64_t b = mmi_load(&c->bytes);
@@ -35,8 +33,20 @@ int64_t mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g) {
         mmi_store(&c->peak, now);
         moved = now;
     }
-    stats_max(&g->peak, mmi_load(&c->peak));
+    mmi_atomic_max(&g->peak, mmi_load(&c->peak));
     return moved;
+}
+
+int64_t mmi_total_reread(mmi_thread *t, int64_t pending) {
+    mmi_tcount *c = &t->total;
+    /* acquire: a retired thread's bytes were folded into flushed before the
+     * count moved (stats_retire), so they are in the sum read next */
+    c->retired_seen = atomic_load_explicit(&mmi_retired, memory_order_acquire);
+    c->g_seen = mmi_load(&mmi_g_total.flushed);
+    int64_t est = c->g_seen + pending;
+    if (est <= mmi_load(&c->peak)) return 0;
+    mmi_store(&c->peak, est);
+    return est;
 }
 
 static void stats_retire_count(mmi_tcount *c, mmi_gcount *g) {
@@ -50,7 +60,7 @@ static void stats_retire_count(mmi_tcount *c, mmi_gcount *g) {
 /* pthread key destructor: the thread is exiting. */
 static void stats_retire(void *arg) {
     mmi_thread *t = arg;
-    pthread_mutex_lock(&stats_lock);
+    mmi_lock_take(&stats_lock);
     stats_retire_count(&t->total, &mmi_g_total);
     for (int i = 0; i < MM_CATEGORY_MAX; i++)
         if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees) ||
@@ -61,7 +71,9 @@ static void stats_retire(void *arg) {
     else
         stats_threads = t->next;
     if (t->next) t->next->prev = t->prev;
-    pthread_mutex_unlock(&stats_lock);
+    /* release: the others re-read the sum that now holds this thread's bytes */
+    atomic_fetch_add_explicit(&mmi_retired, 1, memory_order_release);
+    mmi_lock_drop(&stats_lock);
     if (mmi_tls == t) mmi_tls = NULL;
     mmi_cache_flush(t);
     mmi_sys_free(t);
@@ -71,31 +83,36 @@ static void stats_init_key(void) {
     if (pthread_key_create(&stats_key, stats_retire) != 0) abort();
 }
 
-mmi_thread *mmi_thread_create(void) {
+mmi_thread *mmi_thread_create(const char *fn) {
     pthread_once(&stats_once, stats_init_key);
-    mmi_options_init(); /* the environment is read at the first allocation */
+    mmi_first_use(); /* the environment is read at the first allocation */
+    if (mmi_tls != NULL) return mmi_tls; /* the first use allocated on this thread */
     /* exempt from fault injection: nothing can be counted without it */
-    mmi_thread *t = mmi_sys_calloc(sizeof *t, MMI_SYS_EXEMPT, NULL);
+    mmi_thread *t = mmi_sys_aligned_calloc(sizeof *t, MMI_CACHE_LINE, MMI_SYS_EXEMPT, NULL);
     if (t == NULL) {
-        fputs("mimicmem: out of memory creating the per-thread statistics\n", stderr);
-        abort();
+        mmi_error(MM_ERR_OUT_OF_MEMORY, sizeof(mmi_thread), MM_CAT_INVALID, NULL, NULL,
+                  "%zu bytes for the statistics of a new thread, needed by %s",
+                  sizeof(mmi_thread), fn);
+        return NULL;
     }
-    pthread_mutex_lock(&stats_lock);
+    t->serial = atomic_fetch_add(&stats_serial, 1) + 1;
+    t->total.retired_seen = mmi_load(&mmi_retired);
+    mmi_lock_take(&stats_lock);
     t->next = stats_threads;
     if (stats_threads) stats_threads->prev = t;
     stats_threads = t;
-    pthread_mutex_unlock(&stats_lock);
+    mmi_lock_drop(&stats_lock);
     pthread_setspecific(stats_key, t);
     mmi_tls = t;
     return t;
 }
 
-void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat, size_t new_bytes,
-                      const mm_context *ctx) {
+bool mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat,
+                      size_t new_bytes) {
     if (old_cat != new_cat) {
         mmi_tcount *o = &t->cat[old_cat], *n = &t->cat[new_cat];
-        mmi_store(&o->moved, mmi_load(&o->moved) - 1);
-        mmi_store(&n->moved, mmi_load(&n->moved) + 1);
+        mmi_bump(&o->moved, -1);
+        mmi_bump(&n->moved, 1);
         mmi_tcount_shrink(o, &mmi_g_cat[old_cat], (int64_t)old_bytes);
         mmi_tcount_grow(n, &mmi_g_cat[new_cat], (int64_t)new_bytes);
     } else if (new_bytes >= old_bytes) {
@@ -103,24 +120,24 @@ void mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat,
     } else {
         mmi_tcount_shrink(&t->cat[old_cat], &mmi_g_cat[old_cat], (int64_t)(old_bytes - new_bytes));
     }
-    if (new_bytes >= old_bytes) {
-        if (mmi_total_grow(t, (int64_t)(new_bytes - old_bytes))) mmi_peak_process(ctx);
-    } else
-        mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)(old_bytes - new_bytes));
+    if (new_bytes >= old_bytes) return mmi_total_grow(t, (int64_t)(new_bytes - old_bytes));
+    mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)(old_bytes - new_bytes));
+    return false;
 }
 
 void mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks) {
     mmi_tcount *c = &t->cat[cat];
-    mmi_store(&c->frees, mmi_load(&c->frees) + blocks);
+    mmi_bump(&c->frees, blocks);
     mmi_tcount_shrink(c, &mmi_g_cat[cat], (int64_t)bytes);
     mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)bytes);
 }
 
 /* Sums one figure over the retired sums and every live thread. The total's
  * block and call counts are the sums over categories (only its bytes and peak
- * are kept as a figure of their own, for the peak estimate). */
+ * are kept as a figure of their own, for the peak estimate). The exact sum
+ * raises the recorded peak, so a peak a query saw is never lost. */
 static mm_stats stats_sum(int cat) {
-    const mmi_gcount *g = cat < 0 ? &mmi_g_total : &mmi_g_cat[cat];
+    mmi_gcount *g = cat < 0 ? &mmi_g_total : &mmi_g_cat[cat];
     int64_t bytes = g->bytes, blocks = 0;
     uint64_t allocs = 0, frees = 0;
     int64_t peak = mmi_load(&g->peak);
@@ -145,18 +162,19 @@ static mm_stats stats_sum(int cat) {
     if (bytes < 0) bytes = 0; /* only while another thread is mid-update */
     if (blocks < 0) blocks = 0;
     if (peak < bytes) peak = bytes;
+    mmi_atomic_max(&g->peak, peak);
     mm_stats s = {(size_t)bytes, (size_t)peak, (size_t)blocks, allocs, frees};
     return s;
 }
 
 void mmi_process_cat_bytes(size_t *out, int ncat) {
-    pthread_mutex_lock(&stats_lock);
+    mmi_lock_take(&stats_lock);
     for (int c = 0; c < ncat; c++) {
         int64_t b = mmi_g_cat[c].bytes;
         for (mmi_thread *t = stats_threads; t; t = t->next) b += mmi_load(&t->cat[c].bytes);
         out[c] = b > 0 ? (size_t)b : 0;
     }
-    pthread_mutex_unlock(&stats_lock);
+    mmi_lock_drop(&stats_lock);
 }
 
 int64_t mmi_process_bytes_view(mmi_thread *t, int cat) {
@@ -167,78 +185,8 @@ int64_t mmi_process_bytes_view(mmi_thread *t, int cat) {
 }
 
 mm_stats mmi_process_stats(int cat) {
-    pthread_mutex_lock(&stats_lock);
+    mmi_lock_take(&stats_lock);
     mm_stats s = stats_sum(cat);
-    pthread_mutex_unlock(&stats_lock);
-    return s;
-}
-
-mm_stats mmi_ccount_stats(const mmi_ccount *c) {
-    size_t peak = c->peak > c->peak_closed ? c->peak : c->peak_closed;
-    mm_stats s = {c->bytes, peak, mmi_ccount_blocks(c), c->allocs, c->frees};
-    return s;
-}
-
-mm_stats mmi_context_self_stats(const mm_context *ctx) {
-    mm_stats s = mmi_ccount_stats(&ctx->tree);
-    s.allocs -= ctx->gone_allocs;
-    s.frees -= ctx->gone_frees;
-    for (const mm_context *c = ctx->first_child; c; c = c->next_sibling) {
-        s.blocks -= mmi_ccount_blocks(&c->tree);
-        s.allocs -= c->tree.allocs;
-        s.frees -= c->tree.frees;
-    }
-    s.bytes = ctx->self_bytes;
-    s.peak_bytes = ctx->self_peak;
-    return s;
-}
-
-mm_stats mm_stats_total(const mm_context *ctx) {
-    if (ctx == NULL) return mmi_process_stats(-1);
-    mm_stats zero = {0, 0, 0, 0, 0};
-    if (!mmi_ctx_alive(ctx)) {
-        mmi_error(MM_ERR_BAD_CONTEXT, 0, MM_CAT_INVALID, NULL, ctx,
-                  "mm_stats_total: %p is not a live context", (const void *)ctx);
-        return zero;
-    }
-    return mmi_ccount_stats(&ctx->tree);
-}
-
-mm_stats mm_stats_self(const mm_context *ctx) {
-    mm_stats zero = {0, 0, 0, 0, 0};
-    if (!mmi_ctx_alive(ctx)) {
-        mmi_error(MM_ERR_BAD_CONTEXT, 0, MM_CAT_INVALID, NULL, ctx,
-                  "mm_stats_self: %p is not a live context", (const void *)ctx);
-        return zero;
-    }
-    return mmi_context_self_stats(ctx);
-}
-
-mm_stats mm_stats_category(const mm_context *ctx, mm_category c) {
-    mm_stats zero = {0, 0, 0, 0, 0};
-    if (!mmi_cat_valid(c)) {
-        mmi_error_bad_category(c, 0, ctx, "mm_stats_category");
-        return zero;
-    }
-    if (ctx == NULL) return mmi_process_stats(c);
-    if (!mmi_ctx_alive(ctx)) {
-        mmi_error(MM_ERR_BAD_CONTEXT, 0, c, NULL, ctx,
-                  "mm_stats_category: %p is not a live context", (const void *)ctx);
-        return zero;
-    }
-    if (c >= ctx->ncap) return zero;
-    return mmi_ccount_stats(&ctx->cats[c].tree);
-}
-
-mm_stats mm_context_epoch_stats(const mm_context *ctx) {
-    mm_stats zero = {0, 0, 0, 0, 0};
-    if (!mmi_ctx_alive(ctx)) {
-        mmi_error(MM_ERR_BAD_CONTEXT, 0, MM_CAT_INVALID, NULL, ctx,
-                  "mm_context_epoch_stats: %p is not a live context", (const void *)ctx);
-        return zero;
-    }
-    const mmi_ccount *c = &ctx->tree;
-    mm_stats s = {c->bytes, c->peak, mmi_ccount_blocks(c), c->allocs - c->allocs_at_epoch,
-                  c->frees - c->frees_at_epoch};
+    mmi_lock_drop(&stats_lock);
     return s;
 }

@@ -1,7 +1,7 @@
 /* The category registry: the six built-ins with fixed ids in group "Core", and
  * categories registered by name at run time. Entries are written once and
  * never move, so readers need no lock; writers serialise on cat_lock. */
-#include "internal.h"
+#include "block.h"
 
 #include <string.h>
 
@@ -10,7 +10,7 @@ typedef struct {
     int group;                  /* index into cat_groups */
 } cat_entry;
 
-static pthread_mutex_t cat_lock = PTHREAD_MUTEX_INITIALIZER;
+static mmi_lock cat_lock = MMI_LOCK_INIT(MMI_RANK_CATEGORIES, "categories");
 static cat_entry cat_table[MM_CATEGORY_MAX] = {
     {"Unknown", 0}, {"Galaxies", 0}, {"Halos", 0}, {"Trees", 0}, {"IO", 0}, {"Utility", 0},
 };
@@ -44,20 +44,20 @@ static int cat_find_locked(const char *name, int ncat) {
 }
 
 mm_category mm_category_register(const char *name, const char *group) {
-    mmi_options_init();
+    mmi_first_use();
     if (cat_check_name(name, "name") == 0) return MM_CAT_INVALID;
     if (group == NULL || group[0] == '\0') group = "Other";
     if (cat_check_name(group, "group") == 0) return MM_CAT_INVALID;
 
-    pthread_mutex_lock(&cat_lock);
+    mmi_lock_take(&cat_lock);
     int ncat = atomic_load_explicit(&mmi_ncat, memory_order_relaxed);
     int id = cat_find_locked(name, ncat);
     if (id != MM_CAT_INVALID) {
-        pthread_mutex_unlock(&cat_lock);
+        mmi_lock_drop(&cat_lock);
         return id;
     }
     if (ncat >= MM_CATEGORY_MAX) {
-        pthread_mutex_unlock(&cat_lock);
+        mmi_lock_drop(&cat_lock);
         mmi_error(MM_ERR_REGISTRY_FULL, 0, MM_CAT_INVALID, NULL, NULL,
                   "cannot register \"%s\": all %d category slots are in use", name,
                   MM_CATEGORY_MAX);
@@ -73,15 +73,15 @@ mm_category mm_category_register(const char *name, const char *group) {
     memcpy(cat_table[ncat].name, name, strlen(name) + 1);
     cat_table[ncat].group = g;
     atomic_store_explicit(&mmi_ncat, ncat + 1, memory_order_release);
-    pthread_mutex_unlock(&cat_lock);
+    mmi_lock_drop(&cat_lock);
     return ncat;
 }
 
 mm_category mm_category_find(const char *name) {
     if (name == NULL) return MM_CAT_INVALID;
-    pthread_mutex_lock(&cat_lock);
+    mmi_lock_take(&cat_lock);
     int id = cat_find_locked(name, atomic_load_explicit(&mmi_ncat, memory_order_relaxed));
-    pthread_mutex_unlock(&cat_lock);
+    mmi_lock_drop(&cat_lock);
     return id;
 }
 
@@ -99,6 +99,13 @@ const char *mm_category_group(mm_category c) {
         return NULL;
     }
     return cat_groups[cat_table[c].group];
+}
+
+void mmi_error_bad_category(int cat, size_t size, const mm_context *ctx, const char *fn) {
+    mmi_error(MM_ERR_BAD_CATEGORY, size, cat, NULL, ctx,
+              "%d passed to %s (registered ids are 0..%d; register a category with "
+              "mm_category_register first)",
+              cat, fn, atomic_load(&mmi_ncat) - 1);
 }
 
 int mm_category_count(void) {

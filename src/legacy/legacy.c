@@ -3,8 +3,8 @@
  * its reporting levels; reports come from the process statistics;
  * validate_all_memory and the detailed leak listing walk every live context's
  * blocks. Lines go through the log hook (mmi_log). */
-#include "internal.h"
-#include "../compat/memory.h"
+#include "../report/snapshot.h"
+#include "../../compat/memory.h"
 
 #include <string.h>
 
@@ -26,7 +26,7 @@ _Static_assert(MEM_UNKNOWN == MM_CAT_UNKNOWN && MEM_GALAXIES == MM_CAT_GALAXIES 
 static _Atomic int legacy_level = MEMORY_REPORT_MINIMAL; /* MEMORY_REPORT_*, Mimic's default */
 static _Atomic size_t legacy_mark = LEGACY_MARK_STEP;    /* peak bytes that print the next line */
 static _Atomic unsigned long legacy_inits;               /* init calls since the last cleanup */
-static pthread_mutex_t legacy_lock = PTHREAD_MUTEX_INITIALIZER; /* serialises a mark crossing */
+static mmi_lock legacy_lock = MMI_LOCK_INIT(MMI_RANK_LEGACY, "legacy mark"); /* serialises a mark crossing */
 
 static inline bool legacy_on(int level) {
     return mmi_load(&legacy_level) >= level;
@@ -44,11 +44,13 @@ static const char *legacy_s(size_t n) {
 /* The peak passed the mark: one line, and the mark moves to the next 10 MB
  * step above the peak (one line even when one call jumps several steps). */
 static MMI_COLD void legacy_mark_passed(void) {
-    pthread_mutex_lock(&legacy_lock);
-    size_t peak = mmi_process_peak_hint();
+    mmi_thread *t = mmi_tls;
+    if (t == NULL) return;
+    mmi_lock_take(&legacy_lock);
+    size_t peak = mmi_process_peak_hint(t);
     bool passed = peak >= mmi_load(&legacy_mark);
     if (passed) mmi_store(&legacy_mark, (peak / LEGACY_MARK_STEP + 1) * LEGACY_MARK_STEP);
-    pthread_mutex_unlock(&legacy_lock);
+    mmi_lock_drop(&legacy_lock);
     if (passed)
         mmi_log(MM_LOG_INFO, "Memory peak passed %zu MB: %.2f MB", peak / LEGACY_MARK_STEP * 10,
                 legacy_mb(peak));
@@ -57,8 +59,9 @@ static MMI_COLD void legacy_mark_passed(void) {
 /* After each allocation or resize that succeeded: a cheap check of the
  * calling thread's peak estimate (exact while one thread allocates). */
 static inline void legacy_after_alloc(void) {
-    if (legacy_on(MEMORY_REPORT_MINIMAL) &&
-        MMI_UNLIKELY(mmi_process_peak_hint() >= mmi_load(&legacy_mark)))
+    mmi_thread *t = mmi_tls;
+    if (legacy_on(MEMORY_REPORT_MINIMAL) && t != NULL &&
+        MMI_UNLIKELY(mmi_process_peak_hint(t) >= mmi_load(&legacy_mark)))
         legacy_mark_passed();
 }
 
@@ -82,7 +85,7 @@ void init_memory_system(unsigned long max_blocks) {
 }
 
 static void *legacy_alloc(size_t size, MemoryCategory category, const char *file, int line) {
-    void *p = mmi_malloc_as(size, (int)category,
+    void *p = mmi_malloc_as(size, (int)category, false,
                             category == MEM_UNKNOWN ? "mymalloc" : "mymalloc_cat", file, line);
     if (p == NULL) return NULL;
     if (legacy_on(MEMORY_REPORT_DETAILED))
@@ -248,7 +251,7 @@ static void legacy_walk_context(legacy_walk *w, const mm_context *ctx) {
     w->contexts++;
     w->cur = ctx;
     w->cur_name = SIZE_MAX;
-    mmi_context_walk(ctx, legacy_slot, w);
+    mmi_arena_walk(&ctx->arena, ctx, legacy_slot, w);
     for (const mm_context *c = ctx->first_child; c; c = c->next_sibling) legacy_walk_context(w, c);
 }
 
@@ -258,7 +261,7 @@ static void legacy_walk_top(const mm_context *ctx, void *arg) {
 
 static void legacy_walk_all(legacy_walk *w, bool list_live) {
     *w = (legacy_walk){.list_live = list_live, .cur_name = SIZE_MAX};
-    mmi_contexts_foreach(legacy_walk_top, w);
+    mmi_contexts_read(legacy_walk_top, w);
 }
 
 static void legacy_walk_free(legacy_walk *w) {
@@ -397,6 +400,6 @@ int validate_all_memory(void) {
 
 void cleanup_memory_system(void) {
     if (legacy_on(MEMORY_REPORT_MINIMAL)) legacy_brief_line();
-    mmi_cache_flush(mmi_thread_get());
+    mm_trim();
     mmi_store(&legacy_inits, 0);
 }

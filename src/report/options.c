@@ -2,9 +2,11 @@
  * variable, default, help, how to read and show it); the environment
  * reading, mm_option_set/get, mm_options_print and the README table all
  * follow it. The environment is read once, at the first use of the library;
- * a malformed value gets one warning naming the variable and the value, and
- * the default stays. Also here: the report written at exit. */
-#include "internal.h"
+ * a malformed value, or a MIMICMEM_* variable that is no option (a
+ * misspelling), gets one warning naming it, and the default stays. Values
+ * are case-insensitive, and "on" means the default where an option has an
+ * obvious one. Also here: writing the report at exit. */
+#include "snapshot.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -19,7 +21,7 @@
 
 static _Atomic int opt_report_exit;              /* report: 1 = exit */
 static _Atomic int opt_report_json;              /* report_format: 1 = json */
-static pthread_mutex_t opt_lock = PTHREAD_MUTEX_INITIALIZER;
+static mmi_lock opt_lock = MMI_LOCK_INIT(MMI_RANK_OPTIONS, "options");
 static char opt_report_file[OPT_PATH_MAX];       /* report_file pattern; under opt_lock */
 static bool opt_exit_registered;                 /* atexit done; under opt_lock */
 
@@ -48,14 +50,21 @@ static bool opt_parse_bytes(const char *s, size_t *out) {
     return true;
 }
 
-/* Index of value in the '|'-separated words, or -1. */
+/* True when a and b (n bytes) are equal, ASCII letters in either case. */
+static bool opt_same(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i])) return false;
+    return true;
+}
+
+/* Index of value in the '|'-separated words (any case), or -1. */
 static int opt_word(const char *value, const char *words) {
     size_t n = strlen(value);
     int i = 0;
     for (const char *w = words; *w; i++) {
         const char *bar = strchr(w, '|');
         size_t len = bar ? (size_t)(bar - w) : strlen(w);
-        if (len == n && strncmp(w, value, n) == 0) return i;
+        if (len == n && opt_same(w, value, n)) return i;
         if (!bar) break;
         w = bar + 1;
     }
@@ -67,8 +76,9 @@ static void opt_register_exit(void);
 /* ---- one reader and one writer per option ----------------------------- */
 
 static bool opt_set_report(const char *v) {
-    int i = opt_word(v, "off|exit");
+    int i = opt_word(v, "off|exit|on"); /* on: the one report there is, at exit */
     if (i < 0) return false;
+    if (i == 2) i = 1;
     mmi_store(&opt_report_exit, i);
     if (i) opt_register_exit();
     return true;
@@ -89,15 +99,15 @@ static void opt_get_report_format(char *b, size_t n) {
 
 static bool opt_set_report_file(const char *v) {
     if (strlen(v) >= OPT_PATH_MAX) return false;
-    pthread_mutex_lock(&opt_lock);
+    mmi_lock_take(&opt_lock);
     snprintf(opt_report_file, sizeof opt_report_file, "%s", v);
-    pthread_mutex_unlock(&opt_lock);
+    mmi_lock_drop(&opt_lock);
     return true;
 }
 static void opt_get_report_file(char *b, size_t n) {
-    pthread_mutex_lock(&opt_lock);
+    mmi_lock_take(&opt_lock);
     snprintf(b, n, "%s", opt_report_file);
-    pthread_mutex_unlock(&opt_lock);
+    mmi_lock_drop(&opt_lock);
 }
 
 static const char *const opt_check_words = "off|guards|poison|full";
@@ -143,7 +153,8 @@ static void opt_get_limit_warn(char *b, size_t n) {
 }
 
 static bool opt_set_sites(const char *v) {
-    int i = opt_word(v, "off|on");
+    int i = opt_word(v, "off|on|0|1");
+    if (i >= 2) i -= 2;
     if (i < 0) return false;
     mm_set_sites(i);
     return true;
@@ -179,9 +190,10 @@ static void opt_get_trace(char *b, size_t n) {
  * size; "off" is 0; anything else is a byte count. */
 static bool opt_set_cache(const char *v) {
     size_t bytes;
-    if (strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
+    int w = opt_word(v, "on|1|off");
+    if (w == 0 || w == 1)
         bytes = MMI_DEFAULT_CACHE_BYTES;
-    else if (strcmp(v, "off") == 0)
+    else if (w == 2)
         bytes = 0;
     else if (!opt_parse_bytes(v, &bytes))
         return false;
@@ -213,16 +225,16 @@ typedef struct {
 
 static const opt_entry opt_table[] = {
     /*     id             env suffix        default   help */
-    MM_OPT(report,        "REPORT",         "off",    "print a report and the leaks at exit: off | exit")
+    MM_OPT(report,        "REPORT",         "off",    "print a report and the leaks at exit: off | exit (on = exit)")
     MM_OPT(report_format, "REPORT_FORMAT",  "text",   "format of the exit report: text | json")
-    MM_OPT(report_file,   "REPORT_FILE",    "",       "file of the exit report (%p: process id; empty: stderr)")
+    MM_OPT(report_file,   "REPORT_FILE",    "",       "file of the exit report (%p: process id, %r: rank; empty: stderr)")
     MM_OPT(check,         "CHECK",          "off",    "block checks: off | guards | poison | full")
     MM_OPT(fill,          "FILL",           "nan",    "fill of new blocks under poison: nan | bytes")
     MM_OPT(limit,         "LIMIT",          "0",      "process byte limit, K/M/G/T suffix (0: none)")
     MM_OPT(limit_warn,    "LIMIT_WARN",     "90",     "warn once at this percent of each limit (0: never)")
     MM_OPT(sites,         "SITES",          "off",    "record allocation sites of _at calls: off | on")
     MM_OPT(peak_step,     "PEAK_STEP",      "64K",    "record the peak composition every this many bytes of growth")
-    MM_OPT(trace,         "TRACE",          "",       "write a trace to this file (%p: process id; empty: off)")
+    MM_OPT(trace,         "TRACE",          "",       "write a trace to this file (%p: process id, %r: rank; empty: off)")
     MM_OPT(cache,         "CACHE",          OPT_CACHE_DEFAULT, "freed blocks each thread keeps: on | off | bytes")
 };
 
@@ -234,13 +246,26 @@ static const opt_entry *opt_find(const char *name) {
     return NULL;
 }
 
-static pthread_once_t opt_once = PTHREAD_ONCE_INIT;
-/* set while this thread reads the environment: the setters it calls must
- * not wait for the reading to end */
-static _Thread_local bool opt_reading;
+extern char **environ;
 
-static void opt_read_env(void) {
-    opt_reading = true;
+/* One warning per MIMICMEM_* variable that names no option. */
+static void opt_warn_unknown(void) {
+    for (char **v = environ; v && *v; v++) {
+        if (strncmp(*v, "MIMICMEM_", 9) != 0) continue;
+        const char *eq = strchr(*v, '=');
+        size_t n = eq ? (size_t)(eq - *v) : strlen(*v);
+        bool known = false;
+        for (size_t i = 0; i < OPT_COUNT && !known; i++)
+            known = strlen(opt_table[i].env) == n && strncmp(opt_table[i].env, *v, n) == 0;
+        if (!known)
+            mmi_log(MM_LOG_WARNING,
+                    "%.*s is not a mimicmem option and is ignored (mm_options_print lists them)",
+                    n > 200 ? 200 : (int)n, *v);
+    }
+}
+
+void mmi_options_read_environment(void) {
+    opt_warn_unknown();
     for (size_t i = 0; i < OPT_COUNT; i++) {
         const opt_entry *o = &opt_table[i];
         const char *v = getenv(o->env);
@@ -252,15 +277,10 @@ static void opt_read_env(void) {
                 o->env, n > 200 ? 200 : (int)n, v, n > 200 ? " (its first 200 bytes)" : "",
                 o->help, o->def);
     }
-    opt_reading = false;
-}
-
-void mmi_options_init(void) {
-    if (!opt_reading) pthread_once(&opt_once, opt_read_env);
 }
 
 int mm_option_set(const char *name, const char *value) {
-    mmi_options_init();
+    mmi_first_use();
     const opt_entry *o = name ? opt_find(name) : NULL;
     if (o == NULL) {
         mmi_error(MM_ERR_BAD_ARGUMENT, 0, MM_CAT_INVALID, NULL, NULL,
@@ -278,7 +298,7 @@ int mm_option_set(const char *name, const char *value) {
 }
 
 int mm_option_get(const char *name, char *buf, size_t len) {
-    mmi_options_init();
+    mmi_first_use();
     const opt_entry *o = name ? opt_find(name) : NULL;
     if (o == NULL) return -1;
     if (buf == NULL || len == 0) return 0;
@@ -287,7 +307,7 @@ int mm_option_get(const char *name, char *buf, size_t len) {
 }
 
 void mm_options_print(FILE *out) {
-    mmi_options_init();
+    mmi_first_use();
     fprintf(out, "mimicmem options (environment variable = current value; default):\n");
     for (size_t i = 0; i < OPT_COUNT; i++) {
         const opt_entry *o = &opt_table[i];
@@ -302,7 +322,7 @@ void mm_options_print(FILE *out) {
  * The report at exit
  * ==================================================================== */
 
-void mmi_exit_report(void) {
+static void opt_exit_report(void) {
     if (!mmi_load(&opt_report_exit)) return;
     char pattern[OPT_PATH_MAX];
     opt_get_report_file(pattern, sizeof pattern);
@@ -315,26 +335,14 @@ void mmi_exit_report(void) {
             out = stderr;
         }
     }
-    if (mmi_load(&opt_report_json)) {
-        fputs("{\"report\":", out);
-        mm_report(out, NULL, MM_REPORT_JSON);
-        fputs(",\"leaks\":", out);
-        mm_report_leaks(out, MM_REPORT_JSON);
-        fputs("}\n", out);
-    } else {
-        mm_report(out, NULL, MM_REPORT_TEXT);
-        mm_report_leaks(out, MM_REPORT_TEXT);
-    }
-    if (out != stderr)
-        fclose(out);
-    else
-        fflush(out);
+    mmi_report_exit(out, mmi_load(&opt_report_json) != 0);
+    if (out != stderr) fclose(out);
 }
 
 static void opt_register_exit(void) {
-    pthread_mutex_lock(&opt_lock);
+    mmi_lock_take(&opt_lock);
     bool reg = !opt_exit_registered;
     opt_exit_registered = true;
-    pthread_mutex_unlock(&opt_lock);
-    if (reg) atexit(mmi_exit_report);
+    mmi_lock_drop(&opt_lock);
+    if (reg) atexit(opt_exit_report);
 }

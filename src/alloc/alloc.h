@@ -1,0 +1,315 @@
+/* Layer 4, allocation: process-wide blocks (alloc.c), contexts and their
+ * exact figures (context.c), per-epoch statistics (epoch.c), and the calls
+ * that take any block (block.c: mm_free, mm_realloc, queries, and the
+ * messages that name a bad pointer). The context struct lives here, its hot
+ * fields first; the counting that every context allocation and free does is
+ * inline here so context.c and block.c share one definition. */
+#ifndef MMI_ALLOC_H
+#define MMI_ALLOC_H
+
+#include "../arena/arena.h"
+
+/* ======================================================================
+ * Exact figures of a context (owner thread writes, with relaxed atomic
+ * stores; readers anywhere read them relaxed, under the registry lock for
+ * the structure around them: see docs/design.md, "Reading while others
+ * work"). Every figure counts requested bytes.
+ * ==================================================================== */
+
+typedef struct {
+    _Atomic size_t bytes;       /* live requested bytes */
+    _Atomic size_t peak;        /* high-water mark of bytes in the current epoch */
+    _Atomic size_t peak_closed; /* high-water mark over the closed epochs */
+} mmi_cpeak;
+
+/* Per-category figures of a context and its descendants. */
+typedef struct {
+    mmi_cpeak tree;                /* bytes and peaks */
+    _Atomic uint64_t allocs;       /* cumulative allocations */
+    _Atomic uint64_t frees;        /* cumulative frees, reset/destroy included */
+    _Atomic int64_t moved;         /* blocks moved in minus moved out (realloc_cat) */
+    uint64_t allocs_at_epoch;      /* allocs when the current epoch began */
+    uint64_t frees_at_epoch;       /* frees when the current epoch began */
+    size_t comp_bytes;             /* bytes at the recorded peak composition (peak.c) */
+    size_t limit_bytes;            /* limit on tree.bytes; 0: none (limit.c) */
+    int limit_warned;              /* the soft-threshold warning was logged */
+    size_t reclaimed_bytes;        /* found live by resets, cumulative */
+    size_t reclaimed_blocks;       /* found live by resets, cumulative */
+    size_t last_reclaimed_bytes;   /* found live by the last reset */
+    size_t last_reclaimed_blocks;  /* found live by the last reset */
+} mmi_ccat;
+
+static inline size_t mmi_ccat_blocks(const mmi_ccat *c) {
+    return (size_t)((int64_t)(mmi_load(&c->allocs) - mmi_load(&c->frees)) + mmi_load(&c->moved));
+}
+
+typedef struct mmi_epochs mmi_epochs; /* epoch.c */
+
+#define MMI_CTX_ALIVE 0x6D6D4358u /* "mmCX" */
+#define MMI_CTX_DEAD  0x6D6D4444u /* "mmDD" */
+
+struct mm_context {
+    /* ---- hot: the allocation and free paths read these first ---------- */
+    uint32_t magic;          /* MMI_CTX_ALIVE, MMI_CTX_DEAD after destroy */
+    int ncounted;            /* ids below this are registered and in cats (fast check) */
+    mmi_ccat *cats;          /* [ncap] per category; swapped under the registry lock */
+    mm_context *parent;      /* NULL for a top-level context */
+    mmi_cpeak tree;          /* all categories, with descendants */
+    size_t comp_next;        /* tree.bytes that records the next composition */
+    int self_tracked;        /* has had children: own figures kept apart from tree's */
+    _Atomic size_t self_bytes; /* own blocks only (== tree.bytes until self_tracked) */
+    _Atomic size_t self_peak;  /* own blocks only: all-time high-water mark */
+    size_t tail_blocks;      /* own live blocks with a tail record (check.c) */
+    size_t decor_blocks;     /* own live blocks with a guard or poison flag (check.c) */
+    mmi_arena arena;         /* chunks, free lists, bump pointer */
+
+    /* ---- cold: structure, names, epochs, limits; the owner changes these
+     * under the registry lock, so readers under it see them whole ------- */
+    int ncap;                     /* entries in cats */
+    mm_context *first_child;      /* children, newest first */
+    mm_context *next_sibling;     /* next child of parent (or next top-level context) */
+    mm_context *prev_sibling;     /* previous child of parent (or top-level context) */
+    uint64_t gone_allocs;         /* allocs of destroyed children, kept in the categories' */
+    uint64_t gone_frees;          /* frees of destroyed children, kept in the categories' */
+    mmi_epochs *epochs;           /* epoch statistics (epoch.c) */
+    uint64_t serial;              /* unique per context created, from 1 */
+    uint64_t owner_serial;        /* serial of the thread that created it */
+    uint64_t resets;              /* resets so far (the epoch tag is a hash of it) */
+    int warn_reclaimed;           /* log a warning per category left to reset */
+    size_t limit_bytes;           /* limit on tree.bytes; 0: none (limit.c) */
+    int limit_warned;             /* the soft-threshold warning was logged */
+    size_t comp_bytes;            /* tree.bytes at the recorded peak composition (peak.c) */
+    uint64_t comp_epoch;          /* epoch index in force at the recorded composition */
+    char comp_where[MM_NAME_MAX + 1]; /* context allocated in at the recorded composition */
+    char comp_label[MM_NAME_MAX + 1]; /* epoch label in force there ("" none) */
+    char name[MM_NAME_MAX + 1];   /* copied at create */
+    char label[MM_NAME_MAX + 1];  /* current epoch's label */
+};
+
+static inline bool mmi_ctx_alive(const mm_context *ctx) {
+    return ctx != NULL && ctx->magic == MMI_CTX_ALIVE;
+}
+
+/* ======================================================================
+ * Counting (inline: the hot paths of context.c and block.c)
+ * ==================================================================== */
+
+static inline void mmi_cpeak_grow(mmi_cpeak *c, size_t bytes) {
+    size_t b = mmi_load(&c->bytes) + bytes;
+    mmi_store(&c->bytes, b);
+    if (b > mmi_load(&c->peak)) mmi_store(&c->peak, b);
+}
+
+/* An allocation of bytes in category cat of ctx: its own figure, then the
+ * figures of ctx and every ancestor. True when one of them passed its next
+ * peak-composition mark (the caller then calls mmi_context_peaks last, so
+ * the loop makes no call and keeps its registers). */
+static inline bool mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
+    if (MMI_UNLIKELY(ctx->self_tracked)) {
+        size_t s = mmi_load(&ctx->self_bytes) + bytes;
+        mmi_store(&ctx->self_bytes, s);
+        if (s > mmi_load(&ctx->self_peak)) mmi_store(&ctx->self_peak, s);
+    }
+    mm_context *p = ctx;
+    bool comp = false;
+    do {
+        size_t b = mmi_load(&p->tree.bytes) + bytes;
+        mmi_store(&p->tree.bytes, b);
+        if (b > mmi_load(&p->tree.peak)) { /* only a new peak can pass the mark */
+            mmi_store(&p->tree.peak, b);
+            if (MMI_UNLIKELY(b >= p->comp_next)) comp = true;
+        }
+        mmi_ccat *c = &p->cats[cat];
+        mmi_cpeak_grow(&c->tree, bytes);
+        mmi_bump(&c->allocs, 1);
+    } while ((p = p->parent) != NULL);
+    return comp;
+}
+
+/* blocks blocks of bytes bytes in all left category cat of ctx by free,
+ * reset or destroy. */
+static inline void mmi_ctx_count_free(mm_context *ctx, int cat, size_t bytes, uint64_t blocks) {
+    if (MMI_UNLIKELY(ctx->self_tracked)) mmi_bump(&ctx->self_bytes, -bytes);
+    for (mm_context *p = ctx; p; p = p->parent) {
+        mmi_bump(&p->tree.bytes, -bytes);
+        mmi_ccat *c = &p->cats[cat];
+        mmi_bump(&c->tree.bytes, -bytes);
+        mmi_bump(&c->frees, blocks);
+    }
+}
+
+/* ======================================================================
+ * Contexts (context.c)
+ * ==================================================================== */
+
+/* Records the peak composition of the process and of every context from
+ * ctx up whose figure passed its mark (through mmi_hooks). */
+MMI_COLD void mmi_context_peaks(mm_context *ctx);
+/* Makes ctx and its ancestors able to count category cat; false after an
+ * out-of-memory error naming fn. */
+bool mmi_context_cats(mm_context *ctx, int cat, const char *fn);
+/* The counting of the decorated paths (check.c). */
+void mmi_context_count_alloc(mm_context *ctx, int cat, size_t bytes);
+void mmi_context_count_free(mm_context *ctx, int cat, size_t bytes);
+void mmi_context_count_resize(mm_context *ctx, int old_cat, size_t old_bytes, int new_cat,
+                              size_t new_bytes);
+/* A context block: allocate (ctx alive, cat checked), free, resize. */
+void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const char *fn,
+                        const char *file, int line);
+void mmi_context_free(mmi_header *h, mmi_chunk *ch);
+void *mmi_context_realloc(mmi_header *h, mmi_chunk *ch, size_t size, int cat, const char *fn);
+/* Raw pieces for check.c: a slot with room for span bytes (NULL after an
+ * error), given back (sealed live, size = span; poisoned: payload filled),
+ * and a checked one under poison (*bad: a block written after its free). */
+mmi_header *mmi_context_get(mm_context *ctx, size_t span, int cat, bool zero, const char *fn,
+                            bool *reused, mmi_header **bad);
+void mmi_context_put(mmi_chunk *ch, mmi_header *h, bool poisoned);
+
+/* The registry (registry.c): its lock, and the live top-level contexts
+ * (sibling links), changed and walked under it. */
+extern mmi_lock mmi_ctx_lock;
+extern mm_context *mmi_ctx_top;
+
+/* One limit (process or context, diag/limit.c sets them) went from old to
+ * new bytes (0: none): keeps the count of limits set, and MMI_DIAG_LIMITS
+ * on while there is one. A context going away calls it for its own. */
+void mmi_limits_counted(size_t old, size_t new_bytes);
+
+/* Reports MM_ERR_BAD_CONTEXT: ctx NULL or not alive, given to fn. */
+MMI_COLD void mmi_context_error(const mm_context *ctx, const char *fn);
+
+/* Calls fn for every live top-level context while holding the registry lock
+ * (fn reads any field of the tree; it must not call a handler or another
+ * public function). */
+void mmi_contexts_read(void (*fn)(const mm_context *top, void *arg), void *arg);
+/* The registry lock itself, for a reader of one context (ctx given by a
+ * caller, not found through the registry). */
+void mmi_contexts_lock(void);
+void mmi_contexts_unlock(void);
+
+/* Figures of a context read by any thread: take the registry lock around
+ * calls when ctx is not the caller's own. */
+mm_stats mmi_context_total(const mm_context *ctx);
+mm_stats mmi_context_self(const mm_context *ctx);
+mm_stats mmi_context_category(const mm_context *ctx, int cat);
+mm_stats mmi_context_epoch_now(const mm_context *ctx);
+
+/* The OOM message: size, category, where, in which call, and the process
+ * totals with the three largest categories. */
+MMI_COLD void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn);
+
+/* ======================================================================
+ * Process-wide blocks (alloc.c)
+ * ==================================================================== */
+
+/* Entry points that name their caller in error messages (the legacy layer
+ * passes "mymalloc", "myfree", ...). file and line: the call site (NULL:
+ * none), recorded while sites are on. */
+void *mmi_malloc_as(size_t size, int cat, bool zero, const char *fn, const char *file, int line);
+/* Validates cat and size for an allocation; false after the error. */
+bool mmi_alloc_check(size_t size, int cat, const mm_context *ctx, const char *fn);
+/* Raw process blocks for check.c: room for span bytes, info cleared (NULL
+ * after an error), given back (sealed live, size = span), and a checked one
+ * under poison. */
+mmi_header *mmi_process_get(mmi_thread *t, size_t span, int cat, bool zero, const char *fn,
+                            bool *reused, mmi_header **bad);
+void mmi_process_put(mmi_thread *t, mmi_header *h, bool poisoned);
+/* The process path of free and realloc for a plain or big block h. */
+void mmi_process_free(mmi_thread *t, mmi_header *h);
+void *mmi_process_realloc(mmi_header *h, size_t size, int cat, const char *fn);
+/* Returns a big or small process block's memory to the system, by its span. */
+void mmi_process_release(mmi_header *h);
+
+/* ======================================================================
+ * Any block (block.c)
+ * ==================================================================== */
+
+/* The header of a live block p, or NULL after reporting why not to fn
+ * (bad alignment, memory that is not ours any more, a damaged or freed
+ * header). *ch is set to its chunk for a context block (else NULL). */
+mmi_header *mmi_block_live(const void *p, const char *fn, mmi_chunk **ch);
+void mmi_free_as(void *p, const char *fn);
+void *mmi_realloc_as(void *p, size_t size, int cat, bool keep_cat, const char *fn,
+                     const char *file, int line);
+/* Reports a pointer error for p given to fn: the state its header was
+ * found in, and for a context block why its owner no longer has it. */
+MMI_COLD void mmi_error_pointer(const void *p, mmi_hdr_state st, mmi_owner_state owner,
+                                const char *fn);
+
+/* ======================================================================
+ * Epochs (epoch.c)
+ * ==================================================================== */
+
+mmi_epochs *mmi_epochs_new(void);
+void mmi_epochs_free(mmi_epochs *e);
+uint64_t mmi_epochs_count(const mmi_epochs *e); /* closed epochs */
+/* Closes the current epoch of ctx, before the reset frees anything: the
+ * summary and top-K (under the registry lock, which the caller holds) and
+ * the process ledger. false: the per-category breakdown of a top entry could
+ * not be kept (out of memory; the caller reports it after unlocking). */
+bool mmi_epochs_close(mm_context *ctx);
+/* The user fields of the current epoch are cleared for the next one. */
+void mmi_epochs_next(mm_context *ctx);
+
+/* What the epoch log writer (report.c) needs: the stream and its format
+ * (NULL: none), the user fields and which are set in the current epoch,
+ * and the columns its last wide-CSV header had (it updates them). */
+typedef struct {
+    FILE *out;                                        /* NULL: no log */
+    mm_epoch_log_format fmt;                          /* its format */
+    int nfields;                                      /* user field names known */
+    char (*names)[MM_NAME_MAX + 1];                   /* [nfields] */
+    const double *values;                             /* [nfields] this epoch's values */
+    uint32_t set;                                     /* bit i: field i set this epoch */
+    int *header_ncat;                                 /* categories in the last wide header */
+    int *header_nfields;                              /* fields in the last wide header */
+} mmi_epoch_log;
+
+mmi_epoch_log mmi_epochs_log_state(mm_context *ctx);
+
+/* The process-wide ledger of every closed epoch of every context (live or
+ * destroyed): count, min/mean/max of the epoch peaks and the top K, for
+ * process reports and the MPI reduction. Copied under its lock. */
+#define MMI_LEDGER_TOP 10
+typedef struct {
+    uint64_t epoch;                  /* index within its context */
+    size_t peak_bytes;               /* the epoch's peak */
+    char context[MM_NAME_MAX + 1];   /* its context */
+    char label[MM_NAME_MAX + 1];     /* its label */
+    int ncats;                       /* entries of cats */
+    struct {
+        int cat;
+        size_t peak;
+    } cats[16];                      /* its largest categories (at most 16) */
+} mmi_ledger_entry;
+
+typedef struct {
+    uint64_t count;      /* epochs closed in the process */
+    size_t min_peak;     /* smallest epoch peak (0 when count is 0) */
+    size_t max_peak;     /* largest */
+    double sum_peak;     /* sum, for the mean */
+    size_t ntop;         /* entries of top, largest first */
+    mmi_ledger_entry top[MMI_LEDGER_TOP];
+} mmi_ledger;
+
+void mmi_ledger_copy(mmi_ledger *out);
+
+/* The top-K list and summary of one context, copied for a reader (the
+ * caller holds the registry lock). */
+typedef struct {
+    uint64_t index;                  /* epoch number in its context */
+    size_t peak_bytes;               /* its peak */
+    char label[MM_NAME_MAX + 1];     /* its label */
+    int ncats;                       /* entries of cats */
+    const struct mmi_epoch_catpeak *cats; /* valid while the registry lock is held */
+} mmi_epoch_view;
+
+struct mmi_epoch_catpeak {
+    int cat;     /* category id */
+    size_t peak; /* that category's peak during the epoch, bytes */
+};
+
+mm_epoch_summary mmi_epochs_summary(const mm_context *ctx);
+size_t mmi_epochs_top(const mm_context *ctx, size_t rank, mmi_epoch_view *out); /* 0: none */
+
+#endif /* MMI_ALLOC_H */

@@ -1,0 +1,256 @@
+/* Layer 2, statistics and cache: each thread's record (mmi_thread) holds its
+ * process-wide counters (stats.c) and its cache of freed process blocks
+ * (cache.c). The hot-path updates are inline here so every allocation path
+ * shares one definition. */
+#ifndef MMI_STATS_H
+#define MMI_STATS_H
+
+#include "../block/block.h"
+
+/* ======================================================================
+ * Per-thread cache of freed process-wide blocks (cache.c)
+ *
+ * A free of a process-wide block of up to 32 KiB parks it in the freeing
+ * thread's cache; an allocation that fits takes it back, LIFO. Up to 4,104
+ * bytes a process block is given a capacity of 16k+8 bytes (8, 24, 40, ...,
+ * 104, 120, ...), which with the 16-byte header is exactly what glibc's
+ * 16-byte granularity would hand out anyway, so bins are exact: bin =
+ * capacity / 16. Above that, bins are the size classes (four per doubling),
+ * a block going to the largest class it holds. Blocks are linked through
+ * their payload; the cache is bounded in bytes per thread.
+ * ==================================================================== */
+
+#define MMI_CACHE_EXACT_MAX     ((size_t)4104) /* exact bins up to here */
+#define MMI_CACHE_MAX_REQUEST   ((size_t)32768)
+#define MMI_CACHE_BIG0          27u            /* mmi_size_class(4096): class of bin 256 */
+#define MMI_CACHE_BINS          (257 + 12)     /* 0..256 exact, 12 classes above */
+#define MMI_DEFAULT_CACHE_BYTES ((size_t)4 << 20)
+
+typedef struct {
+    size_t bytes;                     /* capacity of the cached blocks, summed */
+    mmi_header *head[MMI_CACHE_BINS]; /* freed-sealed blocks, linked via payload */
+} mmi_cache;
+
+/* bytes a thread may cache; 0 turns the cache off (option "cache") */
+extern _Atomic size_t mmi_cache_limit;
+
+/* Payload bytes given to a process block of n requested bytes. */
+static inline size_t mmi_process_capacity(size_t n) {
+    return n <= MMI_CACHE_EXACT_MAX ? ((n + 7) & ~(size_t)15) + 8 : n;
+}
+
+/* Bin to take a block of n requested bytes from (n <= MMI_CACHE_MAX_REQUEST). */
+static inline unsigned mmi_cache_bin_fit(size_t n) {
+    if (n <= MMI_CACHE_EXACT_MAX) return (unsigned)(mmi_process_capacity(n) >> 4);
+    return 256 + mmi_size_class(n) - MMI_CACHE_BIG0;
+}
+
+/* Bin to park a block of n requested bytes in (n <= MMI_CACHE_MAX_REQUEST). */
+static inline unsigned mmi_cache_bin_held(size_t n) {
+    if (n <= MMI_CACHE_EXACT_MAX) return (unsigned)(mmi_process_capacity(n) >> 4);
+    unsigned k = mmi_size_class(n);
+    if (mmi_class_bytes(k) > n) k--;
+    return 256 + k - MMI_CACHE_BIG0;
+}
+
+/* ======================================================================
+ * Process statistics (stats.c)
+ *
+ * Each thread counts into its own mmi_thread (one writer: the thread;
+ * readers: anyone summing under the statistics lock, with relaxed atomics).
+ * Every 64 KiB of net change per figure, a thread folds its pending bytes
+ * into the global `flushed` sum, so `flushed + own pending` is the process
+ * figure as this thread sees it; its maximum is the thread's peak estimate.
+ * A thread that exits folds everything in and bumps mmi_retired, which the
+ * others compare on each allocation: their view of the sum is then re-read,
+ * so the peak stays exact while one thread allocates (docs/design.md).
+ * ==================================================================== */
+
+#define MMI_BATCH ((int64_t)64 * 1024)
+
+/* One figure of one thread: a cache line of its own. */
+typedef struct {
+    _Alignas(MMI_CACHE_LINE) _Atomic int64_t bytes; /* net requested bytes added by this
+                                                       thread (may be < 0) */
+    _Atomic uint64_t allocs; /* allocations made by this thread */
+    _Atomic uint64_t frees;  /* frees made by this thread (reset/destroy included) */
+    _Atomic int64_t moved;   /* blocks moved in minus moved out (realloc_cat); live
+                                blocks = allocs - frees + moved */
+    int64_t flushed;         /* part of bytes already added to the global sum; owner only */
+    int64_t g_seen;          /* the global sum when this thread last read it; owner only */
+    _Atomic int64_t peak;    /* largest process-wide estimate seen by this thread */
+    uint64_t retired_seen;   /* mmi_retired when g_seen was read (total only); owner only */
+} mmi_tcount;
+
+/* One figure's global part: a cache line of its own. */
+typedef struct {
+    _Alignas(MMI_CACHE_LINE) _Atomic int64_t flushed; /* sum of all threads' flushed bytes */
+    _Atomic int64_t peak;  /* max of thread peaks folded in at flush and retire, and of
+                              every exact sum a query computed: never decreases */
+    int64_t bytes, blocks; /* retired threads' net figures; under the statistics lock */
+    uint64_t allocs, frees; /* retired threads' counts; under the statistics lock */
+} mmi_gcount;
+
+typedef struct mmi_thread {
+    mmi_tcount total;                /* all categories: bytes and peak only */
+    mmi_tcount cat[MM_CATEGORY_MAX]; /* per category id */
+    mmi_cache cache;                 /* freed process-wide blocks for reuse */
+    uint64_t serial;                 /* unique per thread record, from 1 */
+    struct mmi_thread *next, *prev;  /* registry list; under the statistics lock */
+} mmi_thread;
+
+extern mmi_gcount mmi_g_total;
+extern mmi_gcount mmi_g_cat[MM_CATEGORY_MAX];
+/* Threads retired so far, on a cache line of its own (written at thread
+ * exit only, read on every allocation). */
+extern _Atomic uint64_t mmi_retired;
+extern _Thread_local mmi_thread *mmi_tls MMI_TLS_MODEL;
+
+/* Creates the calling thread's record; NULL after an MM_ERR_OUT_OF_MEMORY
+ * error naming fn (the call that needed it then fails). */
+MMI_COLD mmi_thread *mmi_thread_create(const char *fn);
+/* Folds c's pending bytes into g; returns the new peak estimate if it moved
+ * the thread's peak, else 0. */
+int64_t mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g);
+/* Re-reads the global sum for the total figure (another thread retired, or
+ * a possible new peak); returns the new peak estimate if it moved, else 0. */
+int64_t mmi_total_reread(mmi_thread *t, int64_t pending);
+
+/* The calling thread's record, created at its first call; NULL only when
+ * that creation failed (the error is reported). */
+static inline mmi_thread *mmi_thread_get(const char *fn) {
+    mmi_thread *t = mmi_tls;
+    if (MMI_UNLIKELY(t == NULL)) t = mmi_thread_create(fn);
+    return t;
+}
+
+/* Adds bytes to one per-category figure of the calling thread and keeps its
+ * peak estimate (the global flushed sum plus this thread's pending part).
+ * Only a possible new peak reads the shared sum: the common case touches no
+ * cache line another thread writes. */
+static inline void mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
+    int64_t b = mmi_load(&c->bytes) + bytes;
+    mmi_store(&c->bytes, b);
+    int64_t pending = b - c->flushed;
+    if (MMI_UNLIKELY(pending >= MMI_BATCH)) {
+        mmi_tcount_flush(c, g);
+        return;
+    }
+    if (MMI_UNLIKELY(c->g_seen + pending > mmi_load(&c->peak))) {
+        c->g_seen = mmi_load(&g->flushed);
+        int64_t est = c->g_seen + pending;
+        if (est > mmi_load(&c->peak)) mmi_store(&c->peak, est);
+    }
+}
+
+/* Grows the process total; true when its peak estimate passed the next
+ * composition mark (the caller then calls mmi_hooks.peak_process last, so
+ * the hot path itself makes no call there). */
+extern _Atomic int64_t mmi_peak_next; /* diag/peak.c moves it; defined in stats.c */
+extern _Atomic size_t mmi_peak_step;  /* option "peak_step", bytes >= 1 (diag/peak.c sets it) */
+
+static inline bool mmi_total_grow(mmi_thread *t, int64_t bytes) {
+    mmi_tcount *c = &t->total;
+    int64_t b = mmi_load(&c->bytes) + bytes;
+    mmi_store(&c->bytes, b);
+    int64_t pending = b - c->flushed, est = 0;
+    if (MMI_UNLIKELY(pending >= MMI_BATCH))
+        est = mmi_tcount_flush(c, &mmi_g_total);
+    else if (MMI_UNLIKELY(c->g_seen + pending > mmi_load(&c->peak) ||
+                          c->retired_seen != mmi_load(&mmi_retired)))
+        est = mmi_total_reread(t, pending);
+    return MMI_UNLIKELY(est != 0) && est >= mmi_load(&mmi_peak_next);
+}
+
+/* Takes bytes off one figure; a shrinking figure cannot make a peak. */
+static inline void mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
+    int64_t b = mmi_load(&c->bytes) - bytes;
+    mmi_store(&c->bytes, b);
+    if (MMI_UNLIKELY(b - c->flushed <= -MMI_BATCH)) mmi_tcount_flush(c, g);
+}
+
+/* Counts an allocation; true when a process peak composition is due. */
+static inline bool mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
+    mmi_tcount *c = &t->cat[cat];
+    mmi_bump(&c->allocs, 1);
+    mmi_tcount_grow(c, &mmi_g_cat[cat], (int64_t)bytes);
+    return mmi_total_grow(t, (int64_t)bytes);
+}
+
+static inline void mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
+    mmi_tcount *c = &t->cat[cat];
+    mmi_bump(&c->frees, 1);
+    mmi_tcount_shrink(c, &mmi_g_cat[cat], (int64_t)bytes);
+    mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)bytes);
+}
+
+/* A block of old_bytes in old_cat became new_bytes in new_cat; true when a
+ * process peak composition is due. */
+bool mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat,
+                      size_t new_bytes);
+
+/* Many blocks of one category released at once (reset/destroy). */
+void mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks);
+
+/* The calling thread's estimate of the process peak (no lock; exact while one
+ * thread allocates, see design.md). For cheap threshold checks. */
+static inline size_t mmi_process_peak_hint(mmi_thread *t) {
+    int64_t p = mmi_load(&t->total.peak);
+    return p > 0 ? (size_t)p : 0;
+}
+
+/* Process-wide figures summed over all threads (takes the statistics lock);
+ * cat < 0: all categories. The peak never decreases between calls. */
+mm_stats mmi_process_stats(int cat);
+/* Live bytes of categories 0..ncat-1 summed over all threads into out. */
+void mmi_process_cat_bytes(size_t *out, int ncat);
+/* The calling thread's view of live process bytes (of cat; cat < 0: all). */
+int64_t mmi_process_bytes_view(mmi_thread *t, int cat);
+
+/* ======================================================================
+ * The cache's inline paths (cache.c has the rest)
+ * ==================================================================== */
+
+/* A cached block that holds size bytes, or NULL. The caller re-seals it. */
+static inline mmi_header *mmi_cache_pop(mmi_thread *t, size_t size) {
+    if (size > MMI_CACHE_MAX_REQUEST) return NULL;
+    unsigned bin = mmi_cache_bin_fit(size);
+    mmi_header *h = t->cache.head[bin];
+    if (h == NULL) return NULL;
+    t->cache.head[bin] = mmi_hdr_link(h);
+    t->cache.bytes -= mmi_process_capacity(mmi_hdr_size(h));
+    return h;
+}
+
+/* Parks a freed block (sealed freed) that holds size bytes; false when it
+ * does not fit. */
+static inline bool mmi_cache_push(mmi_thread *t, mmi_header *h, size_t size) {
+    if (size > MMI_CACHE_MAX_REQUEST) return false;
+    unsigned bin = mmi_cache_bin_held(size);
+    size_t bytes = mmi_process_capacity(size);
+    if (t->cache.bytes + bytes > mmi_load(&mmi_cache_limit)) return false;
+    t->cache.bytes += bytes;
+    *(mmi_header **)mmi_payload_of(h) = t->cache.head[bin];
+    t->cache.head[bin] = h;
+    return true;
+}
+
+/* Under poison: parks a poisoned block, its link sealed with it; false when
+ * it does not fit. */
+bool mmi_cache_push_poisoned(mmi_thread *t, mmi_header *h, size_t size);
+/* Under poison: pops a block that holds size bytes, following a link only
+ * after its block's seal vouches for it. *bad is set to a block whose
+ * header or link was written after its free (that bin is then emptied, its
+ * blocks left to the system allocator's care: never followed). */
+mmi_header *mmi_cache_pop_checked(mmi_thread *t, size_t size, mmi_header **bad);
+/* A small process block (capacity <= MMI_CACHE_MAX_REQUEST) straight from
+ * the system allocator, header info cleared, registered in MMI_SET_OURS when
+ * its header lands on the big-block offset; NULL when the system (or that
+ * registration) fails. mmi_process_sys_put gives one back. */
+mmi_header *mmi_process_sys_get(size_t capacity, bool zero, int cat);
+void mmi_process_sys_put(mmi_header *h);
+/* Gives every cached block back to the system; returns the bytes (capacity
+ * plus headers) released. (thread exit, mm_trim, cleanup) */
+size_t mmi_cache_flush(mmi_thread *t);
+
+#endif /* MMI_STATS_H */
