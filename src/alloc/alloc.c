@@ -10,21 +10,25 @@
 _Static_assert(_Alignof(max_align_t) <= MMI_HEADER_BYTES,
                "the 16-byte header keeps payloads aligned only if max_align_t needs <= 16");
 
+/* The request is valid: a registered category, a size a header and a big
+ * block can describe. */
+static inline bool alloc_valid(size_t size, int cat) {
+    /* the second size test only matters where size_t is narrower than 64 bits */
+    /* NOLINTNEXTLINE(misc-redundant-expression) */
+    return mmi_cat_valid(cat) && size <= MMI_MAX_REQUEST && size <= SIZE_MAX - 2 * MMI_BIG_SLACK;
+}
+
 bool mmi_alloc_check(size_t size, int cat, const mm_context *ctx, const char *fn) {
-    if (MMI_UNLIKELY(!mmi_cat_valid(cat))) {
+    if (MMI_LIKELY(alloc_valid(size, cat))) return true;
+    if (!mmi_cat_valid(cat)) {
         mmi_error_bad_category(cat, size, ctx, fn);
         return false;
     }
-    /* the second test only matters where size_t is narrower than 64 bits */
-    /* NOLINTNEXTLINE(misc-redundant-expression) */
-    if (MMI_UNLIKELY(size > MMI_MAX_REQUEST || size > SIZE_MAX - 2 * MMI_BIG_SLACK)) {
-        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx,
-                  "request of %zu bytes for category \"%s\" in %s exceeds the largest block "
-                  "mimicmem can describe (%zu bytes)",
-                  size, mmi_cat_name(cat), fn, (size_t)MMI_MAX_REQUEST);
-        return false;
-    }
-    return true;
+    mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx,
+              "request of %zu bytes for category \"%s\" in %s exceeds the largest block "
+              "mimicmem can describe (%zu bytes)",
+              size, mmi_cat_name(cat), fn, (size_t)MMI_MAX_REQUEST);
+    return false;
 }
 
 /* A raw process block with room for span bytes: from the cache, a small
@@ -79,7 +83,10 @@ void mmi_process_put(mmi_thread *t, mmi_header *h, bool poisoned) {
     if (!mmi_cache_push(t, h, span)) mmi_process_sys_put(h);
 }
 
-void *mmi_malloc_as(size_t size, int cat, bool zero, const char *fn, const char *file, int line) {
+/* Everything but the plain path: a thread's first call, diagnostics on,
+ * a bad request, a system allocation. */
+static MMI_NOINLINE void *alloc_slow(size_t size, int cat, bool zero, const char *fn,
+                                     const char *file, int line) {
     mmi_thread *t = mmi_thread_get(fn); /* first: a thread's first call reads the environment */
     if (MMI_UNLIKELY(t == NULL)) return NULL;
     if (MMI_UNLIKELY(mmi_load(&mmi_diag) != 0))
@@ -97,17 +104,27 @@ void *mmi_malloc_as(size_t size, int cat, bool zero, const char *fn, const char 
     return mmi_payload_of(h);
 }
 
-void mmi_process_free(mmi_thread *t, mmi_header *h) {
-    size_t size = mmi_hdr_size(h);
-    int cat = mmi_hdr_cat(h);
-    mmi_count_free(t, cat, size);
-    if (MMI_UNLIKELY(h->info & MMI_HF_BIG)) {
-        mmi_big_free(h);
-        return;
+/* The plain path: a block from the thread's cache, no diagnostics. */
+static MMI_INLINE void *alloc_process(size_t size, int cat, bool zero, const char *fn,
+                                      const char *file, int line) {
+    mmi_thread *t = mmi_tls;
+    mmi_header *h;
+    if (MMI_LIKELY(t != NULL && mmi_load(&mmi_diag) == 0 && alloc_valid(size, cat) &&
+                   (h = mmi_cache_pop(t, size)) != NULL)) {
+        if (zero) memset(mmi_payload_of(h), 0, size);
+        h->size_cat = mmi_pack_size_cat(size, cat);
+        h->info = 0;
+        mmi_hdr_seal_live(h);
+        if (MMI_UNLIKELY(mmi_count_alloc(t, cat, size))) mmi_hooks.peak_process(NULL);
+        return mmi_payload_of(h);
     }
-    mmi_hdr_live_to_freed(h);
-    if (!mmi_cache_push(t, h, size)) mmi_process_sys_put(h);
+    return alloc_slow(size, cat, zero, fn, file, line);
 }
+
+void *mmi_malloc_as(size_t size, int cat, bool zero, const char *fn, const char *file, int line) {
+    return alloc_process(size, cat, zero, fn, file, line);
+}
+
 
 void *mmi_process_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
     mmi_thread *t = mmi_thread_get(fn);
@@ -151,7 +168,7 @@ void *mmi_process_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
 /* ---- entry points -------------------------------------------------------- */
 
 void *mm_malloc(size_t size, mm_category cat) {
-    return mmi_malloc_as(size, cat, false, "mm_malloc", NULL, 0);
+    return alloc_process(size, cat, false, "mm_malloc", NULL, 0);
 }
 
 static bool alloc_mul(size_t n, size_t size, int cat, size_t *out, const char *fn) {

@@ -104,7 +104,7 @@ static inline void mmi_cpeak_grow(mmi_cpeak *c, size_t bytes) {
  * figures of ctx and every ancestor. True when one of them passed its next
  * peak-composition mark (the caller then calls mmi_context_peaks last, so
  * the loop makes no call and keeps its registers). */
-static inline bool mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
+static MMI_INLINE bool mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
     if (MMI_UNLIKELY(ctx->self_tracked)) {
         size_t s = mmi_load(&ctx->self_bytes) + bytes;
         mmi_store(&ctx->self_bytes, s);
@@ -128,7 +128,7 @@ static inline bool mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
 
 /* blocks blocks of bytes bytes in all left category cat of ctx by free,
  * reset or destroy. */
-static inline void mmi_ctx_count_free(mm_context *ctx, int cat, size_t bytes, uint64_t blocks) {
+static MMI_INLINE void mmi_ctx_count_free(mm_context *ctx, int cat, size_t bytes, uint64_t blocks) {
     if (MMI_UNLIKELY(ctx->self_tracked)) mmi_bump(&ctx->self_bytes, -bytes);
     for (mm_context *p = ctx; p; p = p->parent) {
         mmi_bump(&p->tree.bytes, -bytes);
@@ -156,7 +156,6 @@ void mmi_context_count_resize(mm_context *ctx, int old_cat, size_t old_bytes, in
 /* A context block: allocate (ctx alive, cat checked), free, resize. */
 void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const char *fn,
                         const char *file, int line);
-void mmi_context_free(mmi_header *h, mmi_chunk *ch);
 void *mmi_context_realloc(mmi_header *h, mmi_chunk *ch, size_t size, int cat, const char *fn);
 /* Raw pieces for check.c: a slot with room for span bytes (NULL after an
  * error), given back (sealed live, size = span; poisoned: payload filled),
@@ -214,11 +213,40 @@ bool mmi_alloc_check(size_t size, int cat, const mm_context *ctx, const char *fn
 mmi_header *mmi_process_get(mmi_thread *t, size_t span, int cat, bool zero, const char *fn,
                             bool *reused, mmi_header **bad);
 void mmi_process_put(mmi_thread *t, mmi_header *h, bool poisoned);
-/* The process path of free and realloc for a plain or big block h. */
-void mmi_process_free(mmi_thread *t, mmi_header *h);
+/* The process path of realloc for a plain or big block h. */
 void *mmi_process_realloc(mmi_header *h, size_t size, int cat, const char *fn);
 /* Returns a big or small process block's memory to the system, by its span. */
 void mmi_process_release(mmi_header *h);
+
+/* ======================================================================
+ * The plain free paths (inline: block.c's mm_free and check.c share them)
+ * ==================================================================== */
+
+/* Frees a live, undecorated process block (small or big) for thread t. */
+static MMI_INLINE void mmi_process_free(mmi_thread *t, mmi_header *h) {
+    size_t size = mmi_hdr_size(h);
+    int cat = mmi_hdr_cat(h);
+    mmi_count_free(t, cat, size);
+    if (MMI_UNLIKELY(h->info & MMI_HF_BIG)) {
+        mmi_big_free(h);
+        return;
+    }
+    mmi_hdr_live_to_freed(h);
+    if (MMI_UNLIKELY(!mmi_cache_push(t, h, size))) mmi_process_sys_put(h);
+}
+
+/* Frees a live, undecorated context block h of chunk ch (its owner's). */
+static MMI_INLINE void mmi_context_free(mmi_thread *t, mmi_header *h, mmi_chunk *ch) {
+    mm_context *ctx = ch->ctx;
+    size_t size = mmi_hdr_size(h);
+    int cat = mmi_hdr_cat(h);
+    mmi_ctx_count_free(ctx, cat, size, 1);
+    mmi_count_free(t, cat, size);
+    if (MMI_UNLIKELY(ch->kind == MMI_CHUNK_LARGE))
+        mmi_arena_large_free(&ctx->arena, ch);
+    else
+        mmi_arena_put(&ctx->arena, h);
+}
 
 /* ======================================================================
  * Any block (block.c)

@@ -110,7 +110,7 @@ static inline void block_free(void *p, const char *fn) {
             mmi_owner_state owner;
             mmi_chunk *ch = mmi_arena_owner(h, &owner);
             if (MMI_LIKELY(ch != NULL)) {
-                mmi_context_free(h, ch);
+                mmi_context_free(t, h, ch);
                 return;
             }
             mmi_error_pointer(p, MMI_HDR_LIVE, owner, fn);
@@ -125,7 +125,7 @@ static inline void block_free(void *p, const char *fn) {
     if (h->info & MMI_HF_DECOR)
         mmi_hooks.diag_free(h, fn);
     else if (ch)
-        mmi_context_free(h, ch);
+        mmi_context_free(t, h, ch);
     else
         mmi_process_free(t, h);
 }

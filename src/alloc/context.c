@@ -197,19 +197,6 @@ void mmi_context_put(mmi_chunk *ch, mmi_header *h, bool poisoned) {
         mmi_arena_put(a, h);
 }
 
-void mmi_context_free(mmi_header *h, mmi_chunk *ch) {
-    mmi_thread *t = mmi_tls; /* the owner allocated here: its record exists */
-    if (MMI_UNLIKELY(t == NULL) && (t = mmi_thread_get("mm_free")) == NULL) return;
-    mm_context *ctx = ch->ctx;
-    size_t size = mmi_hdr_size(h);
-    int cat = mmi_hdr_cat(h);
-    mmi_ctx_count_free(ctx, cat, size, 1);
-    mmi_count_free(t, cat, size);
-    if (MMI_UNLIKELY(ch->kind == MMI_CHUNK_LARGE))
-        mmi_arena_large_free(&ctx->arena, ch);
-    else
-        mmi_arena_put(&ctx->arena, h);
-}
 
 void *mmi_context_realloc(mmi_header *h, mmi_chunk *ch, size_t size, int cat, const char *fn) {
     mm_context *ctx = ch->ctx;

@@ -170,25 +170,6 @@ mmi_header *mmi_arena_large_realloc(mmi_arena *a, mmi_chunk *ch, size_t span, in
     return n;
 }
 
-mmi_chunk *mmi_arena_owner(const mmi_header *h, mmi_owner_state *st) {
-    mmi_chunk *ch = mmi_arena_chunk_at(h);
-    uint32_t kind = (h->info & MMI_HF_BIG) ? MMI_CHUNK_LARGE : MMI_CHUNK_SMALL;
-    if (ch->magic != mmi_chunk_magic(ch) || ch->kind != kind) {
-        *st = MMI_OWNER_DAMAGED;
-        return NULL;
-    }
-    const mmi_arena *a = ch->arena;
-    if (a == NULL || ch->ctx == NULL) {
-        *st = MMI_OWNER_DESTROYED;
-        return NULL;
-    }
-    if (kind == MMI_CHUNK_SMALL && (h->info >> MMI_INFO_HIGH_SHIFT) != a->tag) {
-        *st = MMI_OWNER_RESET;
-        return NULL;
-    }
-    *st = MMI_OWNER_OK;
-    return ch;
-}
 
 /* ======================================================================
  * Walking the slots (check.c, legacy.c, the reset checks)

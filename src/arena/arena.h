@@ -211,8 +211,26 @@ static inline mmi_chunk *mmi_arena_chunk_at(const mmi_header *h) {
 
 /* The chunk of context block h (sealed live or freed) and whether h is
  * still its owner's: a live owner, and h carved in the owner's current epoch
- * (its tag). */
-mmi_chunk *mmi_arena_owner(const mmi_header *h, mmi_owner_state *st);
+ * (its tag). Inline: every free of a context block asks. */
+static inline mmi_chunk *mmi_arena_owner(const mmi_header *h, mmi_owner_state *st) {
+    mmi_chunk *ch = mmi_arena_chunk_at(h);
+    uint32_t kind = (h->info & MMI_HF_BIG) ? MMI_CHUNK_LARGE : MMI_CHUNK_SMALL;
+    if (ch->magic != mmi_chunk_magic(ch) || ch->kind != kind) {
+        *st = MMI_OWNER_DAMAGED;
+        return NULL;
+    }
+    const mmi_arena *a = ch->arena;
+    if (a == NULL || ch->ctx == NULL) {
+        *st = MMI_OWNER_DESTROYED;
+        return NULL;
+    }
+    if (kind == MMI_CHUNK_SMALL && (h->info >> MMI_INFO_HIGH_SHIFT) != a->tag) {
+        *st = MMI_OWNER_RESET;
+        return NULL;
+    }
+    *st = MMI_OWNER_OK;
+    return ch;
+}
 
 /* Visits every carved slot of a's chunks and large blocks: kind says whether
  * h is a block (st: its state), a place whose header is damaged (the walk

@@ -33,6 +33,7 @@
 #define MMI_LIKELY(x)    __builtin_expect(!!(x), 1)
 #define MMI_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #define MMI_NOINLINE     __attribute__((noinline))
+#define MMI_INLINE       inline __attribute__((always_inline))
 #define MMI_COLD         __attribute__((cold, noinline))
 #define MMI_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define MMI_TLS_MODEL    __attribute__((tls_model("initial-exec")))
@@ -40,6 +41,7 @@
 #define MMI_LIKELY(x)   (x)
 #define MMI_UNLIKELY(x) (x)
 #define MMI_NOINLINE
+#define MMI_INLINE inline
 #define MMI_COLD
 #define MMI_PRINTF(f, a)
 #define MMI_TLS_MODEL

@@ -128,7 +128,7 @@ static inline mmi_thread *mmi_thread_get(const char *fn) {
  * peak estimate (the global flushed sum plus this thread's pending part).
  * Only a possible new peak reads the shared sum: the common case touches no
  * cache line another thread writes. */
-static inline void mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
+static MMI_INLINE void mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
     int64_t b = mmi_load(&c->bytes) + bytes;
     mmi_store(&c->bytes, b);
     int64_t pending = b - c->flushed;
@@ -149,7 +149,7 @@ static inline void mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) 
 extern _Atomic int64_t mmi_peak_next; /* diag/peak.c moves it; defined in stats.c */
 extern _Atomic size_t mmi_peak_step;  /* option "peak_step", bytes >= 1 (diag/peak.c sets it) */
 
-static inline bool mmi_total_grow(mmi_thread *t, int64_t bytes) {
+static MMI_INLINE bool mmi_total_grow(mmi_thread *t, int64_t bytes) {
     mmi_tcount *c = &t->total;
     int64_t b = mmi_load(&c->bytes) + bytes;
     mmi_store(&c->bytes, b);
@@ -163,21 +163,21 @@ static inline bool mmi_total_grow(mmi_thread *t, int64_t bytes) {
 }
 
 /* Takes bytes off one figure; a shrinking figure cannot make a peak. */
-static inline void mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
+static MMI_INLINE void mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
     int64_t b = mmi_load(&c->bytes) - bytes;
     mmi_store(&c->bytes, b);
     if (MMI_UNLIKELY(b - c->flushed <= -MMI_BATCH)) mmi_tcount_flush(c, g);
 }
 
 /* Counts an allocation; true when a process peak composition is due. */
-static inline bool mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
+static MMI_INLINE bool mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
     mmi_bump(&c->allocs, 1);
     mmi_tcount_grow(c, &mmi_g_cat[cat], (int64_t)bytes);
     return mmi_total_grow(t, (int64_t)bytes);
 }
 
-static inline void mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
+static MMI_INLINE void mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
     mmi_bump(&c->frees, 1);
     mmi_tcount_shrink(c, &mmi_g_cat[cat], (int64_t)bytes);
@@ -212,7 +212,7 @@ int64_t mmi_process_bytes_view(mmi_thread *t, int cat);
  * ==================================================================== */
 
 /* A cached block that holds size bytes, or NULL. The caller re-seals it. */
-static inline mmi_header *mmi_cache_pop(mmi_thread *t, size_t size) {
+static MMI_INLINE mmi_header *mmi_cache_pop(mmi_thread *t, size_t size) {
     if (size > MMI_CACHE_MAX_REQUEST) return NULL;
     unsigned bin = mmi_cache_bin_fit(size);
     mmi_header *h = t->cache.head[bin];
@@ -224,7 +224,7 @@ static inline mmi_header *mmi_cache_pop(mmi_thread *t, size_t size) {
 
 /* Parks a freed block (sealed freed) that holds size bytes; false when it
  * does not fit. */
-static inline bool mmi_cache_push(mmi_thread *t, mmi_header *h, size_t size) {
+static MMI_INLINE bool mmi_cache_push(mmi_thread *t, mmi_header *h, size_t size) {
     if (size > MMI_CACHE_MAX_REQUEST) return false;
     unsigned bin = mmi_cache_bin_held(size);
     size_t bytes = mmi_process_capacity(size);
