@@ -4,7 +4,8 @@
 # (or sudo) only when something is missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libcriterion-dev valgrind
-      zlib1g-dev libmimalloc-dev libtalloc-dev gcovr cppcheck clang-tidy)
+      zlib1g-dev libmimalloc-dev libtalloc-dev gcovr cppcheck clang-tidy locales
+      python3-matplotlib python3-pytest)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

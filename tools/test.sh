@@ -36,6 +36,7 @@ configure gcc gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest_in gcc
 ok
 bash tools/check-symbols.sh build/gcc
+bash tools/check-layers.sh build/gcc
 [ "${1:-}" = "--quick" ] && { echo; echo "tests: $passed passed, 0 failed"; exit 0; }
 
 step "clang, -Werror, tests"
@@ -43,8 +44,8 @@ configure clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest_in clang
 ok
 
-step "AddressSanitizer + UndefinedBehaviorSanitizer (clang), tests"
-configure asan clang -DCMAKE_BUILD_TYPE=Debug -DMM_SANITIZE=address -DMM_BUILD_BENCH=OFF
+step "AddressSanitizer + UndefinedBehaviorSanitizer (clang) with MM_DEBUG invariants, tests"
+configure asan clang -DCMAKE_BUILD_TYPE=Debug -DMM_SANITIZE=address -DMM_DEBUG=ON -DMM_BUILD_BENCH=OFF
 ctest_in asan
 ok
 
@@ -54,7 +55,7 @@ ok
 
 step "ThreadSanitizer (clang), threaded tests"
 configure tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_SANITIZE=thread -DMM_BUILD_BENCH=OFF -DMM_BUILD_EXAMPLES=OFF
-ctest_in tsan -R '^(thread_|stress_threads)'
+ctest_in tsan -R '^(thread_|stress_threads|stress_concurrent)'
 ok
 
 step "Valgrind memcheck, every test program and the examples"
@@ -101,6 +102,10 @@ ok
 
 step "coverage of src/ by the suite (gcov): lines and branches, at least 95% of lines"
 bash tools/coverage.sh build/coverage
+ok
+
+step "mimicmem-report (Python, pytest): merge, plots, summaries, bad input"
+bash tests/report/run.sh -q
 ok
 
 step "static analysis: cppcheck and clang-tidy on src/"

@@ -39,7 +39,7 @@ void mmi_error_pointer(const void *p, mmi_hdr_state st, mmi_owner_state owner, c
     }
     /* the sealed header is intact, so its size, category and chunk can be used */
     int cat = mmi_hdr_cat(h);
-    size_t size = mmi_hdr_size(h);
+    size_t size = st == MMI_HDR_LIVE ? mmi_hdr_size(h) : mmi_hdr_freed_span(h);
     const mmi_chunk *ch = (h->info & MMI_HF_CONTEXT) ? mmi_arena_chunk_at(h) : NULL;
     if (owner == MMI_OWNER_DAMAGED) {
         mmi_error(MM_ERR_BAD_POINTER, size, cat, p, NULL,

@@ -112,11 +112,13 @@ mmi_header *mmi_arena_get_checked(mmi_arena *a, mm_context *ctx, size_t span, in
     *bad = NULL;
     unsigned k = mmi_size_class(span);
     void *f = a->freelist[k];
-    if (f != NULL && mmi_hdr_check(mmi_hdr_of(f)) == MMI_HDR_BAD) {
+    mmi_hdr_state st = f ? mmi_hdr_check(mmi_hdr_of(f)) : MMI_HDR_FREED;
+    if (st == MMI_HDR_BAD || (st == MMI_HDR_POISONED && !mmi_hdr_link_intact(mmi_hdr_of(f)))) {
         /* its header or its link changed after the free: the list is
          * dropped (its slots stay unused until the next reset) */
         *bad = mmi_hdr_of(f);
         a->freelist[k] = NULL;
+        if (st == MMI_HDR_POISONED) mmi_hdr_set_aside(*bad);
     }
     return mmi_arena_get(a, ctx, span, cat, reused);
 }
@@ -193,9 +195,10 @@ static void arena_walk_small(const mmi_chunk *ch, const char *limit, uint32_t in
     while ((size_t)(limit - p) >= MMI_HEADER_BYTES) {
         mmi_header *h = (mmi_header *)p;
         mmi_hdr_state st = mmi_hdr_check(h);
-        if (st != MMI_HDR_BAD && arena_positioned(h, info) && mmi_hdr_span(h) <= MMI_SMALL_MAX &&
+        size_t span = st == MMI_HDR_LIVE ? mmi_hdr_span(h) : mmi_hdr_freed_span(h);
+        if (st != MMI_HDR_BAD && arena_positioned(h, info) && span <= MMI_SMALL_MAX &&
             mmi_cat_valid(mmi_hdr_cat(h))) {
-            size_t step = MMI_HEADER_BYTES + mmi_class_bytes(mmi_size_class(mmi_hdr_span(h)));
+            size_t step = MMI_HEADER_BYTES + mmi_class_bytes(mmi_size_class(span));
             if (step <= (size_t)(limit - p)) {
                 fn(h, st, MMI_SLOT_BLOCK, arg);
                 p += step;

@@ -32,10 +32,14 @@
  *   context, carved          CONTEXT | chunk class | tag  h & ~(chunk bytes - 1)
  *   context, large           CONTEXT | BIG | distance     the chunk header at h - 64
  *
- * seal = mix(size_cat, info, address) XOR a constant per state (and, for a
- * poisoned freed block, XOR a fold of its free-list link): any damaged bit
- * of the header, a header copied elsewhere, random bytes, or a link
- * overwritten after the free fail the check except with probability 2^-32.
+ * seal = mix(size_cat, info, address) XOR a constant per state: any damaged
+ * bit of the header, a header copied elsewhere or random bytes fail the
+ * check except with probability 2^-32.
+ *
+ * A freed block keeps its span (bytes after the header) in bits 0..23 of
+ * the size field; a poisoned one also keeps a 24-bit fold of its free-list
+ * link (the first 8 bytes of its payload) in bits 24..47, sealed with the
+ * rest, so a write over the link is found before the link is followed.
  */
 typedef struct mmi_header {
     uint64_t size_cat; /* bits 0..47 requested bytes, 48..63 category id */
@@ -70,7 +74,10 @@ typedef struct mmi_header {
 
 #define MMI_SEAL_LIVE     0x6D6D4C56u /* "mmLV" */
 #define MMI_SEAL_FREED    0x6D6D4644u /* "mmFD" */
-#define MMI_SEAL_POISONED 0x6D6D5046u /* "mmPF": freed, payload filled, link folded in */
+#define MMI_SEAL_POISONED 0x6D6D5046u /* "mmPF": freed, payload filled, link fold kept */
+
+#define MMI_FREED_SPAN_MASK ((uint64_t)0xFFFFFF) /* a freed block's span: carved <= 256 KiB,
+                                                    cached <= 32 KiB */
 
 _Static_assert(sizeof(mmi_header) == MMI_HEADER_BYTES, "block header must be 16 bytes");
 
@@ -113,9 +120,9 @@ static inline uint32_t mmi_seal_mix(const mmi_header *h) {
     return (uint32_t)((x * 0x9E3779B97F4A7C15ull) >> 32);
 }
 
-/* A free-list link folded to 32 bits, for the seal of a poisoned block. */
-static inline uint32_t mmi_link_fold(uint64_t link) {
-    return (uint32_t)((link * 0xC2B2AE3D27D4EB4Full) >> 32);
+/* A free-list link folded to 24 bits, kept in a poisoned block's header. */
+static inline uint64_t mmi_link_fold(uint64_t link) {
+    return (link * 0xC2B2AE3D27D4EB4Full) >> 40;
 }
 
 /* The link stored in the first 8 bytes of a freed block's payload. */
@@ -128,7 +135,8 @@ typedef enum {
     MMI_HDR_FREED,    /* freed; the first 8 payload bytes may hold a free-list link */
     MMI_HDR_BAD,      /* not a header of ours, or damaged */
     MMI_HDR_POISONED  /* freed under poison: payload from byte 8 filled with
-                         MM_FREED_BYTE, the link in bytes 0..7 sealed with it */
+                         MM_FREED_BYTE, the link in bytes 0..7 folded into the
+                         header */
 } mmi_hdr_state;
 
 /* live: after every allocation and every change of size, category or info */
@@ -141,22 +149,41 @@ static inline void mmi_hdr_live_to_freed(mmi_header *h) {
     h->seal ^= MMI_SEAL_LIVE ^ MMI_SEAL_FREED;
 }
 
-/* freed -> poisoned, once the payload is filled and link stored in it (the
- * link is bound into the seal, so a write over it is found before it is
- * followed) */
+/* live (size field = span) -> poisoned, once the payload is filled: link
+ * stored in the first 8 bytes, its fold in the size field, sealed */
 static inline void mmi_hdr_seal_poisoned(mmi_header *h, void *link) {
     *(void **)mmi_payload_of(h) = link;
-    h->seal = mmi_seal_mix(h) ^ MMI_SEAL_POISONED ^ mmi_link_fold((uint64_t)(uintptr_t)link);
+    uint64_t fold = mmi_link_fold((uint64_t)(uintptr_t)link);
+    h->size_cat = (h->size_cat & ~MMI_SIZE_MASK) | (h->size_cat & MMI_FREED_SPAN_MASK) | fold << 24;
+    h->seal = mmi_seal_mix(h) ^ MMI_SEAL_POISONED;
 }
 
-/* What h is. The poisoned test reads the block's first payload word (a freed
- * block always has at least 8 payload bytes). */
+/* A poisoned block whose link was overwritten, once reported, becomes a
+ * plain freed block (set aside, never on a list again), so later walks do
+ * not report it again. */
+static inline void mmi_hdr_set_aside(mmi_header *h) {
+    h->size_cat &= ~(MMI_SIZE_MASK & ~MMI_FREED_SPAN_MASK);
+    h->seal = mmi_seal_mix(h) ^ MMI_SEAL_FREED;
+}
+
+/* The span of a freed (or poisoned) block. */
+static inline size_t mmi_hdr_freed_span(const mmi_header *h) {
+    return (size_t)(h->size_cat & MMI_FREED_SPAN_MASK);
+}
+
+/* A poisoned block's link is the one it was freed with: its first 8 bytes
+ * were not written after the free. */
+static inline int mmi_hdr_link_intact(const mmi_header *h) {
+    uint64_t link = *(const uint64_t *)(const void *)((const char *)h + MMI_HEADER_BYTES);
+    return ((h->size_cat >> 24) & MMI_FREED_SPAN_MASK) == mmi_link_fold(link);
+}
+
+/* What h is, from its seal alone. */
 static inline mmi_hdr_state mmi_hdr_check(const mmi_header *h) {
     uint32_t m = mmi_seal_mix(h);
     if (h->seal == (m ^ MMI_SEAL_LIVE)) return MMI_HDR_LIVE;
     if (h->seal == (m ^ MMI_SEAL_FREED)) return MMI_HDR_FREED;
-    uint64_t link = *(const uint64_t *)(const void *)((const char *)h + MMI_HEADER_BYTES);
-    if (h->seal == (m ^ MMI_SEAL_POISONED ^ mmi_link_fold(link))) return MMI_HDR_POISONED;
+    if (h->seal == (m ^ MMI_SEAL_POISONED)) return MMI_HDR_POISONED;
     return MMI_HDR_BAD;
 }
 

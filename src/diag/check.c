@@ -57,11 +57,13 @@ static void check_fill_fresh(void *p, size_t size) {
     for (size_t j = 0; i < size; i++, j++) b[i] = word[j];
 }
 
-/* Offset of the first byte of a poisoned freed block that is no longer the
- * free fill, or -1. Bytes 0..7 hold the link, which its seal vouches for. */
+/* Offset of the first byte of a poisoned freed block written after its
+ * free, or -1: 0 when the link in bytes 0..7 is not the one its header keeps
+ * a fold of, else the first byte that is no longer the free fill. */
 static long check_poison_damage(const mmi_header *h) {
+    if (!mmi_hdr_link_intact(h)) return 0;
     const unsigned char *b = (const unsigned char *)h + MMI_HEADER_BYTES;
-    size_t span = mmi_hdr_size(h); /* a freed header holds its span */
+    size_t span = mmi_hdr_freed_span(h);
     const uint64_t fill = 0x0101010101010101ull * MM_FREED_BYTE;
     size_t i = 8;
     for (; i + 8 <= span; i += 8) { /* a word at a time (aligned: the payload is) */
@@ -177,10 +179,18 @@ static void check_poisoned(check_list *l, const mmi_header *h, long at) {
     const mm_context *ctx = check_owner(h);
     char in[2 * MM_NAME_MAX + 48];
     check_ctx_phrase(ctx, in, sizeof in);
-    check_note(l, MM_ERR_WRITE_AFTER_FREE, mmi_hdr_size(h), cat, p, ctx,
-               "freed block %p (%zu bytes held, category \"%s\")%s was written after its free: "
-               "byte %ld is no longer the free fill 0x%02X, found in %s",
-               p, mmi_hdr_size(h), mmi_cat_name(cat), in, at, MM_FREED_BYTE, l->fn);
+    size_t span = mmi_hdr_freed_span(h);
+    if (at < 8)
+        check_note(l, MM_ERR_WRITE_AFTER_FREE, span, cat, p, ctx,
+                   "freed block %p (%zu bytes held, category \"%s\")%s was written after its "
+                   "free: its first 8 bytes (its free-list link) changed; the link is not "
+                   "followed, found in %s",
+                   p, span, mmi_cat_name(cat), in, l->fn);
+    else
+        check_note(l, MM_ERR_WRITE_AFTER_FREE, span, cat, p, ctx,
+                   "freed block %p (%zu bytes held, category \"%s\")%s was written after its "
+                   "free: byte %ld is no longer the free fill 0x%02X, found in %s",
+                   p, span, mmi_cat_name(cat), in, at, MM_FREED_BYTE, l->fn);
 }
 
 /* A freed block whose seal no longer holds (its header, or the free-list
@@ -260,6 +270,9 @@ static mmi_header *check_get(mm_context *ctx, mmi_thread *t, size_t size, int ca
     if (bad != NULL) {
         check_list l = {NULL, false, 0, 0, fn};
         check_bad_link(&l, bad);
+        /* a process block hit only in its link is otherwise whole: back to
+         * the system (the blocks behind it stay abandoned) */
+        if (ctx == NULL && mmi_hdr_check(bad) == MMI_HDR_FREED) mmi_process_release(bad);
     }
     if (h == NULL) return NULL;
     if (reused) {
@@ -523,6 +536,7 @@ size_t mm_check(const mm_context *ctx) {
                     break;
                 }
                 check_slot(h, st, MMI_SLOT_BLOCK, &w);
+                if (st == MMI_HDR_POISONED && !mmi_hdr_link_intact(h)) break; /* reported */
                 h = mmi_hdr_link(h);
             }
         }

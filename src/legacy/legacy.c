@@ -84,6 +84,19 @@ void init_memory_system(unsigned long max_blocks) {
                 n, max_blocks);
 }
 
+/* Mimic's own fatal path prints its message and exits with status 1; the
+ * default error handler does the same for an error raised inside a legacy
+ * call (a host handler, when set, decides instead). */
+static inline int legacy_enter(void) {
+    int old = mmi_fatal_status;
+    mmi_fatal_status = 1;
+    return old;
+}
+
+static inline void legacy_leave(int old) {
+    mmi_fatal_status = old;
+}
+
 static void *legacy_alloc(size_t size, MemoryCategory category, const char *file, int line) {
     void *p = mmi_malloc_as(size, (int)category, false,
                             category == MEM_UNKNOWN ? "mymalloc" : "mymalloc_cat", file, line);
@@ -96,15 +109,24 @@ static void *legacy_alloc(size_t size, MemoryCategory category, const char *file
 }
 
 void *mymalloc_cat(size_t size, MemoryCategory category) {
-    return legacy_alloc(size, category, NULL, 0);
+    int old = legacy_enter();
+    void *p = legacy_alloc(size, category, NULL, 0);
+    legacy_leave(old);
+    return p;
 }
 
 void *mymalloc(size_t size) {
-    return legacy_alloc(size, MEM_UNKNOWN, NULL, 0);
+    int old = legacy_enter();
+    void *p = legacy_alloc(size, MEM_UNKNOWN, NULL, 0);
+    legacy_leave(old);
+    return p;
 }
 
 void *mm_legacy_malloc_at(size_t size, MemoryCategory category, const char *file, int line) {
-    return legacy_alloc(size, category, file, line);
+    int old = legacy_enter();
+    void *p = legacy_alloc(size, category, file, line);
+    legacy_leave(old);
+    return p;
 }
 
 /* move: myrealloc_cat (the block goes to cat); otherwise myrealloc. */
@@ -136,20 +158,28 @@ static void *legacy_resize(void *ptr, size_t size, int cat, bool move, const cha
 }
 
 void *myrealloc(void *ptr, size_t size) {
-    return legacy_resize(ptr, size, MM_CAT_UNKNOWN, false, NULL, 0);
+    int old = legacy_enter();
+    void *q = legacy_resize(ptr, size, MM_CAT_UNKNOWN, false, NULL, 0);
+    legacy_leave(old);
+    return q;
 }
 
 void *myrealloc_cat(void *ptr, size_t size, MemoryCategory category) {
-    return legacy_resize(ptr, size, (int)category, true, NULL, 0);
+    int old = legacy_enter();
+    void *q = legacy_resize(ptr, size, (int)category, true, NULL, 0);
+    legacy_leave(old);
+    return q;
 }
 
 void *mm_legacy_realloc_at(void *ptr, size_t size, MemoryCategory category, int move,
                            const char *file, int line) {
-    return legacy_resize(ptr, size, (int)category, move != 0, file, line);
+    int old = legacy_enter();
+    void *q = legacy_resize(ptr, size, (int)category, move != 0, file, line);
+    legacy_leave(old);
+    return q;
 }
 
-void myfree(void *ptr) {
-    if (ptr == NULL) return;
+static void legacy_free(void *ptr) {
     if (!legacy_on(MEMORY_REPORT_DETAILED) || !mm_validate(ptr)) {
         mmi_free_as(ptr, "myfree"); /* an invalid ptr is reported there */
         return;
@@ -160,6 +190,13 @@ void myfree(void *ptr) {
     mmi_free_as(ptr, "myfree");
     mmi_log(MM_LOG_INFO, "Freed %zu bytes in category %s at %p", size, mmi_cat_name(cat),
             (void *)addr);
+}
+
+void myfree(void *ptr) {
+    if (ptr == NULL) return;
+    int old = legacy_enter();
+    legacy_free(ptr);
+    legacy_leave(old);
 }
 
 /* ======================================================================
@@ -197,6 +234,10 @@ typedef struct {
     size_t live;                    /* live blocks seen */
     size_t damaged;                 /* damaged headers and chunks seen (all, named or not) */
     bool incomplete;                /* a record could not be stored (out of memory) */
+    bool own_only;                  /* walk only the calling thread's contexts */
+    uint64_t me;                    /* the calling thread's serial */
+    size_t others;                  /* other threads' contexts, counted, not walked */
+    size_t others_blocks;           /* their live blocks, from their figures */
 } legacy_walk;
 
 /* arr grown to twice *cap elements (64 at first), or NULL with arr kept. */
@@ -248,6 +289,13 @@ static void legacy_slot(mmi_header *h, mmi_hdr_state st, mmi_slot_kind kind, voi
 }
 
 static void legacy_walk_context(legacy_walk *w, const mm_context *ctx) {
+    if (w->own_only && ctx->owner_serial != w->me) {
+        /* another thread may be using it now: its blocks are counted from
+         * its figures (read under the registry lock), never walked */
+        w->others++;
+        w->others_blocks += mmi_context_total(ctx).blocks;
+        return;
+    }
     w->contexts++;
     w->cur = ctx;
     w->cur_name = SIZE_MAX;
@@ -259,8 +307,13 @@ static void legacy_walk_top(const mm_context *ctx, void *arg) {
     legacy_walk_context(arg, ctx);
 }
 
-static void legacy_walk_all(legacy_walk *w, bool list_live) {
-    *w = (legacy_walk){.list_live = list_live, .cur_name = SIZE_MAX};
+/* Walks the live contexts' blocks; own_only: only the contexts the calling
+ * thread created (the leak listing, a reporting call that may run while
+ * other threads work), the others are counted. */
+static void legacy_walk_all(legacy_walk *w, bool list_live, bool own_only) {
+    mmi_thread *t = mmi_tls;
+    *w = (legacy_walk){.list_live = list_live, .cur_name = SIZE_MAX, .own_only = own_only,
+                       .me = t ? t->serial : 0};
     mmi_contexts_read(legacy_walk_top, w);
 }
 
@@ -318,11 +371,12 @@ void print_allocated(void) {
     if (legacy_on(MEMORY_REPORT_DETAILED)) print_allocated_by_category();
 }
 
-/* DETAILED leak listing: one line per live context block; the process-wide
- * rest (total_blocks minus those) is counted in one line. */
+/* DETAILED leak listing: one line per live block of the calling thread's
+ * contexts; the blocks of other threads' contexts and the process-wide rest
+ * (total_blocks minus those) are counted in a line each. */
 static void legacy_list_leaks(size_t total_blocks) {
     legacy_walk w;
-    legacy_walk_all(&w, true);
+    legacy_walk_all(&w, true, true);
     for (size_t i = 0; i < w.nrecs; i++) {
         const legacy_block *b = &w.recs[i];
         if (b->what == LEGACY_LIVE)
@@ -331,7 +385,13 @@ static void legacy_list_leaks(size_t total_blocks) {
     }
     if (w.incomplete)
         mmi_log(MM_LOG_WARNING, "Leaked blocks: the listing above is incomplete (out of memory)");
-    size_t process = total_blocks > w.live ? total_blocks - w.live : 0;
+    if (w.others > 0)
+        mmi_log(MM_LOG_WARNING,
+                "Leaked blocks not listed: %zu block%s in %zu context%s of other threads, counted "
+                "above; a context's blocks are listed by the thread that created it",
+                w.others_blocks, legacy_s(w.others_blocks), w.others, legacy_s(w.others));
+    size_t listed = w.live + w.others_blocks;
+    size_t process = total_blocks > listed ? total_blocks - listed : 0;
     if (process > 0)
         mmi_log(MM_LOG_WARNING,
                 "Leaked blocks not listed: %zu process-wide block%s (mymalloc, mm_malloc), "
@@ -365,7 +425,7 @@ int validate_memory_block(void *ptr) {
 
 int validate_all_memory(void) {
     legacy_walk w;
-    legacy_walk_all(&w, false);
+    legacy_walk_all(&w, false, false);
     bool report = legacy_on(MEMORY_REPORT_MINIMAL);
     if (w.damaged == 0) {
         if (report)

@@ -39,15 +39,17 @@ mmi_header *mmi_cache_pop_checked(mmi_thread *t, size_t size, mmi_header **bad) 
     unsigned bin = mmi_cache_bin_fit(size);
     mmi_header *h = t->cache.head[bin];
     if (h == NULL) return NULL;
-    if (mmi_hdr_check(h) == MMI_HDR_BAD) {
+    mmi_hdr_state st = mmi_hdr_check(h);
+    if (st == MMI_HDR_BAD || (st == MMI_HDR_POISONED && !mmi_hdr_link_intact(h))) {
         /* its header or its link changed after the free: nothing behind it
          * can be trusted, so the bin is abandoned, never followed */
         *bad = h;
         t->cache.head[bin] = NULL;
+        if (st == MMI_HDR_POISONED) mmi_hdr_set_aside(h); /* whole but for its link */
         return NULL;
     }
     t->cache.head[bin] = mmi_hdr_link(h);
-    t->cache.bytes -= mmi_process_capacity(mmi_hdr_size(h));
+    t->cache.bytes -= mmi_process_capacity(mmi_hdr_freed_span(h));
     return h;
 }
 
@@ -74,9 +76,11 @@ size_t mmi_cache_flush(mmi_thread *t) {
     for (unsigned bin = 0; bin < MMI_CACHE_BINS; bin++) {
         while (t->cache.head[bin]) {
             mmi_header *h = t->cache.head[bin];
-            if (mmi_hdr_check(h) == MMI_HDR_BAD) break; /* a damaged link is never followed */
+            mmi_hdr_state st = mmi_hdr_check(h);
+            if (st == MMI_HDR_BAD || (st == MMI_HDR_POISONED && !mmi_hdr_link_intact(h)))
+                break; /* a damaged link is never followed */
             t->cache.head[bin] = mmi_hdr_link(h);
-            released += MMI_HEADER_BYTES + mmi_process_capacity(mmi_hdr_size(h));
+            released += MMI_HEADER_BYTES + mmi_process_capacity(mmi_hdr_freed_span(h));
             mmi_process_sys_put(h);
         }
         t->cache.head[bin] = NULL;

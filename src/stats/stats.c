@@ -87,12 +87,16 @@ mmi_thread *mmi_thread_create(const char *fn) {
     pthread_once(&stats_once, stats_init_key);
     mmi_first_use(); /* the environment is read at the first allocation */
     if (mmi_tls != NULL) return mmi_tls; /* the first use allocated on this thread */
-    /* exempt from fault injection: nothing can be counted without it */
-    mmi_thread *t = mmi_sys_aligned_calloc(sizeof *t, MMI_CACHE_LINE, MMI_SYS_EXEMPT, NULL);
+    /* library bookkeeping: fault injection may fail it like any other (the
+     * call that needed it then fails with MM_ERR_OUT_OF_MEMORY) */
+    mmi_thread *t = mmi_sys_aligned_calloc(sizeof *t, MMI_CACHE_LINE, MM_CAT_INVALID, NULL);
     if (t == NULL) {
-        mmi_error(MM_ERR_OUT_OF_MEMORY, sizeof(mmi_thread), MM_CAT_INVALID, NULL, NULL,
-                  "%zu bytes for the statistics of a new thread, needed by %s",
-                  sizeof(mmi_thread), fn);
+        char sz[32];
+        mmi_error(MM_ERR_OUT_OF_MEMORY, sizeof(mmi_thread), MM_CAT_UTILITY, NULL, NULL,
+                  "%s (%zu bytes) for category \"%s\" in %s: the statistics of a new thread "
+                  "(the call fails; the thread's next call tries again)",
+                  mm_format_bytes(sizeof(mmi_thread), sz, sizeof sz), sizeof(mmi_thread),
+                  mmi_cat_name(MM_CAT_UTILITY), fn);
         return NULL;
     }
     t->serial = atomic_fetch_add(&stats_serial, 1) + 1;

@@ -218,7 +218,7 @@ static MMI_INLINE mmi_header *mmi_cache_pop(mmi_thread *t, size_t size) {
     mmi_header *h = t->cache.head[bin];
     if (h == NULL) return NULL;
     t->cache.head[bin] = mmi_hdr_link(h);
-    t->cache.bytes -= mmi_process_capacity(mmi_hdr_size(h));
+    t->cache.bytes -= mmi_process_capacity(mmi_hdr_freed_span(h));
     return h;
 }
 
@@ -239,9 +239,10 @@ static MMI_INLINE bool mmi_cache_push(mmi_thread *t, mmi_header *h, size_t size)
  * it does not fit. */
 bool mmi_cache_push_poisoned(mmi_thread *t, mmi_header *h, size_t size);
 /* Under poison: pops a block that holds size bytes, following a link only
- * after its block's seal vouches for it. *bad is set to a block whose
- * header or link was written after its free (that bin is then emptied, its
- * blocks left to the system allocator's care: never followed). */
+ * after its block's header vouches for it. *bad is set to a block whose
+ * header or link was written after its free: that bin is then emptied (the
+ * blocks behind it are abandoned, never followed); the caller reports it
+ * and gives it back to the system when only its link was hit. */
 mmi_header *mmi_cache_pop_checked(mmi_thread *t, size_t size, mmi_header **bad);
 /* A small process block (capacity <= MMI_CACHE_MAX_REQUEST) straight from
  * the system allocator, header info cleared, registered in MMI_SET_OURS when

@@ -154,4 +154,23 @@ int mmt_death_message(const mmt_death *d, char *line, size_t linelen);
                   "the message should contain \"%s\", it was: %s", (phrase), (msg));         \
     } while (0)
 
+/* The same for a call made through Mimic's legacy API: the default handler
+ * ends the process with exit status 1 after the message, as Mimic's own
+ * fatal path does. */
+#define mmt_expect_legacy_death(fn, arg, phrase, msg)                                        \
+    do {                                                                                     \
+        static mmt_death mmt_d_;                                                             \
+        mmt_run_child((fn), (arg), &mmt_d_);                                                 \
+        cr_expect(mmt_d_.signal == 0 && mmt_d_.exit_status == 1,                             \
+                  "the default handler should exit with status 1 after a legacy call's "     \
+                  "error; child ended with signal %d, exit status %d; stderr:\n%s",          \
+                  mmt_d_.signal, mmt_d_.exit_status, mmt_d_.text);                           \
+        (msg)[0] = '\0';                                                                     \
+        cr_expect(mmt_death_message(&mmt_d_, (msg), MMT_MESSAGE_MAX),                        \
+                  "the default handler should print a line starting with \"mimicmem: \"; "  \
+                  "stderr was:\n%s", mmt_d_.text);                                           \
+        cr_expect(strstr((msg), (phrase)) != NULL,                                           \
+                  "the message should contain \"%s\", it was: %s", (phrase), (msg));         \
+    } while (0)
+
 #endif /* MM_TEST_H */

@@ -1057,27 +1057,27 @@ static void child_realloc_out_of_memory(void *arg)
 Test(legacy, myfree_of_a_foreign_pointer_is_fatal)
 {
     char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_free_foreign, NULL, "bad pointer", msg);
+    mmt_expect_legacy_death(child_free_foreign, NULL, "bad pointer", msg);
     cr_expect(strstr(msg, "is not a live mimicmem block") != NULL, "the message: %s", msg);
 }
 
 Test(legacy, myfree_twice_is_fatal)
 {
     char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_free_twice, NULL, "double free", msg);
+    mmt_expect_legacy_death(child_free_twice, NULL, "double free", msg);
     cr_expect(strstr(msg, "category \"Halos\"") != NULL, "the message names the category: %s", msg);
 }
 
 Test(legacy, myrealloc_of_a_foreign_pointer_is_fatal)
 {
     char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_realloc_foreign, NULL, "bad pointer", msg);
+    mmt_expect_legacy_death(child_realloc_foreign, NULL, "bad pointer", msg);
 }
 
 Test(legacy, allocation_failure_is_fatal_and_names_the_size_and_category)
 {
     char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_out_of_memory, NULL, "out of memory", msg);
+    mmt_expect_legacy_death(child_out_of_memory, NULL, "out of memory", msg);
     cr_expect(strstr(msg, "70368744177664 bytes") != NULL, "the message names the size: %s", msg);
     cr_expect(strstr(msg, "\"Halos\"") != NULL, "the message names the category: %s", msg);
 }
@@ -1085,7 +1085,7 @@ Test(legacy, allocation_failure_is_fatal_and_names_the_size_and_category)
 Test(legacy, reallocation_failure_is_fatal)
 {
     char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_realloc_out_of_memory, NULL, "out of memory", msg);
+    mmt_expect_legacy_death(child_realloc_out_of_memory, NULL, "out of memory", msg);
     cr_expect(strstr(msg, "\"Unknown\"") != NULL, "the message names the category: %s", msg);
 }
 
