@@ -122,7 +122,11 @@ static MMI_INLINE bool mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t byte
         mmi_ccat *c = &p->cats[cat];
         mmi_cpeak_grow(&c->tree, bytes);
         mmi_bump(&c->allocs, 1);
+        /* invariants (MM_DEBUG): a subtree holds at least each part of it */
+        MMI_ASSERT(p->parent == NULL || mmi_load(&p->parent->tree.bytes) + bytes >= b);
+        MMI_ASSERT(mmi_load(&c->tree.bytes) <= b);
     } while ((p = p->parent) != NULL);
+    MMI_ASSERT(!ctx->self_tracked || mmi_load(&ctx->self_bytes) <= mmi_load(&ctx->tree.bytes));
     return comp;
 }
 

@@ -298,7 +298,9 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
         ctx_dead_count--;
     }
     mmi_lock_drop(&mmi_ctx_lock);
-    if (ctx == NULL && (ctx = mmi_sys_malloc(sizeof *ctx, MM_CAT_INVALID, NULL)) == NULL) {
+    /* aligned: the hot fields share the struct's first two cache lines */
+    if (ctx == NULL &&
+        (ctx = mmi_sys_aligned_calloc(sizeof *ctx, MMI_CACHE_LINE, MM_CAT_INVALID, NULL)) == NULL) {
         mmi_error_oom(sizeof *ctx, MM_CAT_UTILITY, parent, "mm_context_create");
         return NULL;
     }

@@ -97,6 +97,13 @@ static inline uint32_t mmi_chunk_magic(const mmi_chunk *ch) {
     return MMI_CHUNK_MAGIC ^ (uint32_t)((uintptr_t)ch >> 6);
 }
 
+/* The chunk of a context block whose header h is sealed (live or freed). */
+static inline mmi_chunk *mmi_arena_chunk_at(const mmi_header *h) {
+    if (h->info & MMI_HF_BIG) return (mmi_chunk *)((uintptr_t)h - MMI_CHUNK_HEADER);
+    size_t bytes = MMI_CHUNK_MIN << ((h->info & MMI_INFO_CLASS_MASK) >> MMI_INFO_CLASS_SHIFT);
+    return (mmi_chunk *)((uintptr_t)h & ~(uintptr_t)(bytes - 1));
+}
+
 /* A chunk of at least need bytes (need <= MMI_CHUNK_MAX), its header set for
  * owner ctx and its memory zero or stale (never read before it is carved):
  * from the dead chunks first, else fresh (a failure point of fault
@@ -148,6 +155,9 @@ static inline mmi_header *mmi_arena_get(mmi_arena *a, mm_context *ctx, size_t sp
     void *f = a->freelist[k];
     if (f != NULL) {
         a->freelist[k] = *(void **)f;
+        /* invariant (MM_DEBUG): a link leads to a block of this arena's chunks */
+        MMI_ASSERT(a->freelist[k] == NULL ||
+                   mmi_arena_chunk_at(mmi_hdr_of(a->freelist[k]))->arena == a);
         *reused = true;
         return mmi_hdr_of(f);
     }
@@ -202,12 +212,6 @@ typedef enum {
                             from an earlier epoch) */
 } mmi_owner_state;
 
-/* The chunk of a context block whose header h is sealed (live or freed). */
-static inline mmi_chunk *mmi_arena_chunk_at(const mmi_header *h) {
-    if (h->info & MMI_HF_BIG) return (mmi_chunk *)((uintptr_t)h - MMI_CHUNK_HEADER);
-    size_t bytes = MMI_CHUNK_MIN << ((h->info & MMI_INFO_CLASS_MASK) >> MMI_INFO_CLASS_SHIFT);
-    return (mmi_chunk *)((uintptr_t)h & ~(uintptr_t)(bytes - 1));
-}
 
 /* The chunk of context block h (sealed live or freed) and whether h is
  * still its owner's: a live owner, and h carved in the owner's current epoch

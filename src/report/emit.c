@@ -129,6 +129,14 @@ void mmi_emit_double(mmi_emitter *e, const char *key, double v) {
     fputs(b[0] ? b : "null", e->out);
 }
 
+void mmi_emit_bool(mmi_emitter *e, const char *key, bool v) {
+    if (emit_member(e, key)) fputs(v ? "true" : "false", e->out);
+}
+
+void mmi_emit_null(mmi_emitter *e, const char *key) {
+    if (emit_member(e, key)) fputs("null", e->out);
+}
+
 void mmi_emit_json_line_end(mmi_emitter *e) {
     if (e->fmt != MMI_EMIT_JSON) return;
     fputc('\n', e->out);

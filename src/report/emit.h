@@ -43,6 +43,8 @@ void mmi_emit_i64(mmi_emitter *e, const char *key, int64_t v);
 void mmi_emit_str(mmi_emitter *e, const char *key, const char *s); /* NULL: null */
 void mmi_emit_tenths(mmi_emitter *e, const char *key, double v);   /* one decimal */
 void mmi_emit_double(mmi_emitter *e, const char *key, double v);   /* NaN, inf: null */
+void mmi_emit_bool(mmi_emitter *e, const char *key, bool v);
+void mmi_emit_null(mmi_emitter *e, const char *key);
 /* Ends a top-level JSON value with a newline (one JSON object per line). */
 void mmi_emit_json_line_end(mmi_emitter *e);
 

@@ -218,6 +218,7 @@ static MMI_INLINE mmi_header *mmi_cache_pop(mmi_thread *t, size_t size) {
     mmi_header *h = t->cache.head[bin];
     if (h == NULL) return NULL;
     t->cache.head[bin] = mmi_hdr_link(h);
+    MMI_ASSERT(t->cache.bytes >= mmi_process_capacity(mmi_hdr_freed_span(h)));
     t->cache.bytes -= mmi_process_capacity(mmi_hdr_freed_span(h));
     return h;
 }
@@ -230,6 +231,7 @@ static MMI_INLINE bool mmi_cache_push(mmi_thread *t, mmi_header *h, size_t size)
     size_t bytes = mmi_process_capacity(size);
     if (t->cache.bytes + bytes > mmi_load(&mmi_cache_limit)) return false;
     t->cache.bytes += bytes;
+    MMI_ASSERT(t->cache.bytes <= mmi_load(&mmi_cache_limit)); /* cache bytes <= its limit */
     *(mmi_header **)mmi_payload_of(h) = t->cache.head[bin];
     t->cache.head[bin] = h;
     return true;

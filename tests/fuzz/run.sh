@@ -19,7 +19,8 @@ mkdir -p "$out"
 flags=(-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
        -fno-omit-frame-pointer -Wall -Wextra -Wpedantic -Werror
        -Iinclude -Ibench -Itests/support -Itests/fuzz)
-lib=(src/*.c tests/support/mm_json.c)
+mapfile -t lib < <(awk '/^[a-z]+ +src\// { print $2 }' src/LAYERS)
+lib+=(tests/support/mm_json.c)
 
 for t in $targets; do
   extra=()

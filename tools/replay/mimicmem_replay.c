@@ -19,6 +19,9 @@
 #include "bench_util.h"
 #include "mimicmem.h"
 #include "replay_core.h"
+/* the library's own emitter (from the static library): the replay's JSON is
+ * written the way every other mimicmem output is */
+#include "../../src/report/emit.h"
 
 #define REPLAY_PROG "mimicmem-replay"
 #define REPLAY_DEFAULT_ROUNDS 5
@@ -122,65 +125,7 @@ static const char *replay_printable(const char *name, char *buf, size_t buflen)
     return buf;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one
- * (overlong forms, surrogates and code points past U+10FFFF included). */
-static size_t replay_utf8_length(const unsigned char *s)
-{
-    if (s[0] < 0x80) {
-        return 1;
-    }
-    size_t n;
-    unsigned cp;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        n = 2;
-        cp = s[0] & 0x1fu;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        n = 3;
-        cp = s[0] & 0x0fu;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        n = 4;
-        cp = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    for (size_t k = 1; k < n; k++) {
-        if ((s[k] & 0xc0u) != 0x80u) {
-            return 0; /* also stops at the NUL */
-        }
-        cp = (cp << 6) | (s[k] & 0x3fu);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-        return 0;
-    }
-    return n;
-}
 
-/* s as a JSON string: quotes, backslashes and control characters escaped,
- * bytes that are not UTF-8 written as U+FFFD. */
-static void replay_json_string(FILE *out, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    fputc('"', out);
-    while (*p != '\0') {
-        size_t n = replay_utf8_length(p);
-        if (n == 0) {
-            fputs("\\ufffd", out);
-            p++;
-        } else if (*p == '"' || *p == '\\') {
-            fputc('\\', out);
-            fputc(*p, out);
-            p++;
-        } else if (*p < 0x20) {
-            fprintf(out, "\\u%04x", (unsigned)*p);
-            p++;
-        } else {
-            fwrite(p, 1, n, out);
-            p += n;
-        }
-    }
-    fputc('"', out);
-}
 
 /* ------------------------------------------------------------------------
  * Text report
@@ -305,56 +250,75 @@ static void replay_text(FILE *out, const replay_options *o, const mmr_summary *s
 static void replay_json(FILE *out, const replay_options *o, const mmr_summary *s,
                         const mmr_check *chk, const mmr_timing *tm)
 {
-    fprintf(out, "{\"schema_version\":%d,\"trace\":", MMR_SCHEMA_VERSION);
-    replay_json_string(out, o->path);
-    fprintf(out,
-            ",\"operations\":%zu,\"forests\":%zu,\"allocations\":%zu,\"reallocs\":%zu,"
-            "\"frees\":%zu,\"blocks\":%zu,\"max_live_blocks\":%zu,\"live_blocks_at_end\":%zu,"
-            "\"peak_bytes\":%llu,\"peak_operation\":%zu,\"peak_forest\":%lld,"
-            "\"live_blocks_at_peak\":%zu,\"categories\":[",
-            s->operations, s->forests, s->allocs, s->reallocs, s->frees, s->blocks,
-            s->max_live_blocks, s->live_blocks_at_end, (unsigned long long)s->peak_bytes,
-            s->peak_operation, (long long)s->peak_forest, s->live_blocks_at_peak);
+    mmi_emitter e;
+    mmi_emit_init(&e, out, MMI_EMIT_JSON);
+    mmi_emit_obj_begin(&e, NULL);
+    mmi_emit_i64(&e, "schema_version", MMR_SCHEMA_VERSION);
+    mmi_emit_str(&e, "trace", o->path);
+    mmi_emit_u64(&e, "operations", s->operations);
+    mmi_emit_u64(&e, "forests", s->forests);
+    mmi_emit_u64(&e, "allocations", s->allocs);
+    mmi_emit_u64(&e, "reallocs", s->reallocs);
+    mmi_emit_u64(&e, "frees", s->frees);
+    mmi_emit_u64(&e, "blocks", s->blocks);
+    mmi_emit_u64(&e, "max_live_blocks", s->max_live_blocks);
+    mmi_emit_u64(&e, "live_blocks_at_end", s->live_blocks_at_end);
+    mmi_emit_u64(&e, "peak_bytes", s->peak_bytes);
+    mmi_emit_u64(&e, "peak_operation", s->peak_operation);
+    mmi_emit_i64(&e, "peak_forest", (int64_t)s->peak_forest);
+    mmi_emit_u64(&e, "live_blocks_at_peak", s->live_blocks_at_peak);
+    mmi_emit_arr_begin(&e, "categories");
     for (size_t k = 0; k < s->ncategories; k++) {
         const mmr_category *c = &s->categories[k];
-        fprintf(out, "%s{\"id\":%d,\"name\":", k ? "," : "", (int)c->category);
-        replay_json_string(out, replay_cat_name(c->category));
-        fprintf(out,
-                ",\"allocations\":%llu,\"peak_bytes\":%llu,\"bytes_at_peak\":%llu,"
-                "\"share_of_peak\":%.6f,\"mimicmem_peak_bytes\":%llu}",
-                (unsigned long long)c->allocs, (unsigned long long)c->peak_bytes,
-                (unsigned long long)c->at_peak_bytes,
-                s->peak_bytes ? (double)c->at_peak_bytes / (double)s->peak_bytes : 0.0,
-                (unsigned long long)(k < chk->ncategories ? chk->category_peak_bytes[k] : 0));
+        mmi_emit_obj_begin(&e, NULL);
+        mmi_emit_i64(&e, "id", (int)c->category);
+        mmi_emit_str(&e, "name", replay_cat_name(c->category));
+        mmi_emit_u64(&e, "allocations", c->allocs);
+        mmi_emit_u64(&e, "peak_bytes", c->peak_bytes);
+        mmi_emit_u64(&e, "bytes_at_peak", c->at_peak_bytes);
+        mmi_emit_double(&e, "share_of_peak",
+                        s->peak_bytes ? (double)c->at_peak_bytes / (double)s->peak_bytes : 0.0);
+        mmi_emit_u64(&e, "mimicmem_peak_bytes",
+                     k < chk->ncategories ? chk->category_peak_bytes[k] : 0);
+        mmi_emit_obj_end(&e);
     }
-    fprintf(out,
-            "],\"mimicmem\":{\"fresh\":%s,\"agree\":%s,\"peak_bytes\":%llu,"
-            "\"live_bytes_after\":%zu},",
-            chk->fresh ? "true" : "false", chk->agree ? "true" : "false",
-            (unsigned long long)chk->peak_bytes, chk->live_bytes_after);
-    fprintf(out, "\"timing\":{\"rounds\":%d,\"allocators\":[", tm->rounds);
+    mmi_emit_arr_end(&e);
+    mmi_emit_obj_begin(&e, "mimicmem");
+    mmi_emit_bool(&e, "fresh", chk->fresh);
+    mmi_emit_bool(&e, "agree", chk->agree);
+    mmi_emit_u64(&e, "peak_bytes", chk->peak_bytes);
+    mmi_emit_u64(&e, "live_bytes_after", chk->live_bytes_after);
+    mmi_emit_obj_end(&e);
+    mmi_emit_obj_begin(&e, "timing");
+    mmi_emit_i64(&e, "rounds", tm->rounds);
+    mmi_emit_arr_begin(&e, "allocators");
     const mmr_allocator_time *base = &tm->allocators[MMR_MALLOC];
     for (int a = 0; a < MMR_NALLOCATORS; a++) {
         const mmr_allocator_time *at = &tm->allocators[a];
-        fprintf(out, "%s{\"name\":", a ? "," : "");
-        replay_json_string(out, at->name);
-        fprintf(out, ",\"status\":");
-        replay_json_string(out, at->failure != NULL ? at->failure : "ok");
-        fprintf(out, ",\"rounds_completed\":%d", at->nrounds);
+        mmi_emit_obj_begin(&e, NULL);
+        mmi_emit_str(&e, "name", at->name);
+        mmi_emit_str(&e, "status", at->failure != NULL ? at->failure : "ok");
+        mmi_emit_i64(&e, "rounds_completed", at->nrounds);
         if (at->failure != NULL || at->nrounds == 0) {
-            fprintf(out, ",\"median_seconds\":null,\"min_seconds\":null,\"max_seconds\":null,"
-                         "\"ratio_to_malloc\":null}");
-            continue;
-        }
-        fprintf(out, ",\"median_seconds\":%.6f,\"min_seconds\":%.6f,\"max_seconds\":%.6f",
-                at->median_seconds, at->min_seconds, at->max_seconds);
-        if (base->failure == NULL && base->median_seconds > 0.0) {
-            fprintf(out, ",\"ratio_to_malloc\":%.4f}", at->median_seconds / base->median_seconds);
+            mmi_emit_null(&e, "median_seconds");
+            mmi_emit_null(&e, "min_seconds");
+            mmi_emit_null(&e, "max_seconds");
+            mmi_emit_null(&e, "ratio_to_malloc");
         } else {
-            fprintf(out, ",\"ratio_to_malloc\":null}");
+            mmi_emit_double(&e, "median_seconds", at->median_seconds);
+            mmi_emit_double(&e, "min_seconds", at->min_seconds);
+            mmi_emit_double(&e, "max_seconds", at->max_seconds);
+            if (base->failure == NULL && base->median_seconds > 0.0)
+                mmi_emit_double(&e, "ratio_to_malloc", at->median_seconds / base->median_seconds);
+            else
+                mmi_emit_null(&e, "ratio_to_malloc");
         }
+        mmi_emit_obj_end(&e);
     }
-    fprintf(out, "]}}\n");
+    mmi_emit_arr_end(&e);
+    mmi_emit_obj_end(&e);
+    mmi_emit_obj_end(&e);
+    mmi_emit_json_line_end(&e);
 }
 
 /* ------------------------------------------------------------------------
