@@ -138,15 +138,16 @@ void *mmi_process_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
     } else if (!big && size <= MMI_CACHE_MAX_REQUEST) {
         uintptr_t old = (uintptr_t)h; /* an address only, once realloc has run */
         bool at_big_offset = ((old & MMI_PAGE_MASK) == MMI_BIG_OFFSET);
+        /* out of the set before realloc can hand the old memory to another
+         * thread (whose block there registers itself); back in on failure */
+        if (at_big_offset) mmi_addrset_remove(MMI_SET_OURS, old);
         n = mmi_sys_realloc(h, MMI_HEADER_BYTES + mmi_process_capacity(size), cat, NULL);
-        if (n != NULL && (uintptr_t)n != old) { /* keep the set of offset headers right */
-            if (at_big_offset) mmi_ours_release(old);
-            if (mmi_maybe_big(mmi_payload_of(n)) && !mmi_addrset_add(MMI_SET_OURS, (uintptr_t)n))
-                mmi_log(MM_LOG_WARNING,
-                        "out of memory registering the block %p: it stays valid, but its free "
-                        "will be reported as a bad pointer",
-                        mmi_payload_of(n));
-        }
+        uintptr_t now = n ? (uintptr_t)n : old;
+        if ((now & MMI_PAGE_MASK) == MMI_BIG_OFFSET && !mmi_addrset_add(MMI_SET_OURS, now))
+            mmi_log(MM_LOG_WARNING,
+                    "out of memory registering the block %p: it stays valid, but its free "
+                    "will be reported as a bad pointer",
+                    (void *)(now + MMI_HEADER_BYTES));
     } else { /* between small and big: a new block, a copy */
         bool reused;
         n = alloc_raw(t, size, cat, false, &reused);

@@ -44,21 +44,28 @@ mmi_header *mmi_big_realloc(mmi_header *h, size_t prefix, size_t size, int cat,
     size_t old_at = (size_t)((char *)h - raw), keep = mmi_hdr_size(h);
     if (keep > size) keep = size;
     uintptr_t old_h = (uintptr_t)h;
+    /* out of the set before realloc can hand the old memory to another
+     * thread (whose block there registers itself); back in on failure */
+    mmi_addrset_remove(MMI_SET_OURS, old_h);
     char *nraw = mmi_sys_realloc(raw, total, cat, ctx);
-    if (nraw == NULL) return NULL;
+    if (nraw == NULL) {
+        if (!mmi_addrset_add(MMI_SET_OURS, old_h))
+            mmi_log(MM_LOG_WARNING,
+                    "out of memory registering the big block %p: it stays valid, but its free "
+                    "will be reported as a bad pointer",
+                    (void *)(old_h + MMI_HEADER_BYTES));
+        return NULL;
+    }
     mmi_header *n = big_place(nraw, prefix);
     if ((char *)n != nraw + old_at) /* the prefix, header and payload sit elsewhere now */
         memmove((char *)n - prefix, nraw + old_at - prefix, prefix + MMI_HEADER_BYTES + keep);
     n->info = (n->info & ~((uint32_t)MMI_TAG_MASK << MMI_INFO_HIGH_SHIFT)) |
               (big_info(n, nraw) & ((uint32_t)MMI_TAG_MASK << MMI_INFO_HIGH_SHIFT));
-    if ((uintptr_t)n != old_h) {
-        mmi_ours_release(old_h);
-        if (!mmi_addrset_add(MMI_SET_OURS, (uintptr_t)n))
-            mmi_log(MM_LOG_WARNING,
-                    "out of memory registering the big block %p: it stays valid, but its free "
-                    "will be reported as a bad pointer",
-                    mmi_payload_of(n));
-    }
+    if (!mmi_addrset_add(MMI_SET_OURS, (uintptr_t)n))
+        mmi_log(MM_LOG_WARNING,
+                "out of memory registering the big block %p: it stays valid, but its free will "
+                "be reported as a bad pointer",
+                mmi_payload_of(n));
     return n;
 }
 
