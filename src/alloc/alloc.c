@@ -104,7 +104,14 @@ static MMI_NOINLINE void *alloc_slow(size_t size, int cat, bool zero, const char
     return mmi_payload_of(h);
 }
 
-/* The plain path: a block from the thread's cache, no diagnostics. */
+/* The rare end of the plain path: thresholds crossed. */
+static MMI_NOINLINE void *alloc_settle(mmi_thread *t, mmi_header *h, int cat, unsigned need) {
+    if (mmi_count_settle_alloc(t, cat, need)) mmi_hooks.peak_process(NULL);
+    return mmi_payload_of(h);
+}
+
+/* The plain path: a block from the thread's cache, no diagnostics; no call
+ * but tail calls. */
 static MMI_INLINE void *alloc_process(size_t size, int cat, bool zero, const char *fn,
                                       const char *file, int line) {
     mmi_thread *t = mmi_tls;
@@ -115,7 +122,8 @@ static MMI_INLINE void *alloc_process(size_t size, int cat, bool zero, const cha
         h->size_cat = mmi_pack_size_cat(size, cat);
         h->info = 0;
         mmi_hdr_seal_live(h);
-        if (MMI_UNLIKELY(mmi_count_alloc(t, cat, size))) mmi_hooks.peak_process(NULL);
+        unsigned need = mmi_count_alloc_fast(t, cat, size);
+        if (MMI_UNLIKELY(need != 0)) return alloc_settle(t, h, cat, need);
         return mmi_payload_of(h);
     }
     return alloc_slow(size, cat, zero, fn, file, line);

@@ -22,7 +22,8 @@ typedef struct {
     _Atomic size_t peak_closed; /* high-water mark over the closed epochs */
 } mmi_cpeak;
 
-/* Per-category figures of a context and its descendants. */
+/* Per-category figures of a context and its descendants that every
+ * allocation and free touches: one cache line each (cats[cat] is a shift). */
 typedef struct {
     mmi_cpeak tree;                /* bytes and peaks */
     _Atomic uint64_t allocs;       /* cumulative allocations */
@@ -30,6 +31,12 @@ typedef struct {
     _Atomic int64_t moved;         /* blocks moved in minus moved out (realloc_cat) */
     uint64_t allocs_at_epoch;      /* allocs when the current epoch began */
     uint64_t frees_at_epoch;       /* frees when the current epoch began */
+} mmi_ccat;
+
+_Static_assert(sizeof(mmi_ccat) == 64, "a category's hot figures fill one cache line");
+
+/* Per-category figures that slow paths use (cold[cat], beside cats). */
+typedef struct {
     size_t comp_bytes;             /* bytes at the recorded peak composition (peak.c) */
     size_t limit_bytes;            /* limit on tree.bytes; 0: none (limit.c) */
     int limit_warned;              /* the soft-threshold warning was logged */
@@ -37,7 +44,7 @@ typedef struct {
     size_t reclaimed_blocks;       /* found live by resets, cumulative */
     size_t last_reclaimed_bytes;   /* found live by the last reset */
     size_t last_reclaimed_blocks;  /* found live by the last reset */
-} mmi_ccat;
+} mmi_ccold;
 
 static inline size_t mmi_ccat_blocks(const mmi_ccat *c) {
     return (size_t)((int64_t)(mmi_load(&c->allocs) - mmi_load(&c->frees)) + mmi_load(&c->moved));
@@ -65,7 +72,8 @@ struct mm_context {
 
     /* ---- cold: structure, names, epochs, limits; the owner changes these
      * under the registry lock, so readers under it see them whole ------- */
-    int ncap;                     /* entries in cats */
+    int ncap;                     /* entries in cats and cold */
+    mmi_ccold *cold;              /* [ncap] per category, the slow paths' figures */
     mm_context *first_child;      /* children, newest first */
     mm_context *next_sibling;     /* next child of parent (or next top-level context) */
     mm_context *prev_sibling;     /* previous child of parent (or top-level context) */
@@ -230,13 +238,14 @@ void mmi_process_release(mmi_header *h);
 static MMI_INLINE void mmi_process_free(mmi_thread *t, mmi_header *h) {
     size_t size = mmi_hdr_size(h);
     int cat = mmi_hdr_cat(h);
-    mmi_count_free(t, cat, size);
-    if (MMI_UNLIKELY(h->info & MMI_HF_BIG)) {
+    unsigned need = mmi_count_free_fast(t, cat, size);
+    if (MMI_UNLIKELY(h->info & MMI_HF_BIG))
         mmi_big_free(h);
-        return;
+    else {
+        mmi_hdr_live_to_freed(h);
+        if (MMI_UNLIKELY(!mmi_cache_push(t, h, size))) mmi_process_sys_put(h);
     }
-    mmi_hdr_live_to_freed(h);
-    if (MMI_UNLIKELY(!mmi_cache_push(t, h, size))) mmi_process_sys_put(h);
+    if (MMI_UNLIKELY(need != 0)) mmi_count_settle_free(t, cat, need);
 }
 
 /* Frees a live, undecorated context block h of chunk ch (its owner's). */
@@ -245,11 +254,12 @@ static MMI_INLINE void mmi_context_free(mmi_thread *t, mmi_header *h, mmi_chunk 
     size_t size = mmi_hdr_size(h);
     int cat = mmi_hdr_cat(h);
     mmi_ctx_count_free(ctx, cat, size, 1);
-    mmi_count_free(t, cat, size);
+    unsigned need = mmi_count_free_fast(t, cat, size);
     if (MMI_UNLIKELY(ch->kind == MMI_CHUNK_LARGE))
         mmi_arena_large_free(&ctx->arena, ch);
     else
         mmi_arena_put(&ctx->arena, h);
+    if (MMI_UNLIKELY(need != 0)) mmi_count_settle_free(t, cat, need);
 }
 
 /* ======================================================================

@@ -71,6 +71,17 @@ void mmi_context_count_resize(mm_context *ctx, int old_cat, size_t old_bytes, in
         if (mmi_load(&p->tree.bytes) >= p->comp_next) mmi_hooks.peak_context(p, ctx);
 }
 
+/* The per-category arrays of ncap entries, hot and cold, in one allocation
+ * (cats first, cache-line aligned; cold after it); NULL out of memory. */
+static mmi_ccat *ctx_new_cats(int ncap, const mm_context *ctx) {
+    size_t bytes = (size_t)ncap * (sizeof(mmi_ccat) + sizeof(mmi_ccold));
+    return mmi_sys_aligned_calloc(bytes, MMI_CACHE_LINE, MM_CAT_INVALID, ctx);
+}
+
+static mmi_ccold *ctx_cold_of(mmi_ccat *cats, int ncap) {
+    return (mmi_ccold *)(void *)(cats + ncap);
+}
+
 /* Makes ctx and its ancestors able to count category cat: each array that
  * is too short is copied into a longer one, published under the registry lock (a
  * reader may be walking the old one), and the old one freed after. */
@@ -80,15 +91,20 @@ static MMI_NOINLINE bool ctx_grow_cats(mm_context *ctx, int cat, const char *fn)
         int ncap = p->ncap ? p->ncap : CTX_FIRST_CATS;
         while (ncap <= cat) ncap *= 2;
         if (ncap > MM_CATEGORY_MAX) ncap = MM_CATEGORY_MAX;
-        mmi_ccat *n = mmi_sys_calloc((size_t)ncap * sizeof *n, MM_CAT_INVALID, ctx);
+        mmi_ccat *n = ctx_new_cats(ncap, ctx);
         if (n == NULL) {
-            mmi_error_oom((size_t)ncap * sizeof *n, cat, ctx, fn);
+            mmi_error_oom((size_t)ncap * (sizeof(mmi_ccat) + sizeof(mmi_ccold)), cat, ctx, fn);
             return false;
         }
-        if (p->ncap) memcpy(n, p->cats, (size_t)p->ncap * sizeof *n);
+        mmi_ccold *ncold = ctx_cold_of(n, ncap);
+        if (p->ncap) {
+            memcpy(n, p->cats, (size_t)p->ncap * sizeof *n);
+            memcpy(ncold, p->cold, (size_t)p->ncap * sizeof *ncold);
+        }
         mmi_ccat *old = p->cats;
         mmi_lock_take(&mmi_ctx_lock);
         p->cats = n;
+        p->cold = ncold;
         p->ncap = ncap;
         mmi_lock_drop(&mmi_ctx_lock);
         mmi_sys_free(old);
@@ -108,35 +124,46 @@ bool mmi_context_cats(mm_context *ctx, int cat, const char *fn) {
  * Allocation, free, realloc of context blocks
  * ==================================================================== */
 
+/* The rare end of the fast path: thresholds crossed, a composition due. */
+static MMI_NOINLINE void *ctx_alloc_settle(mm_context *ctx, mmi_thread *t, mmi_header *h,
+                                           int cat, unsigned need, bool comp) {
+    if (need != 0 && mmi_count_settle_alloc(t, cat, need)) comp = true;
+    if (comp) mmi_context_peaks(ctx);
+    return mmi_payload_of(h);
+}
+
 /* The fast path of mm_context_malloc: a live context that already counts
- * cat, a small block, no diagnostics (one compare: mmi_ctx_fast_below), a
- * free-list hit or room in the current chunk. Everything else goes the
- * general way. */
+ * cat (a destroyed one counts none), a small block and no diagnostics (one
+ * compare: mmi_ctx_fast_below), a free-list hit or room in the current
+ * chunk, a thread that has its record. It makes no call but tail calls, so
+ * it keeps few registers. Everything else goes the general way. */
 void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
     mmi_thread *t = mmi_tls;
-    if (MMI_LIKELY(ctx != NULL && ctx->magic == MMI_CTX_ALIVE &&
-                   (unsigned)cat < (unsigned)ctx->ncounted &&
+    if (MMI_LIKELY(ctx != NULL && (unsigned)cat < (unsigned)ctx->ncounted &&
                    size < mmi_load(&mmi_ctx_fast_below) && t != NULL)) {
         mmi_arena *a = &ctx->arena;
         unsigned k = mmi_size_class(size);
         void *f = a->freelist[k];
-        mmi_header *h = NULL;
+        mmi_header *h;
         if (f != NULL) {
             a->freelist[k] = *(void **)f;
             h = mmi_hdr_of(f);
-        } else if ((size_t)(a->bump_end - a->bump) >= MMI_HEADER_BYTES + mmi_class_bytes(k)) {
+        } else {
+            size_t need = MMI_HEADER_BYTES + mmi_class_bytes(k);
+            if (MMI_UNLIKELY((size_t)(a->bump_end - a->bump) < need)) goto slow;
             h = (mmi_header *)a->bump;
-            a->bump += MMI_HEADER_BYTES + mmi_class_bytes(k);
+            a->bump += need;
             h->info = a->carve_info;
         }
-        if (MMI_LIKELY(h != NULL)) {
-            h->size_cat = mmi_pack_size_cat(size, cat);
-            mmi_hdr_seal_live(h);
-            bool comp = mmi_ctx_count_alloc(ctx, cat, size);
-            if (MMI_UNLIKELY(mmi_count_alloc(t, cat, size) | comp)) mmi_context_peaks(ctx);
-            return mmi_payload_of(h);
-        }
+        h->size_cat = mmi_pack_size_cat(size, cat);
+        mmi_hdr_seal_live(h);
+        bool comp = mmi_ctx_count_alloc(ctx, cat, size);
+        unsigned need = mmi_count_alloc_fast(t, cat, size);
+        if (MMI_UNLIKELY((need | (unsigned)comp) != 0))
+            return ctx_alloc_settle(ctx, t, h, cat, need, comp);
+        return mmi_payload_of(h);
     }
+slow:
     return mmi_context_alloc(ctx, size, cat, false, "mm_context_malloc", NULL, 0);
 }
 
@@ -308,8 +335,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
     int ncap = CTX_FIRST_CATS;
     while (ncap < mm_category_count() && ncap < MM_CATEGORY_MAX) ncap *= 2;
     ctx->epochs = mmi_epochs_new();
-    ctx->cats = ctx->epochs ? mmi_sys_calloc((size_t)ncap * sizeof *ctx->cats, MM_CAT_INVALID, NULL)
-                            : NULL;
+    ctx->cats = ctx->epochs ? ctx_new_cats(ncap, NULL) : NULL;
     if (ctx->cats == NULL) {
         mmi_epochs_free(ctx->epochs);
         mmi_sys_free(ctx);
@@ -317,6 +343,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
         return NULL;
     }
     ctx->ncap = ncap;
+    ctx->cold = ctx_cold_of(ctx->cats, ncap);
     int registered = mm_category_count();
     ctx->ncounted = ncap < registered ? ncap : registered;
     ctx->magic = MMI_CTX_ALIVE;
@@ -386,12 +413,13 @@ static mm_context *ctx_collect(mm_context *ctx, mm_context *list) {
  * the registry lock), and queues its struct as dead. */
 static void ctx_bury(mm_context *ctx) {
     mmi_limits_counted(ctx->limit_bytes, 0); /* its limits go with it */
-    for (int c = 0; c < ctx->ncap; c++) mmi_limits_counted(ctx->cats[c].limit_bytes, 0);
+    for (int c = 0; c < ctx->ncap; c++) mmi_limits_counted(ctx->cold[c].limit_bytes, 0);
     mmi_arena_release(&ctx->arena);
     mmi_epochs_free(ctx->epochs);
     mmi_sys_free(ctx->cats);
     ctx->epochs = NULL;
     ctx->cats = NULL;
+    ctx->cold = NULL;
     ctx->ncap = 0;
     ctx->ncounted = 0;
     ctx->magic = MMI_CTX_DEAD;
@@ -426,8 +454,8 @@ static void ctx_release_diag(mm_context *ctx, const char *fn) {
 static bool ctx_count_reclaimed(mm_context *ctx) {
     bool warn = false;
     for (int c = 0; c < ctx->ncap; c++) {
-        mmi_ccat *cc = &ctx->cats[c];
-        size_t blocks = mmi_ccat_blocks(cc), bytes = mmi_load(&cc->tree.bytes);
+        mmi_ccold *cc = &ctx->cold[c];
+        size_t blocks = mmi_ccat_blocks(&ctx->cats[c]), bytes = mmi_load(&ctx->cats[c].tree.bytes);
         cc->last_reclaimed_bytes = bytes;
         cc->last_reclaimed_blocks = blocks;
         if (blocks == 0) continue;
@@ -440,7 +468,7 @@ static bool ctx_count_reclaimed(mm_context *ctx) {
 
 static void ctx_warn_reclaimed(const mm_context *ctx, const char *label) {
     for (int c = 0; c < ctx->ncap; c++) {
-        const mmi_ccat *cc = &ctx->cats[c];
+        const mmi_ccold *cc = &ctx->cold[c];
         if (cc->last_reclaimed_blocks == 0) continue;
         mmi_log(MM_LOG_WARNING,
                 "context \"%s\"%s%s%s: %zu block%s (%zu bytes) of category \"%s\" were not freed "
@@ -607,7 +635,7 @@ mm_reclaimed mm_context_reclaimed(const mm_context *ctx, mm_category c, int last
     }
     mmi_lock_take(&mmi_ctx_lock);
     if (c < ctx->ncap) {
-        const mmi_ccat *cc = &ctx->cats[c];
+        const mmi_ccold *cc = &ctx->cold[c];
         r.bytes = last_epoch ? cc->last_reclaimed_bytes : cc->reclaimed_bytes;
         r.blocks = last_epoch ? cc->last_reclaimed_blocks : cc->reclaimed_blocks;
     }

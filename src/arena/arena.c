@@ -127,7 +127,7 @@ mmi_header *mmi_arena_large(mmi_arena *a, mm_context *ctx, size_t span, bool zer
     mmi_header *h = mmi_big_alloc(MMI_CHUNK_HEADER, span, zero, cat, ctx);
     if (h == NULL) return NULL;
     mmi_chunk *ch = (mmi_chunk *)((char *)h - MMI_CHUNK_HEADER);
-    ch->magic = mmi_chunk_magic(ch);
+    ch->magic = mmi_chunk_magic(ch, MMI_CHUNK_LARGE);
     ch->kind = MMI_CHUNK_LARGE;
     ch->order = 0;
     ch->committed = 1;
@@ -162,7 +162,7 @@ mmi_header *mmi_arena_large_realloc(mmi_arena *a, mmi_chunk *ch, size_t span, in
     mmi_header *n = mmi_big_realloc((mmi_header *)(ch + 1), MMI_CHUNK_HEADER, span, cat, ctx);
     if (n == NULL) return NULL;
     mmi_chunk *nc = (mmi_chunk *)((char *)n - MMI_CHUNK_HEADER);
-    nc->magic = mmi_chunk_magic(nc);
+    nc->magic = mmi_chunk_magic(nc, MMI_CHUNK_LARGE);
     nc->bytes = mmi_big_total(MMI_CHUNK_HEADER, span);
     if (prev)
         prev->next = nc;
@@ -213,7 +213,7 @@ static void arena_walk_small(const mmi_chunk *ch, const char *limit, uint32_t in
 }
 
 static bool arena_chunk_ok(const mmi_chunk *ch, const mmi_arena *a, uint32_t kind) {
-    return ch->magic == mmi_chunk_magic(ch) && ch->kind == kind && ch->arena == a;
+    return ch->magic == mmi_chunk_magic(ch, kind) && ch->kind == kind && ch->arena == a;
 }
 
 void mmi_arena_walk(const mmi_arena *a, const mm_context *ctx, mmi_slot_fn fn, void *arg) {

@@ -71,7 +71,7 @@ static inline size_t mmi_big_total(size_t prefix, size_t size) {
 #define MMI_DEAD_MAX      ((size_t)64 << 20)    /* committed dead chunks kept */
 
 typedef struct mmi_chunk {
-    uint32_t magic;         /* mmi_chunk_magic(chunk): stale bytes fail it */
+    uint32_t magic;         /* mmi_chunk_magic(chunk, kind): stale bytes fail it */
     uint8_t kind;           /* MMI_CHUNK_SMALL or MMI_CHUNK_LARGE */
     uint8_t order;          /* small: bytes = MMI_CHUNK_MIN << order */
     uint8_t committed;      /* dead: its pages are still resident */
@@ -93,8 +93,9 @@ typedef struct mmi_chunk {
 
 _Static_assert(sizeof(mmi_chunk) == MMI_CHUNK_HEADER, "chunk header keeps payloads 16-aligned");
 
-static inline uint32_t mmi_chunk_magic(const mmi_chunk *ch) {
-    return MMI_CHUNK_MAGIC ^ (uint32_t)((uintptr_t)ch >> 6);
+/* The magic of a chunk of kind at ch: one compare checks both. */
+static inline uint32_t mmi_chunk_magic(const mmi_chunk *ch, uint32_t kind) {
+    return MMI_CHUNK_MAGIC ^ (uint32_t)((uintptr_t)ch >> 6) ^ (kind << 28);
 }
 
 /* The chunk of a context block whose header h is sealed (live or freed). */
@@ -219,12 +220,12 @@ typedef enum {
 static inline mmi_chunk *mmi_arena_owner(const mmi_header *h, mmi_owner_state *st) {
     mmi_chunk *ch = mmi_arena_chunk_at(h);
     uint32_t kind = (h->info & MMI_HF_BIG) ? MMI_CHUNK_LARGE : MMI_CHUNK_SMALL;
-    if (ch->magic != mmi_chunk_magic(ch) || ch->kind != kind) {
+    if (ch->magic != mmi_chunk_magic(ch, kind)) {
         *st = MMI_OWNER_DAMAGED;
         return NULL;
     }
     const mmi_arena *a = ch->arena;
-    if (a == NULL || ch->ctx == NULL) {
+    if (a == NULL) { /* dead: its context was destroyed */
         *st = MMI_OWNER_DESTROYED;
         return NULL;
     }

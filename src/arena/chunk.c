@@ -33,7 +33,7 @@ static size_t chunk_bytes_of(unsigned order) {
  * chunk_lock. dead: it held blocks (its pages count as resident). */
 static void chunk_push_warm(mmi_chunk *ch, unsigned order, bool dead) {
     if (dead) chunk_dead_resident += chunk_bytes_of(order);
-    ch->magic = mmi_chunk_magic(ch);
+    ch->magic = mmi_chunk_magic(ch, MMI_CHUNK_SMALL);
     ch->kind = MMI_CHUNK_SMALL;
     ch->order = (uint8_t)order;
     ch->committed = dead;
@@ -110,7 +110,7 @@ mmi_chunk *mmi_chunk_get(size_t need, mm_context *ctx, int cat) {
     mmi_lock_drop(&chunk_lock);
     if (p == NULL) return NULL;
     mmi_chunk *ch = (mmi_chunk *)p;
-    ch->magic = mmi_chunk_magic(ch);
+    ch->magic = mmi_chunk_magic(ch, MMI_CHUNK_SMALL);
     ch->kind = MMI_CHUNK_SMALL;
     ch->order = (uint8_t)order;
     ch->committed = 1;

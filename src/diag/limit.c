@@ -38,9 +38,9 @@ size_t mm_limit_set(mm_context *ctx, mm_category cat, size_t bytes) {
             ctx->limit_warned = 0;
         } else {
             if (!mmi_context_cats(ctx, cat, "mm_limit_set")) return 0;
-            old = ctx->cats[cat].limit_bytes;
-            ctx->cats[cat].limit_bytes = bytes;
-            ctx->cats[cat].limit_warned = 0;
+            old = ctx->cold[cat].limit_bytes;
+            ctx->cold[cat].limit_bytes = bytes;
+            ctx->cold[cat].limit_warned = 0;
         }
     }
     mmi_limits_counted(old, bytes);
@@ -56,7 +56,7 @@ size_t mm_limit_get(const mm_context *ctx, mm_category cat) {
         return 0;
     }
     if (cat == MM_CAT_INVALID) return ctx->limit_bytes;
-    return cat < ctx->ncap ? ctx->cats[cat].limit_bytes : 0;
+    return cat < ctx->ncap ? ctx->cold[cat].limit_bytes : 0;
 }
 
 unsigned mm_set_limit_warn(unsigned percent) {
@@ -156,9 +156,9 @@ bool mmi_limit_check(mm_context *ctx, int cat, size_t grow_cat, size_t grow_tota
             !lim_one(p->limit_bytes, mmi_load(&p->tree.bytes), grow_total, &p->limit_warned, NULL,
                      p, MM_CAT_INVALID, ctx, cat, size, fn))
             return false;
-        if (cat < p->ncap && p->cats[cat].limit_bytes &&
-            !lim_one(p->cats[cat].limit_bytes, mmi_load(&p->cats[cat].tree.bytes), grow_cat,
-                     &p->cats[cat].limit_warned, NULL, p, cat, ctx, cat, size, fn))
+        if (cat < p->ncap && p->cold[cat].limit_bytes &&
+            !lim_one(p->cold[cat].limit_bytes, mmi_load(&p->cats[cat].tree.bytes), grow_cat,
+                     &p->cold[cat].limit_warned, NULL, p, cat, ctx, cat, size, fn))
             return false;
     }
     return true;

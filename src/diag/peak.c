@@ -63,7 +63,7 @@ void mmi_peak_context(mm_context *p, const mm_context *where) {
     uint64_t epoch;
     peak_where(where, w, label, &epoch);
     mmi_contexts_lock();
-    for (int c = 0; c < p->ncap; c++) p->cats[c].comp_bytes = mmi_load(&p->cats[c].tree.bytes);
+    for (int c = 0; c < p->ncap; c++) p->cold[c].comp_bytes = mmi_load(&p->cats[c].tree.bytes);
     p->comp_bytes = mmi_load(&p->tree.bytes);
     memcpy(p->comp_where, w, sizeof w);
     memcpy(p->comp_label, label, sizeof label);
@@ -121,7 +121,7 @@ size_t mm_peak_composition_category(const mm_context *ctx, mm_category c) {
         return 0;
     }
     mmi_contexts_lock();
-    size_t b = c < ctx->ncap ? ctx->cats[c].comp_bytes : 0;
+    size_t b = c < ctx->ncap ? ctx->cold[c].comp_bytes : 0;
     mmi_contexts_unlock();
     return b;
 }

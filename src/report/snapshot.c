@@ -64,7 +64,7 @@ static void snap_context(mmi_snapshot *s, const mm_context *ctx, int depth) {
     c->first_reclaim = s->nreclaims;
     c->nreclaim = 0;
     for (int k = 0; k < ctx->ncap; k++) {
-        const mmi_ccat *cc = &ctx->cats[k];
+        const mmi_ccold *cc = &ctx->cold[k];
         if (cc->reclaimed_blocks == 0) continue;
         if (!snap_room(s, (void **)&s->reclaims, s->nreclaims, &s->capreclaims,
                        sizeof *s->reclaims)) {
@@ -116,7 +116,7 @@ static void snap_root_locked(snap_ctx_arg *a) {
     s->comp.epoch = root->comp_epoch;
     memcpy(s->comp.context, root->comp_where, sizeof s->comp.context);
     memcpy(s->comp.label, root->comp_label, sizeof s->comp.label);
-    for (int c = 0; c < s->ncat; c++) s->comp_cat[c] = c < root->ncap ? root->cats[c].comp_bytes : 0;
+    for (int c = 0; c < s->ncat; c++) s->comp_cat[c] = c < root->ncap ? root->cold[c].comp_bytes : 0;
     snap_context(s, root, 0);
 }
 

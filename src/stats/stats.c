@@ -10,7 +10,6 @@
 
 mmi_gcount mmi_g_total;
 mmi_gcount mmi_g_cat[MM_CATEGORY_MAX];
-_Alignas(MMI_CACHE_LINE) _Atomic uint64_t mmi_retired;
 /* diag/peak.c moves the composition mark; the allocation paths read it */
 _Alignas(MMI_CACHE_LINE) _Atomic int64_t mmi_peak_next = (int64_t)MM_DEFAULT_PEAK_STEP;
 _Atomic size_t mmi_peak_step = MM_DEFAULT_PEAK_STEP;
@@ -22,31 +21,60 @@ static _Atomic uint64_t stats_serial; /* last thread serial handed out */
 static pthread_key_t stats_key;     /* its destructor retires a thread */
 static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
 
+/* The threshold after a fold or a reading of the global sum g: the next
+ * growth above it may need a fold (64 KiB pending) or be a new peak. */
+static int64_t stats_hi(const mmi_tcount *c, int64_t g) {
+    int64_t fold = c->flushed + MMI_BATCH - 1;
+    int64_t peak = mmi_load(&c->peak) - g + c->flushed; /* est = g + b - flushed > peak */
+    return peak < fold ? peak : fold;
+}
+
+/* Sets c's threshold unless an exiting thread dropped it meanwhile (then it
+ * stays dropped, and the next growth reads the sum again). */
+static void stats_set_hi(mmi_tcount *c, int64_t seen, int64_t hi) {
+    atomic_compare_exchange_strong_explicit(&c->hi, &seen, hi, MMI_RELAXED, MMI_RELAXED);
+}
+
 int64_t mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g) {
+    int64_t seen = mmi_load(&c->hi);
     int64_t b = mmi_load(&c->bytes);
     int64_t pending = b - c->flushed;
     c->flushed = b;
     int64_t now = atomic_fetch_add_explicit(&g->flushed, pending, MMI_RELAXED) + pending;
-    c->g_seen = now;
     int64_t moved = 0;
     if (now > mmi_load(&c->peak)) {
         mmi_store(&c->peak, now);
         moved = now;
     }
     mmi_atomic_max(&g->peak, mmi_load(&c->peak));
+    stats_set_hi(c, seen, stats_hi(c, now));
     return moved;
 }
 
-int64_t mmi_total_reread(mmi_thread *t, int64_t pending) {
-    mmi_tcount *c = &t->total;
-    /* acquire: a retired thread's bytes were folded into flushed before the
-     * count moved (stats_retire), so they are in the sum read next */
-    c->retired_seen = atomic_load_explicit(&mmi_retired, memory_order_acquire);
-    c->g_seen = mmi_load(&mmi_g_total.flushed);
-    int64_t est = c->g_seen + pending;
-    if (est <= mmi_load(&c->peak)) return 0;
-    mmi_store(&c->peak, est);
-    return est;
+int64_t mmi_tcount_slow(mmi_tcount *c, mmi_gcount *g, int64_t b) {
+    if (b - c->flushed >= MMI_BATCH) return mmi_tcount_flush(c, g);
+    int64_t seen = mmi_load(&c->hi);
+    int64_t gl = mmi_load(&g->flushed);
+    int64_t est = gl + (b - c->flushed), moved = 0;
+    if (est > mmi_load(&c->peak)) {
+        mmi_store(&c->peak, est);
+        moved = est;
+    }
+    stats_set_hi(c, seen, stats_hi(c, gl));
+    return moved;
+}
+
+bool mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need) {
+    if (need & MMI_SETTLE_CAT)
+        mmi_tcount_slow(&t->cat[cat], &mmi_g_cat[cat], mmi_load(&t->cat[cat].bytes));
+    if (!(need & MMI_SETTLE_TOTAL)) return false;
+    int64_t est = mmi_tcount_slow(&t->total, &mmi_g_total, mmi_load(&t->total.bytes));
+    return est != 0 && est >= mmi_load(&mmi_peak_next);
+}
+
+void mmi_count_settle_free(mmi_thread *t, int cat, unsigned need) {
+    if (need & MMI_SETTLE_CAT) mmi_tcount_flush(&t->cat[cat], &mmi_g_cat[cat]);
+    if (need & MMI_SETTLE_TOTAL) mmi_tcount_flush(&t->total, &mmi_g_total);
 }
 
 static void stats_retire_count(mmi_tcount *c, mmi_gcount *g) {
@@ -71,8 +99,14 @@ static void stats_retire(void *arg) {
     else
         stats_threads = t->next;
     if (t->next) t->next->prev = t->prev;
-    /* release: the others re-read the sum that now holds this thread's bytes */
-    atomic_fetch_add_explicit(&mmi_retired, 1, memory_order_release);
+    /* the others' views of the sums this thread changed are stale: their next
+     * growth re-reads them (the peak stays exact while one thread allocates) */
+    for (mmi_thread *o = stats_threads; o; o = o->next) {
+        mmi_store(&o->total.hi, INT64_MIN);
+        for (int i = 0; i < MM_CATEGORY_MAX; i++)
+            if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees))
+                mmi_store(&o->cat[i].hi, INT64_MIN);
+    }
     mmi_lock_drop(&stats_lock);
     if (mmi_tls == t) mmi_tls = NULL;
     mmi_cache_flush(t);
@@ -100,7 +134,8 @@ mmi_thread *mmi_thread_create(const char *fn) {
         return NULL;
     }
     t->serial = atomic_fetch_add(&stats_serial, 1) + 1;
-    t->total.retired_seen = mmi_load(&mmi_retired);
+    mmi_store(&t->total.hi, INT64_MIN); /* the first growth reads the sums */
+    for (int i = 0; i < MM_CATEGORY_MAX; i++) mmi_store(&t->cat[i].hi, INT64_MIN);
     mmi_lock_take(&stats_lock);
     t->next = stats_threads;
     if (stats_threads) stats_threads->prev = t;

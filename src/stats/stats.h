@@ -59,11 +59,14 @@ static inline unsigned mmi_cache_bin_held(size_t n) {
  * Each thread counts into its own mmi_thread (one writer: the thread;
  * readers: anyone summing under the statistics lock, with relaxed atomics).
  * Every 64 KiB of net change per figure, a thread folds its pending bytes
- * into the global `flushed` sum, so `flushed + own pending` is the process
+ * into the global `flushed` sum, so `global + own pending` is the process
  * figure as this thread sees it; its maximum is the thread's peak estimate.
- * A thread that exits folds everything in and bumps mmi_retired, which the
- * others compare on each allocation: their view of the sum is then re-read,
- * so the peak stays exact while one thread allocates (docs/design.md).
+ * The hot path keeps one threshold per figure, `hi`: a growth that stays at
+ * or below it can neither need a fold nor make a new peak, so it is one
+ * compare; above it the slow path folds or re-reads the global sum and sets
+ * the next threshold. A thread that exits folds everything in and drops the
+ * others' thresholds, so their next growth re-reads the sum: the peak stays
+ * exact while one thread allocates after the others exited (design.md).
  * ==================================================================== */
 
 #define MMI_BATCH ((int64_t)64 * 1024)
@@ -72,14 +75,14 @@ static inline unsigned mmi_cache_bin_held(size_t n) {
 typedef struct {
     _Alignas(MMI_CACHE_LINE) _Atomic int64_t bytes; /* net requested bytes added by this
                                                        thread (may be < 0) */
+    _Atomic int64_t hi;      /* the slow path runs when bytes rises above this; written by
+                                the owner, and dropped by an exiting thread */
     _Atomic uint64_t allocs; /* allocations made by this thread */
     _Atomic uint64_t frees;  /* frees made by this thread (reset/destroy included) */
     _Atomic int64_t moved;   /* blocks moved in minus moved out (realloc_cat); live
                                 blocks = allocs - frees + moved */
     int64_t flushed;         /* part of bytes already added to the global sum; owner only */
-    int64_t g_seen;          /* the global sum when this thread last read it; owner only */
     _Atomic int64_t peak;    /* largest process-wide estimate seen by this thread */
-    uint64_t retired_seen;   /* mmi_retired when g_seen was read (total only); owner only */
 } mmi_tcount;
 
 /* One figure's global part: a cache line of its own. */
@@ -101,9 +104,6 @@ typedef struct mmi_thread {
 
 extern mmi_gcount mmi_g_total;
 extern mmi_gcount mmi_g_cat[MM_CATEGORY_MAX];
-/* Threads retired so far, on a cache line of its own (written at thread
- * exit only, read on every allocation). */
-extern _Atomic uint64_t mmi_retired;
 extern _Thread_local mmi_thread *mmi_tls MMI_TLS_MODEL;
 
 /* Creates the calling thread's record; NULL after an MM_ERR_OUT_OF_MEMORY
@@ -112,9 +112,10 @@ MMI_COLD mmi_thread *mmi_thread_create(const char *fn);
 /* Folds c's pending bytes into g; returns the new peak estimate if it moved
  * the thread's peak, else 0. */
 int64_t mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g);
-/* Re-reads the global sum for the total figure (another thread retired, or
- * a possible new peak); returns the new peak estimate if it moved, else 0. */
-int64_t mmi_total_reread(mmi_thread *t, int64_t pending);
+/* c rose above its threshold: folds (64 KiB pending) or re-reads the global
+ * sum, keeps the peak estimate and sets the next threshold. Returns the new
+ * peak estimate if it moved, else 0. */
+int64_t mmi_tcount_slow(mmi_tcount *c, mmi_gcount *g, int64_t b);
 
 /* The calling thread's record, created at its first call; NULL only when
  * that creation failed (the error is reported). */
@@ -124,23 +125,14 @@ static inline mmi_thread *mmi_thread_get(const char *fn) {
     return t;
 }
 
-/* Adds bytes to one per-category figure of the calling thread and keeps its
- * peak estimate (the global flushed sum plus this thread's pending part).
- * Only a possible new peak reads the shared sum: the common case touches no
- * cache line another thread writes. */
-static MMI_INLINE void mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
+/* Adds bytes to one figure of the calling thread; returns the new peak
+ * estimate when it moved, else 0. The common case is one compare and
+ * touches no cache line another thread writes. */
+static MMI_INLINE int64_t mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
     int64_t b = mmi_load(&c->bytes) + bytes;
     mmi_store(&c->bytes, b);
-    int64_t pending = b - c->flushed;
-    if (MMI_UNLIKELY(pending >= MMI_BATCH)) {
-        mmi_tcount_flush(c, g);
-        return;
-    }
-    if (MMI_UNLIKELY(c->g_seen + pending > mmi_load(&c->peak))) {
-        c->g_seen = mmi_load(&g->flushed);
-        int64_t est = c->g_seen + pending;
-        if (est > mmi_load(&c->peak)) mmi_store(&c->peak, est);
-    }
+    if (MMI_UNLIKELY(b > mmi_load(&c->hi))) return mmi_tcount_slow(c, g, b);
+    return 0;
 }
 
 /* Grows the process total; true when its peak estimate passed the next
@@ -150,15 +142,7 @@ extern _Atomic int64_t mmi_peak_next; /* diag/peak.c moves it; defined in stats.
 extern _Atomic size_t mmi_peak_step;  /* option "peak_step", bytes >= 1 (diag/peak.c sets it) */
 
 static MMI_INLINE bool mmi_total_grow(mmi_thread *t, int64_t bytes) {
-    mmi_tcount *c = &t->total;
-    int64_t b = mmi_load(&c->bytes) + bytes;
-    mmi_store(&c->bytes, b);
-    int64_t pending = b - c->flushed, est = 0;
-    if (MMI_UNLIKELY(pending >= MMI_BATCH))
-        est = mmi_tcount_flush(c, &mmi_g_total);
-    else if (MMI_UNLIKELY(c->g_seen + pending > mmi_load(&c->peak) ||
-                          c->retired_seen != mmi_load(&mmi_retired)))
-        est = mmi_total_reread(t, pending);
+    int64_t est = mmi_tcount_grow(&t->total, &mmi_g_total, bytes);
     return MMI_UNLIKELY(est != 0) && est >= mmi_load(&mmi_peak_next);
 }
 
@@ -169,19 +153,49 @@ static MMI_INLINE void mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_t b
     if (MMI_UNLIKELY(b - c->flushed <= -MMI_BATCH)) mmi_tcount_flush(c, g);
 }
 
-/* Counts an allocation; true when a process peak composition is due. */
-static MMI_INLINE bool mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
+/* The hot paths count in two steps: the fast step updates the figures and
+ * says which of the two (the category's, the total's) crossed a threshold;
+ * only then does the caller settle them, out of line, after its own work,
+ * so the common path makes no call and keeps its registers. */
+#define MMI_SETTLE_CAT   1u
+#define MMI_SETTLE_TOTAL 2u
+
+static MMI_INLINE unsigned mmi_count_alloc_fast(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
     mmi_bump(&c->allocs, 1);
-    mmi_tcount_grow(c, &mmi_g_cat[cat], (int64_t)bytes);
-    return mmi_total_grow(t, (int64_t)bytes);
+    int64_t b = mmi_load(&c->bytes) + (int64_t)bytes;
+    mmi_store(&c->bytes, b);
+    int64_t tb = mmi_load(&t->total.bytes) + (int64_t)bytes;
+    mmi_store(&t->total.bytes, tb);
+    return (unsigned)(b > mmi_load(&c->hi)) | (unsigned)(tb > mmi_load(&t->total.hi)) << 1;
+}
+
+/* After mmi_count_alloc_fast returned need != 0: true when a process peak
+ * composition is due. */
+MMI_COLD bool mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need);
+
+static MMI_INLINE unsigned mmi_count_free_fast(mmi_thread *t, int cat, size_t bytes) {
+    mmi_tcount *c = &t->cat[cat];
+    mmi_bump(&c->frees, 1);
+    int64_t b = mmi_load(&c->bytes) - (int64_t)bytes;
+    mmi_store(&c->bytes, b);
+    int64_t tb = mmi_load(&t->total.bytes) - (int64_t)bytes;
+    mmi_store(&t->total.bytes, tb);
+    return (unsigned)(b - c->flushed <= -MMI_BATCH) |
+           (unsigned)(tb - t->total.flushed <= -MMI_BATCH) << 1;
+}
+
+MMI_COLD void mmi_count_settle_free(mmi_thread *t, int cat, unsigned need);
+
+/* Counts an allocation; true when a process peak composition is due. */
+static MMI_INLINE bool mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
+    unsigned need = mmi_count_alloc_fast(t, cat, bytes);
+    return MMI_UNLIKELY(need != 0) && mmi_count_settle_alloc(t, cat, need);
 }
 
 static MMI_INLINE void mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
-    mmi_tcount *c = &t->cat[cat];
-    mmi_bump(&c->frees, 1);
-    mmi_tcount_shrink(c, &mmi_g_cat[cat], (int64_t)bytes);
-    mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)bytes);
+    unsigned need = mmi_count_free_fast(t, cat, bytes);
+    if (MMI_UNLIKELY(need != 0)) mmi_count_settle_free(t, cat, need);
 }
 
 /* A block of old_bytes in old_cat became new_bytes in new_cat; true when a
