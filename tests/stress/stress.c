@@ -22,16 +22,8 @@
 #include <malloc.h>
 #endif
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "stress: %s:%d: ", __FILE__, __LINE__);                                \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            mm_report(stderr, NULL, MM_REPORT_TEXT);                                               \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
+#define MMP_PROGRAM "stress"
+#include "../support/mm_plain.h"
 
 enum {
     STRESS_MAX_THREADS = 64,

@@ -1,7 +1,9 @@
-/* Recording error handler, statistics comparison, environment knobs and
- * report capture shared by the unit tests (declared in mm_test.h). */
+/* Recording error handler, statistics comparison, byte patterns, the
+ * generator, environment knobs, file and report capture shared by the unit
+ * tests (declared in mm_test.h). */
 #include "mm_test.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +31,15 @@ static void rec_handler(const mm_error *err, void *user)
 
 void mmt_recorder_clear(mmt_recorder *rec)
 {
-    memset(rec, 0, sizeof *rec);
+    /* Field by field: the 64 KiB message only needs its first byte cleared. */
+    rec->count = 0;
     rec->kind = MM_ERR_NONE;
+    rec->size = 0;
     rec->category = MM_CAT_INVALID;
+    rec->ptr = NULL;
+    rec->context = NULL;
+    rec->message_null = 0;
+    rec->message[0] = '\0';
 }
 
 void mmt_record_errors(mmt_recorder *rec)
@@ -88,6 +96,85 @@ void mmt_dump_report(void)
     fprintf(stderr, "----------------------------------\n");
 }
 
+static int mmt_dumped; /* the report is printed once per test process */
+
+void mmt_dump_report_once(const mm_context *ctx)
+{
+    if (mmt_dumped) return;
+    mmt_dumped = 1;
+    fprintf(stderr, "---- mm_report of %s at the first failure ----\n",
+            ctx != NULL ? mm_context_name(ctx) : "the process");
+    mm_report(stderr, ctx, MM_REPORT_TEXT);
+    fprintf(stderr, "----------------------------------------------\n");
+}
+
+const char *mmt_view_name(const mm_context *ctx, char *buf, size_t len)
+{
+    if (ctx == NULL) return "the process";
+    snprintf(buf, len, "context \"%s\"", mm_context_name(ctx));
+    return buf;
+}
+
+/* ========================================================================
+ * Contexts
+ * ====================================================================== */
+
+mm_context *mmt_context(const char *name, mm_context *parent)
+{
+    mm_context *ctx = mm_context_create(name, parent);
+    cr_assert_not_null(ctx, "mm_context_create(\"%s\", %s) should return a context", name,
+                       parent != NULL ? mm_context_name(parent) : "NULL");
+    return ctx;
+}
+
+void *mmt_freed_block(mm_context *ctx, size_t size, mm_category cat)
+{
+    void *p = mm_context_malloc(ctx, size, cat);
+    cr_assert_not_null(p, "mm_context_malloc(%zu) in context \"%s\" should succeed", size,
+                       mm_context_name(ctx));
+    mm_free(p);
+    return p;
+}
+
+/* ========================================================================
+ * Byte patterns, a generator, a test category
+ * ====================================================================== */
+
+void mmt_fill(void *p, size_t n, unsigned seed)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)(seed + i * 31u);
+}
+
+size_t mmt_first_mismatch(const void *p, size_t n, unsigned seed)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] != (unsigned char)(seed + i * 31u)) return i;
+    }
+    return n;
+}
+
+int mmt_filled(const void *p, size_t n, unsigned seed)
+{
+    return mmt_first_mismatch(p, n, seed) == n;
+}
+
+uint64_t mmt_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+mm_category mmt_cooling(void)
+{
+    mm_category c = mm_category_register("Cooling", "Physics");
+    cr_assert_neq(c, MM_CAT_INVALID, "registering \"Cooling\" should give a category id");
+    return c;
+}
+
 /* ========================================================================
  * Environment
  * ====================================================================== */
@@ -140,15 +227,62 @@ char *mmt_report_string(const mm_context *ctx, mm_report_format fmt)
     FILE *f = tmpfile();
     cr_assert_not_null(f, "tmpfile() should give a file to capture the report");
     mm_report(f, ctx, fmt);
-    cr_assert_eq(fflush(f), 0, "the captured report should flush");
-    long len = ftell(f);
-    cr_assert_geq(len, 0, "the captured report should have a length");
-    char *text = malloc((size_t)len + 1);
-    cr_assert_not_null(text, "the system malloc should hold the %ld-byte report", len);
-    rewind(f);
-    size_t got = fread(text, 1, (size_t)len, f);
-    cr_assert_eq(got, (size_t)len, "the whole %ld-byte report should read back", len);
-    text[len] = '\0';
+    char *text = mmt_read_stream(f, "the captured report");
     fclose(f);
     return text;
+}
+
+/* ========================================================================
+ * Files
+ * ====================================================================== */
+
+char *mmt_read_stream(FILE *f, const char *what)
+{
+    cr_assert_eq(fflush(f), 0, "%s should flush", what);
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0, "%s should seek to its end", what);
+    long len = ftell(f);
+    cr_assert_geq(len, 0, "%s should have a length", what);
+    char *text = malloc((size_t)len + 1);
+    cr_assert_not_null(text, "the system malloc should hold the %ld bytes of %s", len, what);
+    rewind(f);
+    size_t got = fread(text, 1, (size_t)len, f);
+    cr_assert_eq(got, (size_t)len, "all %ld bytes of %s should read back, got %zu", len, what,
+                 got);
+    text[len] = '\0';
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0, "%s should seek back to its end", what);
+    return text;
+}
+
+static char *mmt_slurp_open(FILE *f)
+{
+    size_t cap = 1 << 16, len = 0, n;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf, "the system malloc should give a read buffer");
+    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf, "the system realloc should grow the read buffer to %zu bytes",
+                               cap);
+        }
+    }
+    cr_assert_eq(ferror(f), 0, "reading the file should not fail after %zu bytes", len);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+char *mmt_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    return mmt_slurp_open(f);
+}
+
+char *mmt_read_file(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s %s should exist: %s", what, path, strerror(errno));
+    return mmt_slurp_open(f);
 }

@@ -13,16 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "thread_tests: %s:%d: ", __FILE__, __LINE__);                          \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            mm_report(stderr, NULL, MM_REPORT_TEXT);                                               \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
+#define MMP_PROGRAM "thread_tests"
+#include "../support/mm_plain.h"
 
 enum { LIVE = 512 };
 

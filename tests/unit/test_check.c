@@ -24,31 +24,6 @@
 static const size_t chk_sizes[] = {0, 1, 7, 8, 9, 104, 4104, 300000};
 #define CHK_NSIZES (sizeof chk_sizes / sizeof chk_sizes[0])
 
-static int chk_dumped; /* the report is printed once per test process */
-
-static void chk_dump(const mm_context *ctx)
-{
-    if (chk_dumped) return;
-    chk_dumped = 1;
-    fprintf(stderr, "---- mm_report of %s at the first failure ----\n",
-            ctx != NULL ? mm_context_name(ctx) : "the process");
-    mm_report(stderr, ctx, MM_REPORT_TEXT);
-    fprintf(stderr, "----------------------------------------------\n");
-}
-
-/* Expects got == want field by field; the printf-style message states the
- * expectation and the differing fields follow it. */
-#define chk_expect_stats(ctx, got, want, ...)                             \
-    do {                                                                  \
-        char chk_why_[512];                                               \
-        if (mmt_stats_differ((got), (want), chk_why_, sizeof chk_why_)) { \
-            char chk_what_[256];                                          \
-            snprintf(chk_what_, sizeof chk_what_, __VA_ARGS__);           \
-            chk_dump(ctx);                                                \
-            cr_expect_fail("%s: %s", chk_what_, chk_why_);                \
-        }                                                                 \
-    } while (0)
-
 /* Expects text to contain phrase; the message names what the text is. */
 #define chk_expect_has(text, phrase, what)                                                    \
     cr_expect(strstr((text), (phrase)) != NULL, "%s should contain \"%s\", it was: %s", (what), \
@@ -89,6 +64,17 @@ static int chk_cache_off(void)
             cr_skip_test("the per-thread cache is off (sanitizer build or "              \
                          "MIMICMEM_CACHE=0): freed process blocks are not ours to read"); \
     } while (0)
+
+/* Records errors into rec, turns guards on and creates the context name
+ * (the tests' common start). */
+static mm_context *chk_guarded_context(mmt_recorder *rec, const char *name)
+{
+    mmt_record_errors(rec);
+    mm_set_check(MM_CHECK_GUARDS);
+    mm_context *ctx = mm_context_create(name, NULL);
+    cr_assert_not_null(ctx, "mm_context_create(\"%s\") should return a context", name);
+    return ctx;
+}
 
 /* Expects the recorder to hold exactly one overrun of block p (size bytes,
  * category cat) found by fn, with the message naming pointer, size,
@@ -147,22 +133,6 @@ static void chk_expect_write_after_free(mmt_recorder *rec, const void *p, size_t
     mmt_recorder_clear(rec);
 }
 
-/* Fills n bytes of p with a pattern derived from seed. */
-static void chk_fill(void *p, size_t n, unsigned seed)
-{
-    unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)(seed + i * 13u);
-}
-
-/* Nonzero when the first n bytes of p still hold chk_fill's pattern. */
-static int chk_filled(const void *p, size_t n, unsigned seed)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        if (b[i] != (unsigned char)(seed + i * 13u)) return 0;
-    return 1;
-}
-
 /* Nonzero when the 8 canary bytes right after a block of size bytes are
  * intact (the layout is drawn in src/header.h). */
 static int chk_guard_after(const void *p, size_t size)
@@ -186,7 +156,7 @@ Test(check, guards_report_a_one_byte_overrun_of_a_process_block_on_free)
         size_t n = chk_sizes[i];
         unsigned char *p = mm_malloc(n, MM_CAT_HALOS);
         cr_assert_not_null(p, "mm_malloc(%zu) under guards should succeed", n);
-        chk_fill(p, n, (unsigned)i);
+        mmt_fill(p, n, (unsigned)i);
         mm_stats live = mm_stats_total(NULL);
         mm_stats live_halos = mm_stats_category(NULL, MM_CAT_HALOS);
         p[n] = 0x00; /* one byte past the end */
@@ -194,18 +164,18 @@ Test(check, guards_report_a_one_byte_overrun_of_a_process_block_on_free)
         char what[128];
         snprintf(what, sizeof what, "mm_free of a %zu-byte process block overrun by one byte", n);
         chk_expect_overrun(&rec, p, n, MM_CAT_HALOS, NULL, "mm_free", what);
-        chk_expect_stats(NULL, mm_stats_total(NULL), live,
-                         "the reported free of %zu bytes should change no process figure", n);
-        chk_expect_stats(NULL, mm_stats_category(NULL, MM_CAT_HALOS), live_halos,
-                         "the reported free of %zu bytes should change no Halos figure", n);
-        cr_expect(chk_filled(p, n, (unsigned)i),
+        mmt_expect_stats_of(NULL, mm_stats_total(NULL), live,
+                            "the reported free of %zu bytes should change no process figure", n);
+        mmt_expect_stats_of(NULL, mm_stats_category(NULL, MM_CAT_HALOS), live_halos,
+                            "the reported free of %zu bytes should change no Halos figure", n);
+        cr_expect(mmt_filled(p, n, (unsigned)i),
                   "the block of %zu bytes should be untouched by the refused free", n);
 
         p[n] = MM_GUARD_BYTE; /* repaired: the block is whole again and frees normally */
         mm_free(p);
         mmt_expect_no_error(&rec, "freeing the repaired block");
-        chk_expect_stats(NULL, mm_stats_total(NULL), chk_minus_block(live, n),
-                         "freeing the repaired %zu-byte block should take it off", n);
+        mmt_expect_stats_of(NULL, mm_stats_total(NULL), chk_minus_block(live, n),
+                            "freeing the repaired %zu-byte block should take it off", n);
     }
 }
 
@@ -218,7 +188,7 @@ Test(check, guards_report_a_one_byte_overrun_of_a_process_block_on_realloc)
         size_t n = chk_sizes[i];
         unsigned char *p = mm_malloc(n, MM_CAT_TREES);
         cr_assert_not_null(p, "mm_malloc(%zu) under guards should succeed", n);
-        chk_fill(p, n, (unsigned)i);
+        mmt_fill(p, n, (unsigned)i);
         mm_stats live = mm_stats_total(NULL);
         p[n] ^= 0x01;
         void *q = mm_realloc(p, n + 100);
@@ -227,33 +197,30 @@ Test(check, guards_report_a_one_byte_overrun_of_a_process_block_on_realloc)
                  n);
         cr_expect_null(q, "%s should return NULL", what);
         chk_expect_overrun(&rec, p, n, MM_CAT_TREES, NULL, "mm_realloc", what);
-        chk_expect_stats(NULL, mm_stats_total(NULL), live,
-                         "the refused realloc of %zu bytes should change no figure", n);
-        cr_expect(chk_filled(p, n, (unsigned)i), "the refused realloc should keep the contents");
+        mmt_expect_stats_of(NULL, mm_stats_total(NULL), live,
+                            "the refused realloc of %zu bytes should change no figure", n);
+        cr_expect(mmt_filled(p, n, (unsigned)i), "the refused realloc should keep the contents");
 
         p[n] ^= 0x01;
         q = mm_realloc(p, n + 100);
         mmt_expect_no_error(&rec, "reallocating the repaired block");
         cr_assert_not_null(q, "the repaired %zu-byte block should reallocate", n);
-        cr_expect(chk_filled(q, n, (unsigned)i), "the realloc should keep the first %zu bytes",
+        cr_expect(mmt_filled(q, n, (unsigned)i), "the realloc should keep the first %zu bytes",
                   n);
         mm_free(q);
         mmt_expect_no_error(&rec, "freeing the reallocated block");
         size_t grown = live.bytes + 100; /* the block grew from n to n + 100 bytes */
-        chk_expect_stats(NULL, mm_stats_total(NULL),
-                         mmt_stats(live.bytes - n, grown > live.peak_bytes ? grown : live.peak_bytes,
+        mmt_expect_stats_of(NULL, mm_stats_total(NULL),
+                            mmt_stats(live.bytes - n, grown > live.peak_bytes ? grown : live.peak_bytes,
                                    live.blocks - 1, live.allocs, live.frees + 1),
-                         "after realloc and free of the %zu-byte block nothing of it is live", n);
+                            "after realloc and free of the %zu-byte block nothing of it is live", n);
     }
 }
 
 Test(check, mm_validate_returns_0_for_an_overrun_block_and_reports_nothing)
 {
     mmt_recorder rec;
-    mmt_record_errors(&rec);
-    mm_set_check(MM_CHECK_GUARDS);
-    mm_context *ctx = mm_context_create("validate", NULL);
-    cr_assert_not_null(ctx, "mm_context_create should return a context");
+    mm_context *ctx = chk_guarded_context(&rec, "validate");
     for (size_t i = 0; i < CHK_NSIZES; i++) {
         size_t n = chk_sizes[i];
         for (int in_ctx = 0; in_ctx < 2; in_ctx++) {
@@ -285,32 +252,29 @@ Test(check, mm_validate_returns_0_for_an_overrun_block_and_reports_nothing)
 Test(check, guards_report_a_one_byte_overrun_of_a_context_block_on_free)
 {
     mmt_recorder rec;
-    mmt_record_errors(&rec);
-    mm_set_check(MM_CHECK_GUARDS);
-    mm_context *ctx = mm_context_create("forest", NULL);
-    cr_assert_not_null(ctx, "mm_context_create should return a context");
+    mm_context *ctx = chk_guarded_context(&rec, "forest");
     for (size_t i = 0; i < CHK_NSIZES; i++) {
         size_t n = chk_sizes[i];
         unsigned char *p = mm_context_malloc(ctx, n, MM_CAT_GALAXIES);
         cr_assert_not_null(p, "mm_context_malloc(%zu) under guards should succeed", n);
-        chk_fill(p, n, (unsigned)i);
+        mmt_fill(p, n, (unsigned)i);
         mm_stats live = mm_stats_total(ctx), live_proc = mm_stats_total(NULL);
         p[n] = 0x00;
         mm_free(p);
         char what[128];
         snprintf(what, sizeof what, "mm_free of a %zu-byte context block overrun by one byte", n);
         chk_expect_overrun(&rec, p, n, MM_CAT_GALAXIES, ctx, "mm_free", what);
-        chk_expect_stats(ctx, mm_stats_total(ctx), live,
-                         "the refused free of %zu bytes should change no context figure", n);
-        chk_expect_stats(ctx, mm_stats_total(NULL), live_proc,
-                         "the refused free of %zu bytes should change no process figure", n);
+        mmt_expect_stats_of(ctx, mm_stats_total(ctx), live,
+                            "the refused free of %zu bytes should change no context figure", n);
+        mmt_expect_stats_of(ctx, mm_stats_total(NULL), live_proc,
+                            "the refused free of %zu bytes should change no process figure", n);
         cr_expect_eq(mm_validate(p), 0, "the overrun %zu-byte block stays live but invalid", n);
 
         p[n] = MM_GUARD_BYTE;
         mm_free(p);
         mmt_expect_no_error(&rec, "freeing the repaired context block");
-        chk_expect_stats(ctx, mm_stats_total(ctx), chk_minus_block(live, n),
-                         "freeing the repaired %zu-byte context block should take it off", n);
+        mmt_expect_stats_of(ctx, mm_stats_total(ctx), chk_minus_block(live, n),
+                            "freeing the repaired %zu-byte context block should take it off", n);
     }
     mm_context_destroy(ctx);
 }
@@ -318,15 +282,12 @@ Test(check, guards_report_a_one_byte_overrun_of_a_context_block_on_free)
 Test(check, guards_report_a_one_byte_overrun_of_a_context_block_on_realloc)
 {
     mmt_recorder rec;
-    mmt_record_errors(&rec);
-    mm_set_check(MM_CHECK_GUARDS);
-    mm_context *ctx = mm_context_create("forest", NULL);
-    cr_assert_not_null(ctx, "mm_context_create should return a context");
+    mm_context *ctx = chk_guarded_context(&rec, "forest");
     for (size_t i = 0; i < CHK_NSIZES; i++) {
         size_t n = chk_sizes[i];
         unsigned char *p = mm_context_malloc(ctx, n, MM_CAT_HALOS);
         cr_assert_not_null(p, "mm_context_malloc(%zu) should succeed", n);
-        chk_fill(p, n, (unsigned)i);
+        mmt_fill(p, n, (unsigned)i);
         mm_stats live = mm_stats_total(ctx);
         p[n] = 0x01;
         char what[128];
@@ -334,8 +295,8 @@ Test(check, guards_report_a_one_byte_overrun_of_a_context_block_on_realloc)
                  n);
         cr_expect_null(mm_realloc_cat(p, n / 2, MM_CAT_TREES), "%s should return NULL", what);
         chk_expect_overrun(&rec, p, n, MM_CAT_HALOS, ctx, "mm_realloc_cat", what);
-        chk_expect_stats(ctx, mm_stats_total(ctx), live,
-                         "the refused realloc of %zu bytes should change no context figure", n);
+        mmt_expect_stats_of(ctx, mm_stats_total(ctx), live,
+                            "the refused realloc of %zu bytes should change no context figure", n);
         cr_expect_eq(mm_block_category(p), MM_CAT_HALOS,
                      "the refused realloc should leave the block in Halos");
         p[n] = MM_GUARD_BYTE;
@@ -381,9 +342,9 @@ Test(check, mm_check_of_a_context_reports_each_overrun_block_once)
         mm_free(after);
         mmt_expect_no_error(&rec, "freeing the three blocks");
     }
-    chk_expect_stats(ctx, mm_stats_total(ctx),
-                     mmt_stats(0, 3 * 300000, 0, 3 * CHK_NSIZES, 3 * CHK_NSIZES),
-                     "every block of the test should be freed");
+    mmt_expect_stats_of(ctx, mm_stats_total(ctx),
+                        mmt_stats(0, 3 * 300000, 0, 3 * CHK_NSIZES, 3 * CHK_NSIZES),
+                        "every block of the test should be freed");
     mm_context_destroy(ctx);
 }
 
@@ -546,10 +507,10 @@ Test(check, realloc_under_poison_fills_only_the_grown_part)
     cr_assert_eq(mm_option_set("fill", "bytes"), 0, "fill=bytes should be accepted");
     unsigned char *p = mm_malloc(50, MM_CAT_IO);
     cr_assert_not_null(p, "mm_malloc(50) should succeed");
-    chk_fill(p, 50, 3);
+    mmt_fill(p, 50, 3);
     p = mm_realloc(p, 500);
     cr_assert_not_null(p, "growing to 500 bytes should succeed");
-    cr_expect(chk_filled(p, 50, 3), "the first 50 bytes should be kept");
+    cr_expect(mmt_filled(p, 50, 3), "the first 50 bytes should be kept");
     size_t bad = 0;
     for (size_t k = 50; k < 500; k++)
         if (p[k] != MM_FRESH_BYTE) bad++;
@@ -659,7 +620,7 @@ Test(check, a_write_into_a_freed_context_block_is_caught_by_mm_check)
     cr_expect_eq(mm_check(NULL), 1, "mm_check(NULL) should find it in the live contexts");
     chk_expect_write_after_free(&rec, p, 104, MM_CAT_HALOS, module, 40, "mm_check",
                                 "mm_check(NULL) after a write into a freed block");
-    chk_expect_stats(module, mm_stats_total(module), before, "mm_check should change no figure");
+    mmt_expect_stats_of(module, mm_stats_total(module), before, "mm_check should change no figure");
     mm_free(keep);
     mm_context_destroy(ctx);
 }
@@ -682,8 +643,8 @@ Test(check, a_write_into_a_freed_context_block_is_reported_when_the_slot_is_reus
     chk_expect_write_after_free(&rec, p, 104, MM_CAT_HALOS, ctx, 103, "mm_context_malloc",
                                 "reusing a freed slot written after its free");
     cr_assert_not_null(q, "the allocation should still succeed after the report");
-    chk_expect_stats(ctx, mm_stats_total(ctx), chk_plus_block(before, 100),
-                     "the allocation after the report should be counted");
+    mmt_expect_stats_of(ctx, mm_stats_total(ctx), chk_plus_block(before, 100),
+                        "the allocation after the report should be counted");
     cr_expect_eq(mm_block_category(q), MM_CAT_TREES, "the new block is in its own category");
     cr_expect_eq(mm_check(ctx), 0, "the reused block is live: nothing left to report");
     mmt_expect_no_error(&rec, "mm_check after the reuse");
@@ -740,8 +701,8 @@ Test(check, a_write_into_a_freed_process_block_is_caught_in_the_threads_cache)
     chk_expect_write_after_free(&rec, p, 104, MM_CAT_GALAXIES, NULL, 56, "mm_malloc",
                                 "reusing a cached block written after its free");
     cr_assert_not_null(q, "the allocation should still succeed after the report");
-    chk_expect_stats(NULL, mm_stats_total(NULL), chk_plus_block(before, 104),
-                     "the allocation after the report should be counted");
+    mmt_expect_stats_of(NULL, mm_stats_total(NULL), chk_plus_block(before, 104),
+                        "the allocation after the report should be counted");
     mm_free(q);
 }
 
@@ -847,8 +808,8 @@ Test(check, blocks_allocated_before_checks_were_on_are_freed_resized_and_validat
         p[i] = mm_malloc(chk_sizes[i], MM_CAT_HALOS);
         q[i] = mm_context_malloc(ctx, chk_sizes[i], MM_CAT_HALOS);
         cr_assert(p[i] && q[i], "plain blocks of %zu bytes should be allocated", chk_sizes[i]);
-        chk_fill(p[i], chk_sizes[i], 1);
-        chk_fill(q[i], chk_sizes[i], 2);
+        mmt_fill(p[i], chk_sizes[i], 1);
+        mmt_fill(q[i], chk_sizes[i], 2);
     }
     mm_stats proc = mm_stats_total(NULL), live = mm_stats_total(ctx);
     mm_set_check(MM_CHECK_FULL);
@@ -860,25 +821,25 @@ Test(check, blocks_allocated_before_checks_were_on_are_freed_resized_and_validat
         p[i] = mm_realloc(p[i], n + 24);
         q[i] = mm_realloc(q[i], n + 24);
         cr_assert(p[i] && q[i], "plain blocks of %zu bytes should reallocate under full", n);
-        cr_expect(chk_filled(p[i], n, 1) && chk_filled(q[i], n, 2),
+        cr_expect(mmt_filled(p[i], n, 1) && mmt_filled(q[i], n, 2),
                   "the realloc should keep the contents of the %zu-byte blocks", n);
         cr_expect(chk_guard_after(p[i], n + 24) && chk_guard_after(q[i], n + 24),
                   "the reallocated blocks are new blocks and carry a canary");
     }
-    chk_expect_stats(ctx, mm_stats_total(ctx),
-                     mmt_stats(live.bytes + 24 * CHK_NSIZES, live.bytes + 24 * CHK_NSIZES,
+    mmt_expect_stats_of(ctx, mm_stats_total(ctx),
+                        mmt_stats(live.bytes + 24 * CHK_NSIZES, live.bytes + 24 * CHK_NSIZES,
                                live.blocks, live.allocs, 0),
-                     "each realloc should add its 24 bytes and nothing else");
+                        "each realloc should add its 24 bytes and nothing else");
     for (size_t i = 0; i < CHK_NSIZES; i++) {
         mm_free(p[i]);
         mm_free(q[i]);
     }
     mmt_expect_no_error(&rec, "blocks made before the switch");
     /* every step of the test grew the live bytes, so the peak is the end */
-    chk_expect_stats(NULL, mm_stats_total(NULL),
-                     mmt_stats(base.bytes, proc.bytes + 2 * 24 * CHK_NSIZES, base.blocks,
+    mmt_expect_stats_of(NULL, mm_stats_total(NULL),
+                        mmt_stats(base.bytes, proc.bytes + 2 * 24 * CHK_NSIZES, base.blocks,
                                base.allocs + 2 * CHK_NSIZES, base.frees + 2 * CHK_NSIZES),
-                     "every block of the test should be freed");
+                        "every block of the test should be freed");
     mm_context_destroy(ctx);
 }
 
@@ -915,8 +876,8 @@ Test(check, guarded_blocks_still_have_their_guard_checked_after_checks_are_off)
     mm_free(r);
     mmt_expect_no_error(&rec, "the repaired blocks");
     /* q (24, then 50 bytes) and r (300000) were the context's blocks */
-    chk_expect_stats(ctx, mm_stats_total(ctx), mmt_stats(0, 300050, 0, 2, 2),
-                     "the context should be empty after the frees");
+    mmt_expect_stats_of(ctx, mm_stats_total(ctx), mmt_stats(0, 300050, 0, 2, 2),
+                        "the context should be empty after the frees");
     mm_context_destroy(ctx);
 }
 
@@ -985,7 +946,7 @@ Test(check, realloc_of_a_guarded_process_block_keeps_contents_and_moves_the_guar
     mm_stats base = mm_stats_total(NULL);
     unsigned char *p = mm_malloc(24, MM_CAT_HALOS);
     cr_assert_not_null(p, "mm_malloc(24) should succeed");
-    chk_fill(p, 24, 5);
+    mmt_fill(p, 24, 5);
     cr_expect(chk_guard_after(p, 24), "a new guarded block has a canary right after its end");
     const size_t steps[] = {200, 5000, 300000, 10, 0, 104};
     size_t old = 24, peak = 24;
@@ -995,18 +956,18 @@ Test(check, realloc_of_a_guarded_process_block_keeps_contents_and_moves_the_guar
         cr_assert_not_null(p, "realloc from %zu to %zu bytes should succeed", old, n);
         size_t kept = old < n ? old : n;
         kept = kept < 24 ? kept : 24;
-        cr_expect(chk_filled(p, kept, 5), "realloc %zu -> %zu should keep the first %zu bytes",
+        cr_expect(mmt_filled(p, kept, 5), "realloc %zu -> %zu should keep the first %zu bytes",
                   old, n, kept);
         cr_expect(chk_guard_after(p, n), "after realloc to %zu the canary follows the new end",
                   n);
         cr_expect_eq(mm_validate(p), 1, "the reallocated %zu-byte block is valid", n);
         cr_expect_eq(mm_block_size(p), n, "the block size should be %zu", n);
         if (n > peak) peak = n;
-        chk_expect_stats(NULL, mm_stats_total(NULL),
-                         mmt_stats(base.bytes + n, base.bytes + peak, base.blocks + 1,
+        mmt_expect_stats_of(NULL, mm_stats_total(NULL),
+                            mmt_stats(base.bytes + n, base.bytes + peak, base.blocks + 1,
                                    base.allocs + 1, base.frees),
-                         "after realloc to %zu bytes one block of %zu bytes is live", n, n);
-        if (n >= 24) chk_fill(p, 24, 5);
+                            "after realloc to %zu bytes one block of %zu bytes is live", n, n);
+        if (n >= 24) mmt_fill(p, 24, 5);
         old = n;
     }
     p[104] = 0;
@@ -1014,10 +975,10 @@ Test(check, realloc_of_a_guarded_process_block_keeps_contents_and_moves_the_guar
     p[104] = MM_GUARD_BYTE;
     mm_free(p);
     mmt_expect_no_error(&rec, "reallocating a guarded block");
-    chk_expect_stats(NULL, mm_stats_total(NULL),
-                     mmt_stats(base.bytes, base.bytes + peak, base.blocks, base.allocs + 1,
+    mmt_expect_stats_of(NULL, mm_stats_total(NULL),
+                        mmt_stats(base.bytes, base.bytes + peak, base.blocks, base.allocs + 1,
                                base.frees + 1),
-                     "after the free nothing of the block is live");
+                        "after the free nothing of the block is live");
 }
 
 Test(check, realloc_of_a_guarded_context_block_keeps_contents_and_category_moves)
@@ -1028,29 +989,29 @@ Test(check, realloc_of_a_guarded_context_block_keeps_contents_and_category_moves
     mm_context *ctx = mm_context_create("forest", NULL);
     unsigned char *p = mm_context_malloc(ctx, 104, MM_CAT_HALOS);
     cr_assert_not_null(p, "a guarded 104-byte context block should be allocated");
-    chk_fill(p, 104, 9);
+    mmt_fill(p, 104, 9);
     p = mm_realloc(p, 300000); /* small -> large */
     cr_assert_not_null(p, "growing to 300000 bytes should succeed");
-    cr_expect(chk_filled(p, 104, 9), "the contents should move to the large block");
+    cr_expect(mmt_filled(p, 104, 9), "the contents should move to the large block");
     cr_expect(chk_guard_after(p, 300000), "the canary should follow the large block");
     cr_expect_eq(mm_block_context(p), ctx, "the large block stays in its context");
-    chk_expect_stats(ctx, mm_stats_total(ctx), mmt_stats(300000, 300000, 1, 1, 0),
-                     "one 300000-byte block should be live in the context");
+    mmt_expect_stats_of(ctx, mm_stats_total(ctx), mmt_stats(300000, 300000, 1, 1, 0),
+                        "one 300000-byte block should be live in the context");
     p = mm_realloc_cat(p, 40, MM_CAT_TREES); /* large -> small, new category */
     cr_assert_not_null(p, "shrinking to 40 bytes in Trees should succeed");
-    cr_expect(chk_filled(p, 40, 9), "the first 40 bytes should be kept");
+    cr_expect(mmt_filled(p, 40, 9), "the first 40 bytes should be kept");
     cr_expect(chk_guard_after(p, 40), "the canary should follow the 40-byte block");
-    chk_expect_stats(ctx, mm_stats_category(ctx, MM_CAT_HALOS), mmt_stats(0, 300000, 0, 1, 0),
-                     "the block left Halos");
-    chk_expect_stats(ctx, mm_stats_category(ctx, MM_CAT_TREES), mmt_stats(40, 40, 1, 0, 0),
-                     "the block moved into Trees (moved, not allocated)");
-    chk_expect_stats(ctx, mm_stats_total(ctx), mmt_stats(40, 300000, 1, 1, 0),
-                     "one 40-byte block should be live in the context");
+    mmt_expect_stats_of(ctx, mm_stats_category(ctx, MM_CAT_HALOS), mmt_stats(0, 300000, 0, 1, 0),
+                        "the block left Halos");
+    mmt_expect_stats_of(ctx, mm_stats_category(ctx, MM_CAT_TREES), mmt_stats(40, 40, 1, 0, 0),
+                        "the block moved into Trees (moved, not allocated)");
+    mmt_expect_stats_of(ctx, mm_stats_total(ctx), mmt_stats(40, 300000, 1, 1, 0),
+                        "one 40-byte block should be live in the context");
     cr_expect_eq(mm_check(ctx), 0, "the freed and live slots are intact");
     mm_free(p);
     mmt_expect_no_error(&rec, "reallocating a guarded context block");
-    chk_expect_stats(ctx, mm_stats_total(ctx), mmt_stats(0, 300000, 0, 1, 1),
-                     "the context should be empty");
+    mmt_expect_stats_of(ctx, mm_stats_total(ctx), mmt_stats(0, 300000, 0, 1, 1),
+                        "the context should be empty");
     mm_context_destroy(ctx);
 }
 
@@ -1072,19 +1033,19 @@ Test(check, reset_of_a_context_with_guarded_and_poisoned_blocks_frees_them_all)
             cr_assert_not_null(p, "a %zu-byte block should be allocated", chk_sizes[i]);
             if (i % 2) mm_free(p);
         }
-        chk_expect_stats(ctx, mm_context_epoch_stats(ctx), mmt_stats(live, peak, 4, 8, 4),
-                         "round %d: the four even-indexed blocks should be live", round);
+        mmt_expect_stats_of(ctx, mm_context_epoch_stats(ctx), mmt_stats(live, peak, 4, 8, 4),
+                            "round %d: the four even-indexed blocks should be live", round);
         cr_expect_eq(mm_check(ctx), 0, "round %d: the blocks are intact before the reset", round);
         mm_context_reset(ctx);
         uint64_t calls = (uint64_t)(round + 1) * CHK_NSIZES;
-        chk_expect_stats(ctx, mm_stats_total(NULL),
-                         mmt_stats(base.bytes,
+        mmt_expect_stats_of(ctx, mm_stats_total(NULL),
+                            mmt_stats(base.bytes,
                                    base.peak_bytes > base.bytes + peak ? base.peak_bytes
                                                                        : base.bytes + peak,
                                    base.blocks, base.allocs + calls, base.frees + calls),
-                         "round %d: reset should free every block of the context", round);
-        chk_expect_stats(ctx, mm_stats_total(ctx), mmt_stats(0, peak, 0, calls, calls),
-                         "round %d: the context should be empty after the reset", round);
+                            "round %d: reset should free every block of the context", round);
+        mmt_expect_stats_of(ctx, mm_stats_total(ctx), mmt_stats(0, peak, 0, calls, calls),
+                            "round %d: the context should be empty after the reset", round);
         mm_site_stats s;
         cr_assert_eq(mm_sites(&s, 1), 1, "one site should be known");
         cr_expect_eq(s.blocks, 0, "round %d: reset should take the blocks off their site", round);

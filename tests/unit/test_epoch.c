@@ -22,93 +22,11 @@
  * Helpers
  * ====================================================================== */
 
-static int ep_dumped; /* the report is printed once per test process */
-
-/* Prints mm_report of ctx (NULL: the process) at the first failed check. */
-static void ep_dump(const mm_context *ctx)
-{
-    if (ep_dumped) return;
-    ep_dumped = 1;
-    fprintf(stderr, "---- mm_report of %s at the first failure ----\n",
-            ctx != NULL ? mm_context_name(ctx) : "the process");
-    mm_report(stderr, ctx, MM_REPORT_TEXT);
-    fprintf(stderr, "----------------------------------------------\n");
-}
-
-/* Expects got == want for one integer figure; the printf-style message
- * names the figure, the failure adds the expected and the actual value. */
-#define ep_expect_eq(ctx, got, want, ...)                                           \
-    do {                                                                            \
-        uintmax_t ep_got_ = (uintmax_t)(got), ep_want_ = (uintmax_t)(want);         \
-        if (ep_got_ != ep_want_) {                                                  \
-            char ep_what_[256];                                                     \
-            snprintf(ep_what_, sizeof ep_what_, __VA_ARGS__);                       \
-            ep_dump(ctx);                                                           \
-            cr_expect_fail("%s should be %ju, got %ju", ep_what_, ep_want_, ep_got_); \
-        }                                                                           \
-    } while (0)
-
-/* The same, fatal: for loops over many epochs, to stop at the first error. */
-#define ep_assert_eq(ctx, got, want, ...)                                           \
-    do {                                                                            \
-        uintmax_t ep_got_ = (uintmax_t)(got), ep_want_ = (uintmax_t)(want);         \
-        if (ep_got_ != ep_want_) {                                                  \
-            char ep_what_[256];                                                     \
-            snprintf(ep_what_, sizeof ep_what_, __VA_ARGS__);                       \
-            ep_dump(ctx);                                                           \
-            cr_assert_fail("%s should be %ju, got %ju", ep_what_, ep_want_, ep_got_); \
-        }                                                                           \
-    } while (0)
-
-#define ep_expect_stats(ctx, got, want, ...)                              \
-    do {                                                                  \
-        char ep_why_[512];                                                \
-        if (mmt_stats_differ((got), (want), ep_why_, sizeof ep_why_)) {   \
-            char ep_what_[256];                                           \
-            snprintf(ep_what_, sizeof ep_what_, __VA_ARGS__);             \
-            ep_dump(ctx);                                                 \
-            cr_expect_fail("%s: %s", ep_what_, ep_why_);                  \
-        }                                                                 \
-    } while (0)
-
-static uint64_t ep_rand(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static mm_category ep_cooling(void)
-{
-    mm_category c = mm_category_register("Cooling", "Physics");
-    cr_assert_neq(c, MM_CAT_INVALID, "registering \"Cooling\" should give a category id");
-    return c;
-}
-
 static void *ep_alloc(mm_context *ctx, size_t size, mm_category c)
 {
     void *p = mm_context_malloc(ctx, size, c);
     cr_assert_not_null(p, "allocating %zu bytes in category %d should succeed", size, c);
     return p;
-}
-
-/* The whole of f, read from its start, into a string from the system malloc
- * (the caller frees it). f is left positioned at its end for more writes. */
-static char *ep_read_all(FILE *f)
-{
-    cr_assert_eq(fflush(f), 0, "the log file should flush");
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0, "the log file should seek to its end");
-    long len = ftell(f);
-    cr_assert_geq(len, 0, "the log file should have a length");
-    char *text = malloc((size_t)len + 1);
-    cr_assert_not_null(text, "the system malloc should hold the %ld-byte log", len);
-    rewind(f);
-    size_t got = fread(text, 1, (size_t)len, f);
-    cr_assert_eq(got, (size_t)len, "the whole %ld-byte log should read back", len);
-    text[len] = '\0';
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0, "the log file should seek back to its end");
-    return text;
 }
 
 /* Length of the common prefix of a and b, to point at the first difference. */
@@ -127,6 +45,23 @@ static size_t ep_common_prefix(const char *a, const char *b)
                            "difference at byte %zu", (what), (want), (got), ep_at_);       \
         }                                                                                  \
     } while (0)
+
+/* A temporary file that receives ctx's epoch log in fmt from now on. */
+static FILE *ep_start_log(mm_context *ctx, mm_epoch_log_format fmt)
+{
+    FILE *log = tmpfile();
+    cr_assert_not_null(log, "tmpfile() should give a file for the epoch log");
+    mm_context_set_epoch_log(ctx, log, fmt);
+    return log;
+}
+
+/* Expects the whole epoch log written so far to be exactly want. */
+static void ep_expect_log(FILE *log, const char *want, const char *what)
+{
+    char *got = mmt_read_stream(log, "the log file");
+    ep_expect_text(got, want, what);
+    free(got);
+}
 
 /* Appends printf-style text to a growing buffer from the system malloc. */
 typedef struct {
@@ -163,46 +98,43 @@ static void ep_buf_add(ep_buf *b, const char *fmt, ...)
 
 Test(epoch, a_new_context_has_no_closed_epochs)
 {
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
+    mm_context *f = mmt_context("forest", NULL);
     mm_epoch_summary s = mm_context_epochs(f);
-    ep_expect_eq(f, s.count, 0, "epochs closed by a new context");
-    ep_expect_eq(f, s.min_peak, 0, "min_peak with no closed epoch");
-    ep_expect_eq(f, s.max_peak, 0, "max_peak with no closed epoch");
+    mmt_expect_figure(f, s.count, 0, "epochs closed by a new context");
+    mmt_expect_figure(f, s.min_peak, 0, "min_peak with no closed epoch");
+    mmt_expect_figure(f, s.max_peak, 0, "max_peak with no closed epoch");
     cr_expect(s.mean_peak == 0.0, "mean_peak with no closed epoch should be 0, got %f", s.mean_peak);
     mm_epoch_info info;
     cr_expect_eq(mm_context_top_epoch(f, 0, &info), 0, "there should be no top epoch yet");
-    ep_expect_eq(f, mm_context_top_epoch_category(f, 0, MM_CAT_HALOS), 0,
-                 "the Halos peak of a missing top epoch");
+    mmt_expect_figure(f, mm_context_top_epoch_category(f, 0, MM_CAT_HALOS), 0,
+                      "the Halos peak of a missing top epoch");
     cr_expect_str_eq(mm_context_label(f), "", "a new context's label should be empty");
     mm_context_destroy(f);
 }
 
 Test(epoch, each_reset_closes_one_epoch_with_its_subtree_peak)
 {
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
+    mm_context *f = mmt_context("forest", NULL);
     /* Epoch 0: peak 700 reached with a child's block. */
-    mm_context *g = mm_context_create("scratch", f);
-    cr_assert_not_null(g, "creating the child should succeed");
+    mm_context *g = mmt_context("scratch", f);
     void *a = ep_alloc(f, 300, MM_CAT_HALOS);
     ep_alloc(g, 400, MM_CAT_TREES);
     mm_free(a);
     ep_alloc(f, 100, MM_CAT_HALOS);
     mm_context_reset(f);
     mm_epoch_summary s = mm_context_epochs(f);
-    ep_expect_eq(f, s.count, 1, "epochs after one reset");
-    ep_expect_eq(f, s.min_peak, 700, "min_peak after the first epoch (300 + the child's 400)");
-    ep_expect_eq(f, s.max_peak, 700, "max_peak after the first epoch");
+    mmt_expect_figure(f, s.count, 1, "epochs after one reset");
+    mmt_expect_figure(f, s.min_peak, 700, "min_peak after the first epoch (300 + the child's 400)");
+    mmt_expect_figure(f, s.max_peak, 700, "max_peak after the first epoch");
 
     /* Epoch 1: peak 50. Epoch 2: empty, peak 0. */
     ep_alloc(f, 50, MM_CAT_HALOS);
     mm_context_reset(f);
     mm_context_reset(f);
     s = mm_context_epochs(f);
-    ep_expect_eq(f, s.count, 3, "epochs after three resets");
-    ep_expect_eq(f, s.min_peak, 0, "min_peak with an empty epoch");
-    ep_expect_eq(f, s.max_peak, 700, "max_peak over the three epochs");
+    mmt_expect_figure(f, s.count, 3, "epochs after three resets");
+    mmt_expect_figure(f, s.min_peak, 0, "min_peak with an empty epoch");
+    mmt_expect_figure(f, s.max_peak, 700, "max_peak over the three epochs");
     cr_expect(s.mean_peak > 249.999 && s.mean_peak < 250.001,
               "mean_peak of 700, 50 and 0 should be 250, got %f", s.mean_peak);
     mm_context_destroy(f);
@@ -210,32 +142,29 @@ Test(epoch, each_reset_closes_one_epoch_with_its_subtree_peak)
 
 Test(epoch, epoch_stats_count_only_the_current_epoch)
 {
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
+    mm_context *f = mmt_context("forest", NULL);
     void *a = ep_alloc(f, 100, MM_CAT_HALOS);
     ep_alloc(f, 200, MM_CAT_HALOS);
     mm_free(a);
-    ep_expect_stats(f, mm_context_epoch_stats(f), mmt_stats(200, 300, 1, 2, 1),
-                    "the first epoch's figures");
+    mmt_expect_stats_of(f, mm_context_epoch_stats(f), mmt_stats(200, 300, 1, 2, 1),
+                        "the first epoch's figures");
     mm_context_reset(f);
-    ep_expect_stats(f, mm_context_epoch_stats(f), mmt_stats(0, 0, 0, 0, 0),
-                    "a fresh epoch should start at zero");
-    mm_context *g = mm_context_create("scratch", f);
-    cr_assert_not_null(g, "creating the child should succeed");
+    mmt_expect_stats_of(f, mm_context_epoch_stats(f), mmt_stats(0, 0, 0, 0, 0),
+                        "a fresh epoch should start at zero");
+    mm_context *g = mmt_context("scratch", f);
     void *b = ep_alloc(g, 40, MM_CAT_TREES);
     ep_alloc(f, 10, MM_CAT_HALOS);
     mm_free(b);
-    ep_expect_stats(f, mm_context_epoch_stats(f), mmt_stats(10, 50, 1, 2, 1),
-                    "the second epoch should count its own allocations, the child's included");
-    ep_expect_stats(f, mm_stats_total(f), mmt_stats(10, 300, 1, 4, 3),
-                    "the totals should still count both epochs");
+    mmt_expect_stats_of(f, mm_context_epoch_stats(f), mmt_stats(10, 50, 1, 2, 1),
+                        "the second epoch should count its own allocations, the child's included");
+    mmt_expect_stats_of(f, mm_stats_total(f), mmt_stats(10, 300, 1, 4, 3),
+                        "the totals should still count both epochs");
     mm_context_destroy(f);
 }
 
 Test(epoch, the_label_is_copied_truncated_and_cleared_by_reset)
 {
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
+    mm_context *f = mmt_context("forest", NULL);
     char label[128];
     snprintf(label, sizeof label, "%s", "Forest 17");
     mm_context_set_label(f, label);
@@ -248,15 +177,15 @@ Test(epoch, the_label_is_copied_truncated_and_cleared_by_reset)
     memset(label, 'x', 100);
     label[100] = '\0';
     mm_context_set_label(f, label);
-    ep_expect_eq(f, strlen(mm_context_label(f)), MM_NAME_MAX,
-                 "the length of a 100-byte label truncated to MM_NAME_MAX");
+    mmt_expect_figure(f, strlen(mm_context_label(f)), MM_NAME_MAX,
+                      "the length of a 100-byte label truncated to MM_NAME_MAX");
     ep_alloc(f, 20, MM_CAT_HALOS);
     mm_context_reset(f);
 
     mm_epoch_info info;
     cr_assert(mm_context_top_epoch(f, 0, &info), "the largest epoch should be kept");
-    ep_expect_eq(f, info.index, 1, "the index of the largest epoch");
-    ep_expect_eq(f, strlen(info.label), MM_NAME_MAX, "the length of its kept label");
+    mmt_expect_figure(f, info.index, 1, "the index of the largest epoch");
+    mmt_expect_figure(f, strlen(info.label), MM_NAME_MAX, "the length of its kept label");
     cr_assert(mm_context_top_epoch(f, 1, &info), "the second epoch should be kept");
     cr_expect_str_eq(info.label, "Forest 17", "the first epoch should keep its label");
     mm_context_destroy(f);
@@ -294,21 +223,23 @@ static void ep_check_top(const mm_context *ctx, ep_ref *cand, size_t n, size_t k
         mm_epoch_info info;
         memset(&info, 0, sizeof info);
         int ok = mm_context_top_epoch(ctx, r, &info);
-        if (!ok) ep_dump(ctx);
+        if (!ok) mmt_dump_report_once(ctx);
         cr_assert(ok, "%s: rank %zu of %zu kept epochs should exist", phase, r, kept);
-        ep_assert_eq(ctx, info.index, cand[r].index, "%s: the index of rank %zu", phase, r);
-        ep_assert_eq(ctx, info.peak_bytes, cand[r].peak, "%s: the peak of rank %zu (epoch %ju)",
-                     phase, r, (uintmax_t)cand[r].index);
+        mmt_assert_figure(ctx, info.index, cand[r].index, "%s: the index of rank %zu", phase, r);
+        mmt_assert_figure(ctx, info.peak_bytes, cand[r].peak,
+                          "%s: the peak of rank %zu (epoch %ju)",
+                          phase, r, (uintmax_t)cand[r].index);
         cr_assert_not_null(info.label, "%s: rank %zu should have a label string", phase, r);
         cr_assert_str_eq(info.label, cand[r].label, "%s: rank %zu (epoch %ju) should be labelled "
                          "\"%s\"", phase, r, (uintmax_t)cand[r].index, cand[r].label);
         for (int c = 0; c < EP_NCAT; c++) {
-            ep_assert_eq(ctx, mm_context_top_epoch_category(ctx, r, cats[c]), cand[r].cat_peak[c],
-                         "%s: the %s peak of rank %zu (epoch %ju)", phase,
-                         mm_category_name(cats[c]), r, (uintmax_t)cand[r].index);
+            mmt_assert_figure(ctx, mm_context_top_epoch_category(ctx, r, cats[c]),
+                              cand[r].cat_peak[c],
+                              "%s: the %s peak of rank %zu (epoch %ju)", phase,
+                              mm_category_name(cats[c]), r, (uintmax_t)cand[r].index);
         }
-        ep_assert_eq(ctx, mm_context_top_epoch_category(ctx, r, MM_CAT_IO), 0,
-                     "%s: the peak of the unused IO category at rank %zu", phase, r);
+        mmt_assert_figure(ctx, mm_context_top_epoch_category(ctx, r, MM_CAT_IO), 0,
+                          "%s: the peak of the unused IO category at rank %zu", phase, r);
     }
     mm_epoch_info info;
     cr_assert_eq(mm_context_top_epoch(ctx, kept, &info), 0,
@@ -327,9 +258,9 @@ static void ep_check_summary(const mm_context *ctx, const ep_ref *refs, size_t n
     }
     double mean = n ? sum / (double)n : 0.0;
     mm_epoch_summary s = mm_context_epochs(ctx);
-    ep_assert_eq(ctx, s.count, n, "%s: the number of closed epochs", phase);
-    ep_assert_eq(ctx, s.min_peak, lo, "%s: min_peak", phase);
-    ep_assert_eq(ctx, s.max_peak, hi, "%s: max_peak", phase);
+    mmt_assert_figure(ctx, s.count, n, "%s: the number of closed epochs", phase);
+    mmt_assert_figure(ctx, s.min_peak, lo, "%s: min_peak", phase);
+    mmt_assert_figure(ctx, s.max_peak, hi, "%s: max_peak", phase);
     double diff = s.mean_peak - mean;
     if (diff < 0) diff = -diff;
     cr_assert(diff <= 1e-9 * mean + 1e-9, "%s: mean_peak should be %.6f, got %.6f", phase, mean,
@@ -338,10 +269,9 @@ static void ep_check_summary(const mm_context *ctx, const ep_ref *refs, size_t n
 
 Test(epoch, equal_peaks_rank_the_earlier_epoch_first)
 {
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
-    ep_expect_eq(f, mm_context_set_top_epochs(f, 4), MM_DEFAULT_TOP_EPOCHS,
-                 "the old K returned by the first mm_context_set_top_epochs");
+    mm_context *f = mmt_context("forest", NULL);
+    mmt_expect_figure(f, mm_context_set_top_epochs(f, 4), MM_DEFAULT_TOP_EPOCHS,
+                      "the old K returned by the first mm_context_set_top_epochs");
     const size_t peaks[] = {100, 200, 200, 50, 100, 200, 100};
     ep_ref refs[7];
     const mm_category cats[EP_NCAT] = {MM_CAT_HALOS, MM_CAT_TREES, MM_CAT_UTILITY};
@@ -362,14 +292,13 @@ Test(epoch, equal_peaks_rank_the_earlier_epoch_first)
     ep_check_top(f, refs, 7, 4, cats, "four kept out of seven with ties");
     mm_epoch_info info;
     cr_assert(mm_context_top_epoch(f, 3, &info), "rank 3 should exist");
-    ep_expect_eq(f, info.index, 0, "with K = 4 the fourth-ranked epoch (the first 100)");
+    mmt_expect_figure(f, info.index, 0, "with K = 4 the fourth-ranked epoch (the first 100)");
     mm_context_destroy(f);
 }
 
 Test(epoch, changing_K_keeps_the_largest_epochs)
 {
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
+    mm_context *f = mmt_context("forest", NULL);
     const mm_category cats[EP_NCAT] = {MM_CAT_HALOS, MM_CAT_TREES, MM_CAT_UTILITY};
     ep_ref refs[40];
     /* Peaks 1000 + (e * 37) % 40 * 10: all distinct, in scrambled order. */
@@ -388,25 +317,27 @@ Test(epoch, changing_K_keeps_the_largest_epochs)
     memcpy(cand, refs, sizeof refs);
     ep_check_top(f, cand, 40, MM_DEFAULT_TOP_EPOCHS, cats, "default K");
 
-    ep_expect_eq(f, mm_context_set_top_epochs(f, 3), MM_DEFAULT_TOP_EPOCHS,
-                 "the old K returned when lowering K to 3");
+    mmt_expect_figure(f, mm_context_set_top_epochs(f, 3), MM_DEFAULT_TOP_EPOCHS,
+                      "the old K returned when lowering K to 3");
     memcpy(cand, refs, sizeof refs);
     ep_check_top(f, cand, 40, 3, cats, "K lowered to 3");
 
-    ep_expect_eq(f, mm_context_set_top_epochs(f, 0), 3, "the old K returned when turning top-K off");
+    mmt_expect_figure(f, mm_context_set_top_epochs(f, 0), 3,
+                      "the old K returned when turning top-K off");
     mm_epoch_info info;
     cr_expect_eq(mm_context_top_epoch(f, 0, &info), 0, "with K = 0 no epoch should be kept");
-    ep_expect_eq(f, mm_context_set_top_epochs(f, 5), 0, "the old K returned when turning it back on");
+    mmt_expect_figure(f, mm_context_set_top_epochs(f, 5), 0,
+                      "the old K returned when turning it back on");
     ep_alloc(f, 777, MM_CAT_HALOS);
     mm_context_reset(f);
     cr_assert(mm_context_top_epoch(f, 0, &info), "the epoch closed after K = 5 should be kept");
-    ep_expect_eq(f, info.index, 40, "the only epoch kept after K went 0 then 5");
-    ep_expect_eq(f, info.peak_bytes, 777, "its peak");
+    mmt_expect_figure(f, info.index, 40, "the only epoch kept after K went 0 then 5");
+    mmt_expect_figure(f, info.peak_bytes, 777, "its peak");
     cr_expect_eq(mm_context_top_epoch(f, 1, &info), 0, "only one epoch should be kept");
     mm_epoch_summary s = mm_context_epochs(f);
-    ep_expect_eq(f, s.count, 41, "the summary should count every epoch whatever K was");
-    ep_expect_eq(f, s.min_peak, 777, "min_peak over all 41 epochs");
-    ep_expect_eq(f, s.max_peak, 1390, "max_peak over all 41 epochs");
+    mmt_expect_figure(f, s.count, 41, "the summary should count every epoch whatever K was");
+    mmt_expect_figure(f, s.min_peak, 777, "min_peak over all 41 epochs");
+    mmt_expect_figure(f, s.max_peak, 1390, "max_peak over all 41 epochs");
     mm_context_destroy(f);
 }
 
@@ -447,7 +378,7 @@ static void ep_model_remove(ep_model *m, size_t i)
 
 static size_t ep_random_size(uint64_t *rng)
 {
-    uint64_t r = ep_rand(rng);
+    uint64_t r = mmt_rand(rng);
     if (r % 10 == 0) return 65537 + (size_t)(r % 60000); /* a large block */
     if (r % 13 == 0) return 0;
     return (size_t)(r % 8000);
@@ -459,7 +390,7 @@ static void ep_random_epoch(ep_model *m, uint64_t *rng, const mm_category *cats,
 {
     memset(ref, 0, sizeof *ref);
     ref->index = index;
-    uint64_t r = ep_rand(rng);
+    uint64_t r = mmt_rand(rng);
     int label_kind = (int)(r % 10);
     if (label_kind == 2) mm_context_set_label(m->ctx, "provisional");
     if (label_kind >= 2) snprintf(ref->label, sizeof ref->label, "Forest %ju", (uintmax_t)index);
@@ -468,22 +399,22 @@ static void ep_random_epoch(ep_model *m, uint64_t *rng, const mm_category *cats,
         /* A fixed epoch: one large block of one of three sizes, so that equal
          * peaks meet in the top ranks. */
         static const size_t fixed[] = {150000, 180000, 200000};
-        size_t size = fixed[ep_rand(rng) % 3];
-        int c = (int)(ep_rand(rng) % EP_NCAT);
+        size_t size = fixed[mmt_rand(rng) % 3];
+        int c = (int)(mmt_rand(rng) % EP_NCAT);
         void *p = mm_context_malloc(m->ctx, size, cats[c]);
         cr_assert_not_null(p, "seed %ju, epoch %ju: a fixed %zu-byte block should be allocated",
                            (uintmax_t)seed, (uintmax_t)index, size);
         m->peak = size;
         m->cat_peak[c] = size;
-        if (ep_rand(rng) % 2) mm_free(p);
+        if (mmt_rand(rng) % 2) mm_free(p);
     } else {
-        int nops = 1 + (int)(ep_rand(rng) % 30);
+        int nops = 1 + (int)(mmt_rand(rng) % 30);
         for (int op = 0; op < nops; op++) {
-            uint64_t k = ep_rand(rng) % 100;
+            uint64_t k = mmt_rand(rng) % 100;
             if ((k < 55 || m->n == 0) && m->n < EP_MAX_LIVE) {
-                int c = (int)(ep_rand(rng) % EP_NCAT);
+                int c = (int)(mmt_rand(rng) % EP_NCAT);
                 size_t size = ep_random_size(rng);
-                int child = m->child != NULL && ep_rand(rng) % 3 == 0;
+                int child = m->child != NULL && mmt_rand(rng) % 3 == 0;
                 void *p = mm_context_malloc(child ? m->child : m->ctx, size, cats[c]);
                 cr_assert_not_null(p, "seed %ju, epoch %ju: allocating %zu bytes should succeed",
                                    (uintmax_t)seed, (uintmax_t)index, size);
@@ -495,11 +426,11 @@ static void ep_random_epoch(ep_model *m, uint64_t *rng, const mm_category *cats,
                 m->bytes += size;
                 m->cat_bytes[c] += size;
             } else if (k < 80) {
-                size_t i = (size_t)(ep_rand(rng) % m->n);
+                size_t i = (size_t)(mmt_rand(rng) % m->n);
                 mm_free(m->p[i]);
                 ep_model_remove(m, i);
             } else if (k < 90) {
-                size_t i = (size_t)(ep_rand(rng) % m->n);
+                size_t i = (size_t)(mmt_rand(rng) % m->n);
                 size_t size = ep_random_size(rng);
                 void *q = mm_realloc(m->p[i], size);
                 cr_assert_not_null(q, "seed %ju, epoch %ju: realloc to %zu bytes should succeed",
@@ -525,13 +456,14 @@ static void ep_random_epoch(ep_model *m, uint64_t *rng, const mm_category *cats,
     if (label_kind >= 2) mm_context_set_label(m->ctx, ref->label);
 
     mm_stats es = mm_context_epoch_stats(m->ctx);
-    ep_assert_eq(m->ctx, es.peak_bytes, m->peak, "seed %ju, epoch %ju: the epoch peak before the "
-                 "reset", (uintmax_t)seed, (uintmax_t)index);
+    mmt_assert_figure(m->ctx, es.peak_bytes, m->peak,
+                      "seed %ju, epoch %ju: the epoch peak before the "
+                      "reset", (uintmax_t)seed, (uintmax_t)index);
     if (r / 10 % 5 != 0) {
-        ep_assert_eq(m->ctx, es.bytes, m->bytes, "seed %ju, epoch %ju: the epoch's live bytes",
-                     (uintmax_t)seed, (uintmax_t)index);
-        ep_assert_eq(m->ctx, es.blocks, m->n, "seed %ju, epoch %ju: the epoch's live blocks",
-                     (uintmax_t)seed, (uintmax_t)index);
+        mmt_assert_figure(m->ctx, es.bytes, m->bytes, "seed %ju, epoch %ju: the epoch's live bytes",
+                          (uintmax_t)seed, (uintmax_t)index);
+        mmt_assert_figure(m->ctx, es.blocks, m->n, "seed %ju, epoch %ju: the epoch's live blocks",
+                          (uintmax_t)seed, (uintmax_t)index);
     }
     mm_context_reset(m->ctx);
     ref->peak = m->peak;
@@ -569,7 +501,7 @@ Test(epoch, epoch_statistics_match_a_reference_over_random_epochs, .timeout = 30
     uint64_t seed = ep_seed();
     uint64_t rng = seed;
     /* Category ids in increasing order, as the log lists them. */
-    const mm_category cats[EP_NCAT] = {MM_CAT_HALOS, MM_CAT_TREES, ep_cooling()};
+    const mm_category cats[EP_NCAT] = {MM_CAT_HALOS, MM_CAT_TREES, mmt_cooling()};
     static ep_ref refs[EP_PHASE1 + EP_PHASE2];
     static ep_ref cand[EP_PHASE1 + EP_PHASE2];
     char phase[96];
@@ -577,11 +509,8 @@ Test(epoch, epoch_statistics_match_a_reference_over_random_epochs, .timeout = 30
 
     ep_model m;
     memset(&m, 0, sizeof m);
-    m.ctx = mm_context_create("forest", NULL);
-    cr_assert_not_null(m.ctx, "mm_context_create should return a context");
-    FILE *log = tmpfile();
-    cr_assert_not_null(log, "tmpfile() should give a file for the epoch log");
-    mm_context_set_epoch_log(m.ctx, log, MM_EPOCH_LOG_CSV);
+    m.ctx = mmt_context("forest", NULL);
+    FILE *log = ep_start_log(m.ctx, MM_EPOCH_LOG_CSV);
 
     /* Phase 1: default K. */
     for (size_t e = 0; e < EP_PHASE1; e++) ep_random_epoch(&m, &rng, cats, e, &refs[e], seed);
@@ -592,15 +521,16 @@ Test(epoch, epoch_statistics_match_a_reference_over_random_epochs, .timeout = 30
     ep_check_top(m.ctx, cand, EP_PHASE1, MM_DEFAULT_TOP_EPOCHS, cats, phase);
 
     /* Phase 2: K lowered to 3 keeps the three largest. */
-    ep_expect_eq(m.ctx, mm_context_set_top_epochs(m.ctx, 3), MM_DEFAULT_TOP_EPOCHS,
-                 "the old K returned when lowering K to 3");
+    mmt_expect_figure(m.ctx, mm_context_set_top_epochs(m.ctx, 3), MM_DEFAULT_TOP_EPOCHS,
+                      "the old K returned when lowering K to 3");
     snprintf(phase, sizeof phase, "seed %ju, after lowering K to 3", (uintmax_t)seed);
     memcpy(cand, refs, sizeof refs[0] * EP_PHASE1);
     ep_check_top(m.ctx, cand, EP_PHASE1, 3, cats, phase);
 
     /* Phase 3: K raised to 25; the candidates are the three kept epochs and
      * every epoch closed from now on. */
-    ep_expect_eq(m.ctx, mm_context_set_top_epochs(m.ctx, 25), 3, "the old K returned when raising K to 25");
+    mmt_expect_figure(m.ctx, mm_context_set_top_epochs(m.ctx, 25), 3,
+                      "the old K returned when raising K to 25");
     for (size_t e = EP_PHASE1; e < EP_PHASE1 + EP_PHASE2; e++) {
         ep_random_epoch(&m, &rng, cats, e, &refs[e], seed);
     }
@@ -616,20 +546,20 @@ Test(epoch, epoch_statistics_match_a_reference_over_random_epochs, .timeout = 30
     ep_buf want = {0};
     ep_buf_add(&want, "epoch,label,peak_bytes,category_peaks\n");
     for (size_t e = 0; e < EP_PHASE1 + EP_PHASE2; e++) ep_csv_line(&want, &refs[e], cats);
-    char *got = ep_read_all(log);
     snprintf(phase, sizeof phase, "seed %ju: the CSV epoch log", (uintmax_t)seed);
-    ep_expect_text(got, want.text, phase);
-    free(got);
+    ep_expect_log(log, want.text, phase);
     free(want.text);
     mm_context_set_epoch_log(m.ctx, NULL, MM_EPOCH_LOG_CSV);
     fclose(log);
 
     mm_context_destroy(m.ctx);
     mm_stats now = mm_stats_total(NULL);
-    ep_expect_eq(NULL, now.bytes, base.bytes, "seed %ju: process bytes after destroy", (uintmax_t)seed);
-    ep_expect_eq(NULL, now.blocks, base.blocks, "seed %ju: process blocks after destroy", (uintmax_t)seed);
-    ep_expect_eq(NULL, now.allocs - base.allocs, now.frees - base.frees,
-                 "seed %ju: process frees since the start (every alloc freed)", (uintmax_t)seed);
+    mmt_expect_figure(NULL, now.bytes, base.bytes, "seed %ju: process bytes after destroy",
+                      (uintmax_t)seed);
+    mmt_expect_figure(NULL, now.blocks, base.blocks, "seed %ju: process blocks after destroy",
+                      (uintmax_t)seed);
+    mmt_expect_figure(NULL, now.allocs - base.allocs, now.frees - base.frees,
+                      "seed %ju: process frees since the start (every alloc freed)", (uintmax_t)seed);
 }
 
 /* ========================================================================
@@ -666,8 +596,7 @@ static void ep_log_scenario(mm_context *f, mm_category cooling)
     mm_context_reset(f);
 
     mm_context_set_label(f, "Forest 6");
-    mm_context *g = mm_context_create("scratch", f);
-    cr_assert_not_null(g, "creating the child should succeed");
+    mm_context *g = mmt_context("scratch", f);
     ep_alloc(g, 1000, MM_CAT_TREES);
     ep_alloc(f, 1, MM_CAT_HALOS);
     mm_context_reset(f);
@@ -675,17 +604,12 @@ static void ep_log_scenario(mm_context *f, mm_category cooling)
 
 Test(epoch, the_csv_epoch_log_is_exact)
 {
-    mm_category cooling = ep_cooling();
+    mm_category cooling = mmt_cooling();
     const char *h = mm_category_name(MM_CAT_HALOS), *t = mm_category_name(MM_CAT_TREES);
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
-    FILE *log = tmpfile();
-    cr_assert_not_null(log, "tmpfile() should give a file for the epoch log");
-    mm_context_set_epoch_log(f, log, MM_EPOCH_LOG_CSV);
-    char *got = ep_read_all(log);
-    ep_expect_text(got, "epoch,label,peak_bytes,category_peaks\n",
-                   "the CSV log right after mm_context_set_epoch_log (the header)");
-    free(got);
+    mm_context *f = mmt_context("forest", NULL);
+    FILE *log = ep_start_log(f, MM_EPOCH_LOG_CSV);
+    ep_expect_log(log, "epoch,label,peak_bytes,category_peaks\n",
+                  "the CSV log right after mm_context_set_epoch_log (the header)");
 
     ep_log_scenario(f, cooling);
     ep_buf want = {0};
@@ -697,9 +621,7 @@ Test(epoch, the_csv_epoch_log_is_exact)
     ep_buf_add(&want, "4,,0,\n");
     ep_buf_add(&want, "5,C:\\dir,300,%s=300;Cooling=200\n", h);
     ep_buf_add(&want, "6,Forest 6,1001,%s=1;%s=1000\n", h, t);
-    got = ep_read_all(log);
-    ep_expect_text(got, want.text, "the CSV log after seven epochs");
-    free(got);
+    ep_expect_log(log, want.text, "the CSV log after seven epochs");
     free(want.text);
     mm_context_set_epoch_log(f, NULL, MM_EPOCH_LOG_CSV);
     mm_context_destroy(f);
@@ -708,16 +630,11 @@ Test(epoch, the_csv_epoch_log_is_exact)
 
 Test(epoch, the_jsonl_epoch_log_is_exact)
 {
-    mm_category cooling = ep_cooling();
+    mm_category cooling = mmt_cooling();
     const char *h = mm_category_name(MM_CAT_HALOS), *t = mm_category_name(MM_CAT_TREES);
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
-    FILE *log = tmpfile();
-    cr_assert_not_null(log, "tmpfile() should give a file for the epoch log");
-    mm_context_set_epoch_log(f, log, MM_EPOCH_LOG_JSONL);
-    char *got = ep_read_all(log);
-    ep_expect_text(got, "", "the JSONL log right after mm_context_set_epoch_log (no header)");
-    free(got);
+    mm_context *f = mmt_context("forest", NULL);
+    FILE *log = ep_start_log(f, MM_EPOCH_LOG_JSONL);
+    ep_expect_log(log, "", "the JSONL log right after mm_context_set_epoch_log (no header)");
 
     ep_log_scenario(f, cooling);
     ep_buf want = {0};
@@ -734,7 +651,7 @@ Test(epoch, the_jsonl_epoch_log_is_exact)
                "\"category_peaks\":{\"%s\":300,\"Cooling\":200}}\n", h);
     ep_buf_add(&want, "{\"epoch\":6,\"label\":\"Forest 6\",\"peak_bytes\":1001,"
                "\"category_peaks\":{\"%s\":1,\"%s\":1000}}\n", h, t);
-    got = ep_read_all(log);
+    char *got = mmt_read_stream(log, "the log file");
     ep_expect_text(got, want.text, "the JSONL log after seven epochs");
 
     /* Every line is strict JSON with the decoded label and the peak. */
@@ -773,13 +690,10 @@ Test(epoch, the_jsonl_epoch_log_is_exact)
 Test(epoch, the_log_starts_at_the_next_closed_epoch_and_NULL_stops_it)
 {
     const char *h = mm_category_name(MM_CAT_HALOS);
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
+    mm_context *f = mmt_context("forest", NULL);
     ep_alloc(f, 3, MM_CAT_HALOS);
     mm_context_reset(f); /* epoch 0, before the log */
-    FILE *log = tmpfile();
-    cr_assert_not_null(log, "tmpfile() should give a file for the epoch log");
-    mm_context_set_epoch_log(f, log, MM_EPOCH_LOG_CSV);
+    FILE *log = ep_start_log(f, MM_EPOCH_LOG_CSV);
     ep_alloc(f, 7, MM_CAT_HALOS);
     mm_context_reset(f); /* epoch 1, logged */
     mm_context_set_epoch_log(f, NULL, MM_EPOCH_LOG_CSV);
@@ -787,9 +701,7 @@ Test(epoch, the_log_starts_at_the_next_closed_epoch_and_NULL_stops_it)
     mm_context_reset(f); /* epoch 2, after the log stopped */
     ep_buf want = {0};
     ep_buf_add(&want, "epoch,label,peak_bytes,category_peaks\n1,,7,%s=7\n", h);
-    char *got = ep_read_all(log);
-    ep_expect_text(got, want.text, "the log of epoch 1 only");
-    free(got);
+    ep_expect_log(log, want.text, "the log of epoch 1 only");
     free(want.text);
     mm_context_destroy(f);
     fclose(log);
@@ -802,25 +714,23 @@ Test(epoch, the_log_starts_at_the_next_closed_epoch_and_NULL_stops_it)
 #define ep_expect_reclaimed(ctx, c, last, bytes_, blocks_, what)                          \
     do {                                                                                  \
         mm_reclaimed ep_r_ = mm_context_reclaimed((ctx), (c), (last));                    \
-        ep_expect_eq((ctx), ep_r_.bytes, (bytes_), "%s: reclaimed %s bytes (%s)", (what), \
-                     mm_category_name(c), (last) ? "last epoch" : "cumulative");          \
-        ep_expect_eq((ctx), ep_r_.blocks, (blocks_), "%s: reclaimed %s blocks (%s)",      \
-                     (what), mm_category_name(c), (last) ? "last epoch" : "cumulative");  \
+        mmt_expect_figure((ctx), ep_r_.bytes, (bytes_), "%s: reclaimed %s bytes (%s)", (what), \
+                          mm_category_name(c), (last) ? "last epoch" : "cumulative");          \
+        mmt_expect_figure((ctx), ep_r_.blocks, (blocks_), "%s: reclaimed %s blocks (%s)",      \
+                          (what), mm_category_name(c), (last) ? "last epoch" : "cumulative");  \
     } while (0)
 
 Test(epoch, reclaimed_figures_count_what_reset_freed_cumulative_and_last_epoch)
 {
-    mm_category cooling = ep_cooling();
-    mm_context *a = mm_context_create("forest", NULL);
-    cr_assert_not_null(a, "mm_context_create should return a context");
+    mm_category cooling = mmt_cooling();
+    mm_context *a = mmt_context("forest", NULL);
     ep_expect_reclaimed(a, MM_CAT_HALOS, 0, 0, 0, "before any reset");
     ep_expect_reclaimed(a, MM_CAT_HALOS, 1, 0, 0, "before any reset");
 
     /* Epoch 0: Halos leaves 100 + 300 + a zero-size block in A and 1000 in
      * its child (a reset reclaims the whole subtree); Cooling is freed
      * explicitly. */
-    mm_context *b = mm_context_create("scratch", a);
-    cr_assert_not_null(b, "creating the child should succeed");
+    mm_context *b = mmt_context("scratch", a);
     ep_alloc(a, 100, MM_CAT_HALOS);
     mm_free(ep_alloc(a, 200, MM_CAT_HALOS));
     ep_alloc(a, 300, MM_CAT_HALOS);
@@ -904,10 +814,9 @@ Test(epoch, the_reclaimed_warning_goes_through_the_log_handler)
 {
     static ep_log_rec rec;
     mm_set_log_handler(ep_log_handler, &rec);
-    mm_category cooling = ep_cooling();
+    mm_category cooling = mmt_cooling();
     const char *h = mm_category_name(MM_CAT_HALOS), *t = mm_category_name(MM_CAT_TREES);
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
+    mm_context *f = mmt_context("forest", NULL);
     cr_expect_eq(mm_context_warn_reclaimed(f, 1), 0, "the warning should be off by default");
     cr_expect_eq(mm_context_warn_reclaimed(f, 1), 1, "turning it on again should return 1");
 
@@ -947,8 +856,7 @@ Test(epoch, the_reclaimed_warning_is_off_by_default)
 {
     static ep_log_rec rec;
     mm_set_log_handler(ep_log_handler, &rec);
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
+    mm_context *f = mmt_context("forest", NULL);
     ep_alloc(f, 10, MM_CAT_HALOS);
     mm_context_reset(f);
     int n = ep_count_warnings(&rec, 0, NULL);
@@ -978,12 +886,11 @@ Test(epoch, memory_stays_bounded_over_100000_epochs, .timeout = 300)
 #ifndef __GLIBC__
     cr_skip_test("mallinfo2() needs glibc");
 #else
-    mm_category cooling = ep_cooling();
+    mm_category cooling = mmt_cooling();
     size_t nepochs = mmt_scaled(100000, 2000);
     size_t checkpoint = 1000;
     mm_stats base = mm_stats_total(NULL);
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
+    mm_context *f = mmt_context("forest", NULL);
     size_t at_checkpoint = 0;
     int failed = 0;
     for (size_t e = 0; e < nepochs; e++) {
@@ -1012,14 +919,14 @@ Test(epoch, memory_stays_bounded_over_100000_epochs, .timeout = 300)
     size_t at_end = ep_heap_in_use();
     cr_expect_not(failed, "every allocation over the %zu epochs should succeed", nepochs);
     mm_epoch_summary s = mm_context_epochs(f);
-    ep_expect_eq(f, s.count, nepochs, "the number of closed epochs");
+    mmt_expect_figure(f, s.count, nepochs, "the number of closed epochs");
     cr_expect(at_end <= at_checkpoint + EP_HEAP_SLACK,
               "system heap use should not grow between epoch %zu (%zu bytes) and epoch %zu "
               "(%zu bytes) beyond %d bytes of slack", checkpoint, at_checkpoint, nepochs, at_end,
               EP_HEAP_SLACK);
     mm_context_destroy(f);
     mm_stats now = mm_stats_total(NULL);
-    ep_expect_eq(NULL, now.bytes, base.bytes, "process bytes after destroy");
-    ep_expect_eq(NULL, now.blocks, base.blocks, "process blocks after destroy");
+    mmt_expect_figure(NULL, now.bytes, base.bytes, "process bytes after destroy");
+    mmt_expect_figure(NULL, now.blocks, base.blocks, "process blocks after destroy");
 #endif
 }

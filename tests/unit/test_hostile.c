@@ -35,14 +35,8 @@ static void hostile_rebase(void) {
 }
 
 #define expect_unchanged(what)                                                                     \
-    do {                                                                                           \
-        char hostile_why_[512];                                                                    \
-        if (mmt_stats_differ(mm_stats_total(NULL), base, hostile_why_, sizeof hostile_why_)) {     \
-            mmt_dump_report();                                                                     \
-            cr_expect_fail("%s: the process statistics should be unchanged: %s", (what),           \
-                           hostile_why_);                                                          \
-        }                                                                                          \
-    } while (0)
+    mmt_expect_stats_of(NULL, mm_stats_total(NULL), base,                                          \
+                        "%s: the process statistics should be unchanged", (what))
 
 /* Runs stmt, then expects exactly one error of kind k and unchanged totals. */
 #define expect_error(stmt, k, what)                                                                \

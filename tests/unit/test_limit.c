@@ -18,43 +18,9 @@
  * Helpers
  * ====================================================================== */
 
-/* A recorder that keeps the whole message: a limit message carries a report,
- * longer than mmt_recorder keeps. One thread at a time. */
-typedef struct {
-    int count;                  /* handler calls since lim_record */
-    mm_error_kind kind;         /* kind of the last error */
-    size_t size;                /* size of the last error */
-    mm_category category;       /* category of the last error */
-    const mm_context *context;  /* context of the last error */
-    char message[64 * 1024];    /* the last message (truncated past 64 KiB) */
-} lim_recorder;
-
-static lim_recorder lim_rec;
-
-static void lim_handler(const mm_error *err, void *user)
-{
-    lim_recorder *r = user;
-    r->count++;
-    r->kind = err->kind;
-    r->size = err->size;
-    r->category = err->category;
-    r->context = err->context;
-    snprintf(r->message, sizeof r->message, "%s", err->message ? err->message : "");
-}
-
-static void lim_record(void)
-{
-    memset(&lim_rec, 0, sizeof lim_rec);
-    lim_rec.category = MM_CAT_INVALID;
-    mm_set_error_handler(lim_handler, &lim_rec);
-}
-
-static void lim_clear(void)
-{
-    lim_rec.count = 0;
-    lim_rec.kind = MM_ERR_NONE;
-    lim_rec.message[0] = '\0';
-}
+/* The shared recorder keeps whole messages (a limit message carries a
+ * report). One thread at a time. */
+static mmt_recorder lim_rec;
 
 /* Captured log lines: warnings counted, the last one kept. */
 typedef struct {
@@ -101,15 +67,8 @@ static void lim_capture_log(void)
                      (what), (int)(cat), (int)lim_rec.category);                                 \
         cr_expect_eq(lim_rec.context, (ctx), "%s: the error context should be %p, got %p",      \
                      (what), (const void *)(ctx), (const void *)lim_rec.context);                \
-        lim_clear();                                                                             \
+        mmt_recorder_clear(&lim_rec);                                                            \
     } while (0)
-
-static mm_category lim_cooling(void)
-{
-    mm_category c = mm_category_register("Cooling", "Physics");
-    cr_assert_neq(c, MM_CAT_INVALID, "registering \"Cooling\" should give a category id");
-    return c;
-}
 
 /* ========================================================================
  * The process limit
@@ -117,7 +76,7 @@ static mm_category lim_cooling(void)
 
 Test(limit, process_limit_refuses_an_allocation_that_would_pass_it)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     cr_expect_eq(mm_limit_set(NULL, MM_CAT_INVALID, 1000), 0, "no process limit should be set "
                  "at start, so mm_limit_set should return 0");
     void *a = mm_malloc(600, MM_CAT_HALOS);
@@ -149,13 +108,12 @@ Test(limit, process_limit_refuses_an_allocation_that_would_pass_it)
 
 Test(limit, process_limit_allows_an_allocation_that_reaches_it_exactly)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_limit_set(NULL, MM_CAT_INVALID, 1000);
     void *a = mm_malloc(600, MM_CAT_HALOS);
     void *b = mm_malloc(400, MM_CAT_TREES);
     cr_expect(a != NULL && b != NULL, "600 + 400 bytes should reach a 1000-byte limit exactly");
-    cr_expect_eq(lim_rec.count, 0, "reaching the limit exactly is no error; got: %s",
-                 lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "reaching the limit exactly is no error");
     mmt_expect_total(1000, 1000, 2, 2, 0, "the process should hold exactly its limit");
     cr_expect_null(mm_malloc(1, MM_CAT_HALOS), "one byte more than the limit should be refused");
     lim_expect_limit_error(1, MM_CAT_HALOS, NULL, "one byte past the process limit");
@@ -166,14 +124,13 @@ Test(limit, process_limit_allows_an_allocation_that_reaches_it_exactly)
 
 Test(limit, a_zero_byte_allocation_at_the_limit_succeeds)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_limit_set(NULL, MM_CAT_INVALID, 64);
     void *a = mm_malloc(64, MM_CAT_HALOS);
     cr_assert_not_null(a, "64 bytes should fit a 64-byte limit");
     void *z = mm_malloc(0, MM_CAT_HALOS);
     cr_expect_not_null(z, "a zero-byte allocation adds nothing and should succeed at the limit");
-    cr_expect_eq(lim_rec.count, 0, "a zero-byte allocation should raise no error; got: %s",
-                 lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "a zero-byte allocation should raise no error");
     mmt_expect_total(64, 64, 2, 2, 0, "64 bytes in two blocks should be live");
     mm_free(z);
     mm_free(a);
@@ -181,7 +138,7 @@ Test(limit, a_zero_byte_allocation_at_the_limit_succeeds)
 
 Test(limit, calloc_counts_the_product_against_the_limit)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_limit_set(NULL, MM_CAT_INVALID, 1000);
     cr_expect_null(mm_calloc(10, 101, MM_CAT_IO), "10 x 101 = 1010 bytes should pass 1000");
     lim_expect_limit_error(1010, MM_CAT_IO, NULL, "calloc past the process limit");
@@ -193,14 +150,14 @@ Test(limit, calloc_counts_the_product_against_the_limit)
 
 Test(limit, a_limit_of_zero_removes_the_limit)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_limit_set(NULL, MM_CAT_INVALID, 100);
     cr_expect_eq(mm_limit_set(NULL, MM_CAT_INVALID, 0), 100,
                  "setting 0 should return the old limit of 100");
     cr_expect_eq(mm_limit_get(NULL, MM_CAT_INVALID), 0, "the process limit should now be 0");
     void *p = mm_malloc(100000, MM_CAT_HALOS);
     cr_expect_not_null(p, "with the limit removed 100000 bytes should be allocated");
-    cr_expect_eq(lim_rec.count, 0, "no limit error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no limit error is expected");
     mm_free(p);
 }
 
@@ -210,9 +167,8 @@ Test(limit, a_limit_of_zero_removes_the_limit)
 
 Test(limit, process_category_limit_counts_only_its_category)
 {
-    lim_record();
-    mm_context *f = mm_context_create("forest", NULL);
-    cr_assert_not_null(f, "mm_context_create should return a context");
+    mmt_record_errors(&lim_rec);
+    mm_context *f = mmt_context("forest", NULL);
     cr_expect_eq(mm_limit_set(NULL, MM_CAT_HALOS, 500), 0, "no Halos limit was set before");
     void *t = mm_malloc(2000, MM_CAT_TREES);
     cr_expect_not_null(t, "Trees are not limited: 2000 bytes should succeed");
@@ -238,7 +194,7 @@ Test(limit, process_category_limit_counts_only_its_category)
 
     void *t2 = mm_malloc(3000, MM_CAT_TREES);
     cr_expect_not_null(t2, "Trees should still be unlimited");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected for Trees; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected for Trees");
     mm_free(t);
     mm_free(t2);
     mm_free(h1);
@@ -251,7 +207,7 @@ Test(limit, process_category_limit_counts_only_its_category)
 
 Test(limit, context_limit_counts_its_descendants)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_context *f = mm_context_create("forest", NULL);
     mm_context *m = mm_context_create("module", f);
     cr_assert(f != NULL && m != NULL, "both contexts should be created");
@@ -259,7 +215,7 @@ Test(limit, context_limit_counts_its_descendants)
     void *a = mm_context_malloc(m, 600, MM_CAT_HALOS);
     void *b = mm_context_malloc(f, 400, MM_CAT_TREES);
     cr_expect(a != NULL && b != NULL, "600 in the child + 400 in the parent reach 1000 exactly");
-    cr_expect_eq(lim_rec.count, 0, "reaching the limit is no error; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "reaching the limit is no error");
     mm_stats before_f = mm_stats_total(f), before_m = mm_stats_total(m);
 
     cr_expect_null(mm_context_malloc(m, 1, MM_CAT_HALOS),
@@ -283,15 +239,14 @@ Test(limit, context_limit_counts_its_descendants)
     lim_expect_limit_error(1, MM_CAT_TREES, f, "a parent byte past its own limit");
     void *p = mm_malloc(5000, MM_CAT_TREES);
     cr_expect_not_null(p, "process-wide blocks are outside the context's limit");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected outside the context; got: %s",
-                 lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected outside the context");
     mm_free(p);
     mm_context_destroy(f);
 }
 
 Test(limit, a_child_limit_does_not_limit_its_parent)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_context *f = mm_context_create("forest", NULL);
     mm_context *m = mm_context_create("module", f);
     mm_limit_set(m, MM_CAT_INVALID, 100);
@@ -299,7 +254,7 @@ Test(limit, a_child_limit_does_not_limit_its_parent)
     cr_expect_not_null(a, "the parent should not be held to its child's limit");
     void *b = mm_context_malloc(m, 100, MM_CAT_HALOS);
     cr_expect_not_null(b, "the child should reach its own limit exactly");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected");
     cr_expect_null(mm_context_malloc(m, 1, MM_CAT_HALOS), "the child is at its limit");
     lim_expect_contains(lim_rec.message, "would bring context \"module\" to 101 B, over its limit "
                         "of 100 B", "the child limit message");
@@ -309,8 +264,8 @@ Test(limit, a_child_limit_does_not_limit_its_parent)
 
 Test(limit, context_category_limit_counts_that_category_in_the_subtree)
 {
-    lim_record();
-    mm_category cooling = lim_cooling();
+    mmt_record_errors(&lim_rec);
+    mm_category cooling = mmt_cooling();
     mm_context *f = mm_context_create("forest", NULL);
     mm_context *m = mm_context_create("module", f);
     mm_context *g = mm_context_create("other forest", NULL);
@@ -323,7 +278,7 @@ Test(limit, context_category_limit_counts_that_category_in_the_subtree)
     void *e = mm_malloc(4000, cooling);
     cr_expect(a && b && c && d && e, "Cooling up to the limit in the subtree, Halos there, and "
               "Cooling outside it should all succeed");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected so far; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected so far");
 
     cr_expect_null(mm_context_malloc(m, 1, cooling),
                    "one more Cooling byte in the subtree should pass the context category limit");
@@ -335,7 +290,7 @@ Test(limit, context_category_limit_counts_that_category_in_the_subtree)
                      "the refusal should leave the forest's Cooling figures unchanged");
     void *h = mm_context_malloc(m, 100, MM_CAT_HALOS);
     cr_expect_not_null(h, "Halos in the subtree are not limited");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected for Halos; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected for Halos");
     mm_free(e);
     mm_context_destroy(f);
     mm_context_destroy(g);
@@ -343,7 +298,7 @@ Test(limit, context_category_limit_counts_that_category_in_the_subtree)
 
 Test(limit, reset_keeps_the_context_limit)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_context *f = mm_context_create("forest", NULL);
     mm_limit_set(f, MM_CAT_INVALID, 256);
     mm_limit_set(f, MM_CAT_HALOS, 128);
@@ -365,14 +320,14 @@ Test(limit, reset_keeps_the_context_limit)
 
 Test(limit, realloc_growth_counts_only_the_growth)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_limit_set(NULL, MM_CAT_INVALID, 1000);
     char *p = mm_malloc(600, MM_CAT_HALOS);
     cr_assert_not_null(p, "600 bytes should fit");
     memset(p, 7, 600);
     char *q = mm_realloc(p, 900);
     cr_assert_not_null(q, "growing 600 to 900 adds 300 bytes: 900 of 1000 should fit");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected");
     mmt_expect_total(900, 900, 1, 1, 0, "one 900-byte block should be live");
     q[899] = 1;
 
@@ -392,13 +347,13 @@ Test(limit, realloc_growth_counts_only_the_growth)
     s = mm_realloc(s, 100);
     cr_expect_not_null(s, "shrinking always fits");
     mmt_expect_total(100, 1000, 1, 1, 0, "one 100-byte block after the shrink, peak 1000");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected");
     mm_free(s);
 }
 
 Test(limit, realloc_growth_in_a_context_counts_only_the_growth)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_context *f = mm_context_create("forest", NULL);
     mm_limit_set(f, MM_CAT_INVALID, 1000);
     void *p = mm_context_malloc(f, 600, MM_CAT_TREES);
@@ -414,7 +369,7 @@ Test(limit, realloc_growth_in_a_context_counts_only_the_growth)
 
 Test(limit, realloc_to_another_category_counts_the_whole_block_there)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_limit_set(NULL, MM_CAT_HALOS, 1000);
     void *h = mm_malloc(300, MM_CAT_HALOS);
     void *t = mm_malloc(800, MM_CAT_TREES);
@@ -428,14 +383,14 @@ Test(limit, realloc_to_another_category_counts_the_whole_block_there)
     mmt_expect_category(MM_CAT_HALOS, 1000, 1000, 2, 1, 0,
                         "Halos should hold 1000 bytes in two blocks (one allocated there)");
     mmt_expect_category(MM_CAT_TREES, 0, 800, 0, 1, 0, "Trees should be empty");
-    cr_expect_eq(lim_rec.count, 0, "no further error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no further error is expected");
     mm_free(h);
     mm_free(u);
 }
 
 Test(limit, freeing_makes_room_again)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_limit_set(NULL, MM_CAT_INVALID, 1000);
     void *a = mm_malloc(1000, MM_CAT_HALOS);
     cr_assert_not_null(a, "1000 bytes should fit");
@@ -445,26 +400,25 @@ Test(limit, freeing_makes_room_again)
     mmt_expect_total(0, 1000, 0, 1, 1, "the free should leave nothing live");
     void *b = mm_malloc(1000, MM_CAT_HALOS);
     cr_expect_not_null(b, "after the free 1000 bytes fit again");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected");
     mmt_expect_total(1000, 1000, 1, 2, 1, "one 1000-byte block should be live again");
     mm_free(b);
 }
 
 Test(limit, a_limit_lowered_below_the_use_refuses_growth_but_not_shrinking)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_limit_set(NULL, MM_CAT_INVALID, 1000);
     void *a = mm_malloc(800, MM_CAT_HALOS);
     cr_assert_not_null(a, "800 bytes should fit");
     cr_expect_eq(mm_limit_set(NULL, MM_CAT_INVALID, 500), 1000,
                  "lowering the limit should return the old 1000");
-    cr_expect_eq(lim_rec.count, 0, "lowering a limit below the use is allowed; got: %s",
-                 lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "lowering a limit below the use is allowed");
     cr_expect_null(mm_malloc(1, MM_CAT_HALOS), "over the lowered limit nothing more fits");
     lim_expect_limit_error(1, MM_CAT_HALOS, NULL, "an allocation over a lowered limit");
     void *b = mm_realloc(a, 400);
     cr_expect_not_null(b, "shrinking below the lowered limit should succeed");
-    cr_expect_eq(lim_rec.count, 0, "shrinking raises no error; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "shrinking raises no error");
     void *c = mm_malloc(100, MM_CAT_HALOS);
     cr_expect_not_null(c, "400 + 100 bytes should reach the lowered limit exactly");
     mmt_expect_total(500, 800, 2, 2, 0, "400 + 100 bytes should be live, peak 800");
@@ -478,7 +432,7 @@ Test(limit, a_limit_lowered_below_the_use_refuses_growth_but_not_shrinking)
 
 Test(limit, limit_set_returns_the_old_limit_and_limit_get_reads_it_for_every_scope)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_context *f = mm_context_create("forest", NULL);
     cr_expect_eq(mm_limit_get(NULL, MM_CAT_INVALID), 0, "no process limit at start");
     cr_expect_eq(mm_limit_get(NULL, MM_CAT_HALOS), 0, "no process Halos limit at start");
@@ -500,53 +454,44 @@ Test(limit, limit_set_returns_the_old_limit_and_limit_get_reads_it_for_every_sco
     cr_expect_eq(mm_limit_get(f, MM_CAT_INVALID), 666, "context limit should read 666");
     cr_expect_eq(mm_limit_get(f, MM_CAT_TREES), 888, "context Trees limit should read 888");
     cr_expect_eq(mm_limit_get(f, MM_CAT_HALOS), 0, "context Halos limit should read 0");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected");
     mm_context_destroy(f);
 }
 
 Test(limit, an_unknown_category_is_an_error_and_sets_nothing)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_context *f = mm_context_create("forest", NULL);
     cr_expect_eq(mm_limit_set(NULL, 999, 100), 0, "an unknown category should return 0");
-    cr_expect_eq(lim_rec.count, 1, "one error is expected, got %d", lim_rec.count);
-    cr_expect_eq(lim_rec.kind, MM_ERR_BAD_CATEGORY, "the error should be MM_ERR_BAD_CATEGORY");
     lim_expect_contains(lim_rec.message, "mm_limit_set", "the bad category message");
-    lim_clear();
+    mmt_expect_one_error(&lim_rec, MM_ERR_BAD_CATEGORY, "mm_limit_set(NULL, 999, 100)");
     cr_expect_eq(mm_limit_set(f, 999, 100), 0, "an unknown category in a context returns 0");
-    cr_expect_eq(lim_rec.count, 1, "one error is expected, got %d", lim_rec.count);
-    cr_expect_eq(lim_rec.kind, MM_ERR_BAD_CATEGORY, "the error should be MM_ERR_BAD_CATEGORY");
-    lim_clear();
+    mmt_expect_one_error(&lim_rec, MM_ERR_BAD_CATEGORY, "mm_limit_set(f, 999, 100)");
     cr_expect_eq(mm_limit_get(NULL, 999), 0, "reading an unknown category's limit returns 0");
-    cr_expect_eq(lim_rec.count, 1, "one error is expected, got %d", lim_rec.count);
-    cr_expect_eq(lim_rec.kind, MM_ERR_BAD_CATEGORY, "the error should be MM_ERR_BAD_CATEGORY");
-    lim_clear();
+    mmt_expect_one_error(&lim_rec, MM_ERR_BAD_CATEGORY, "mm_limit_get(NULL, 999)");
     void *p = mm_malloc(100000, MM_CAT_HALOS);
     cr_expect_not_null(p, "no limit should have been set by the failed calls");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected");
     mm_free(p);
     mm_context_destroy(f);
 }
 
 Test(limit, a_destroyed_context_is_an_error)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_context *f = mm_context_create("forest", NULL);
     mm_context_destroy(f);
     cr_expect_eq(mm_limit_set(f, MM_CAT_INVALID, 100), 0, "a destroyed context returns 0");
-    cr_expect_eq(lim_rec.count, 1, "one error is expected, got %d", lim_rec.count);
-    cr_expect_eq(lim_rec.kind, MM_ERR_BAD_CONTEXT, "the error should be MM_ERR_BAD_CONTEXT");
     lim_expect_contains(lim_rec.message, "mm_limit_set", "the bad context message");
-    lim_clear();
+    mmt_expect_one_error(&lim_rec, MM_ERR_BAD_CONTEXT, "mm_limit_set(f, MM_CAT_INVALID, 100)");
     cr_expect_eq(mm_limit_get(f, MM_CAT_INVALID), 0, "reading a destroyed context returns 0");
-    cr_expect_eq(lim_rec.count, 1, "one error is expected, got %d", lim_rec.count);
-    cr_expect_eq(lim_rec.kind, MM_ERR_BAD_CONTEXT, "the error should be MM_ERR_BAD_CONTEXT");
     lim_expect_contains(lim_rec.message, "mm_limit_get", "the bad context message");
+    mmt_expect_one_error(&lim_rec, MM_ERR_BAD_CONTEXT, "mm_limit_get(f, MM_CAT_INVALID)");
 }
 
 Test(limit, destroying_a_context_with_limits_keeps_the_other_limits_enforced)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_context *f = mm_context_create("forest", NULL);
     mm_context *m = mm_context_create("module", f);
     mm_limit_set(f, MM_CAT_INVALID, 4096);
@@ -569,13 +514,13 @@ Test(limit, destroying_a_context_with_limits_keeps_the_other_limits_enforced)
     cr_expect_eq(mm_limit_get(g, MM_CAT_HALOS), 0, "a new context has no category limit");
     void *b = mm_context_malloc(g, 9000, MM_CAT_HALOS);
     cr_expect_not_null(b, "the new context should not inherit the destroyed one's limits");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected");
     mm_context_destroy(g);
 }
 
 Test(limit, removing_every_limit_leaves_allocation_unlimited)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     mm_context *f = mm_context_create("forest", NULL);
     mm_limit_set(f, MM_CAT_HALOS, 10);
     mm_limit_set(NULL, MM_CAT_TREES, 10);
@@ -583,7 +528,7 @@ Test(limit, removing_every_limit_leaves_allocation_unlimited)
     mm_limit_set(NULL, MM_CAT_TREES, 0);
     void *p = mm_malloc(100000, MM_CAT_TREES);
     cr_expect_not_null(p, "with every limit gone 100000 Trees bytes should be allocated");
-    cr_expect_eq(lim_rec.count, 0, "no error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no error is expected");
     mm_free(p);
 }
 
@@ -593,7 +538,7 @@ Test(limit, removing_every_limit_leaves_allocation_unlimited)
 
 Test(limit, one_warning_at_ninety_percent_of_the_process_limit_by_default)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     lim_capture_log();
     mm_limit_set(NULL, MM_CAT_INVALID, 1000);
     void *a = mm_malloc(899, MM_CAT_HALOS);
@@ -609,7 +554,7 @@ Test(limit, one_warning_at_ninety_percent_of_the_process_limit_by_default)
     cr_expect(a && b && c && d, "every allocation up to the limit should succeed");
     cr_expect_eq(lim_logged.warnings, 1, "the warning should be logged once per limit, got %d",
                  lim_logged.warnings);
-    cr_expect_eq(lim_rec.count, 0, "warnings are not errors; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "warnings are not errors");
     cr_expect_eq(lim_logged.others, 0, "nothing but the warning should be logged");
     mm_free(a);
     mm_free(b);
@@ -619,7 +564,7 @@ Test(limit, one_warning_at_ninety_percent_of_the_process_limit_by_default)
 
 Test(limit, each_limit_warns_once_and_setting_it_again_rearms_the_warning)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     lim_capture_log();
     mm_context *f = mm_context_create("forest", NULL);
     mm_limit_set(NULL, MM_CAT_INVALID, 10000);
@@ -650,7 +595,7 @@ Test(limit, each_limit_warns_once_and_setting_it_again_rearms_the_warning)
     cr_expect_not_null(mm_context_malloc(f, 1, MM_CAT_TREES), "one more byte should fit");
     cr_expect_eq(lim_logged.warnings, 4, "setting the context limit again should rearm its "
                  "warning, got %d warnings", lim_logged.warnings);
-    cr_expect_eq(lim_rec.count, 0, "warnings are not errors; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "warnings are not errors");
     mm_free(io1);
     mm_free(io2);
     mm_context_destroy(f);
@@ -658,7 +603,7 @@ Test(limit, each_limit_warns_once_and_setting_it_again_rearms_the_warning)
 
 Test(limit, a_zero_threshold_turns_the_warnings_off)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     lim_capture_log();
     cr_expect_eq(mm_set_limit_warn(0), 90, "the default threshold should be 90");
     mm_limit_set(NULL, MM_CAT_INVALID, 1000);
@@ -672,7 +617,7 @@ Test(limit, a_zero_threshold_turns_the_warnings_off)
 
 Test(limit, a_lower_threshold_warns_earlier)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     lim_capture_log();
     mm_set_limit_warn(50);
     mm_limit_set(NULL, MM_CAT_INVALID, 1000);
@@ -690,15 +635,13 @@ Test(limit, a_lower_threshold_warns_earlier)
 
 Test(limit, a_threshold_over_one_hundred_is_a_bad_argument)
 {
-    lim_record();
+    mmt_record_errors(&lim_rec);
     cr_expect_eq(mm_set_limit_warn(101), 90, "a refused threshold should return the current 90");
-    cr_expect_eq(lim_rec.count, 1, "one error is expected, got %d", lim_rec.count);
-    cr_expect_eq(lim_rec.kind, MM_ERR_BAD_ARGUMENT, "the error should be MM_ERR_BAD_ARGUMENT");
     lim_expect_contains(lim_rec.message, "101", "the bad threshold message");
-    lim_clear();
+    mmt_expect_one_error(&lim_rec, MM_ERR_BAD_ARGUMENT, "mm_set_limit_warn(101)");
     cr_expect_eq(mm_set_limit_warn(100), 90, "the threshold should still be 90");
     cr_expect_eq(mm_set_limit_warn(90), 100, "100 is a valid threshold");
-    cr_expect_eq(lim_rec.count, 0, "no further error is expected; got: %s", lim_rec.message);
+    mmt_expect_no_error(&lim_rec, "no further error is expected");
 }
 
 /* ========================================================================

@@ -145,28 +145,6 @@ static char *opt_long_path(size_t n)
     return p;
 }
 
-/* The whole file at path in a system-malloc string, or NULL. */
-static char *opt_slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    cr_assert_not_null(buf, "the system malloc should give a read buffer");
-    size_t n;
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf, "the system realloc should grow the read buffer");
-        }
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 static void opt_tmpdir(char *dir, size_t len)
 {
     snprintf(dir, len, "/tmp/mm-options-XXXXXX");
@@ -388,7 +366,7 @@ Test(options, trace_from_the_environment_opens_the_trace_with_the_pid)
     mm_free(p);
     mm_trace_stop();
     opt_expect_value("trace", "", "after mm_trace_stop");
-    char *text = opt_slurp(want);
+    char *text = mmt_slurp(want);
     cr_assert_not_null(text, "the trace %s should exist", want);
     cr_expect(strncmp(text, "# mimic allocation trace v1\n", 28) == 0,
               "the trace should start with its format line; it was:\n%s", text);
@@ -751,7 +729,7 @@ Test(options, readme_documents_every_option_in_its_table)
     char root[4096], path[4200];
     opt_root(root, sizeof root);
     snprintf(path, sizeof path, "%sREADME.md", root);
-    char *readme = opt_slurp(path);
+    char *readme = mmt_slurp(path);
     cr_assert_not_null(readme, "README.md should be readable at %s", path);
     char *printed = opt_printed();
     int rows = 0;
@@ -818,7 +796,7 @@ Test(options, report_at_exit_writes_the_report_and_the_leaks_to_the_file_named_b
     unsetenv("MIMICMEM_REPORT_FORMAT");
     pid_t pid = opt_run_leaker();
     snprintf(path, sizeof path, "%s/r-%ld.txt", dir, (long)pid);
-    char *text = opt_slurp(path);
+    char *text = mmt_slurp(path);
     cr_assert_not_null(text, "the exit report %s (named with the child's pid) should exist", path);
     opt_expect_contains(text, "=== Memory Usage by Category ===", "the exit report");
     opt_expect_contains(text, "Halos", "the exit report");
@@ -839,7 +817,7 @@ Test(options, report_at_exit_in_json_is_valid_and_lists_the_leak)
     setenv("MIMICMEM_REPORT_FILE", pattern, 1);
     pid_t pid = opt_run_leaker();
     snprintf(path, sizeof path, "%s/r-%ld.json", dir, (long)pid);
-    char *text = opt_slurp(path);
+    char *text = mmt_slurp(path);
     cr_assert_not_null(text, "the JSON exit report %s should exist", path);
     char err[256] = "";
     mmt_json *doc = mmt_json_parse(text, err, sizeof err);

@@ -140,8 +140,7 @@ Test(peak, process_composition_adds_up_to_the_peak_unlike_per_category_peaks)
 Test(peak, context_composition_adds_up_to_its_peak_unlike_per_category_peaks)
 {
     mm_set_peak_step(1);
-    mm_context *ctx = mm_context_create("forest", NULL);
-    cr_assert_not_null(ctx, "mm_context_create should return a context");
+    mm_context *ctx = mmt_context("forest", NULL);
     mm_peak_info info;
     cr_expect_eq(mm_peak_composition(ctx, &info), 0, "a new context has no composition yet");
     cr_expect_eq(info.bytes, 0, "an unrecorded composition reads as 0 bytes");

@@ -356,8 +356,7 @@ Test(report, text_report_peak_is_the_process_high_water_mark)
 
 Test(report, text_report_of_the_process_counts_context_blocks)
 {
-    mm_context *ctx = mm_context_create("forest", NULL);
-    cr_assert_not_null(ctx, "mm_context_create should succeed");
+    mm_context *ctx = mmt_context("forest", NULL);
     cr_assert_not_null(mm_context_malloc(ctx, 2048, MM_CAT_HALOS), "context malloc");
     cr_assert_not_null(mm_context_malloc(ctx, 2048, MM_CAT_HALOS), "context malloc");
     char *text = text_report();
@@ -486,10 +485,8 @@ Test(report, json_report_escapes_quotes_backslashes_and_control_characters)
 
 Test(report, json_report_of_a_context_is_valid)
 {
-    mm_context *ctx = mm_context_create("for\"est\\1", NULL);
-    cr_assert_not_null(ctx, "mm_context_create should succeed");
-    mm_context *child = mm_context_create("child\x03", ctx);
-    cr_assert_not_null(child, "creating the child should succeed");
+    mm_context *ctx = mmt_context("for\"est\\1", NULL);
+    mm_context *child = mmt_context("child\x03", ctx);
     mm_context_set_label(ctx, "Forest \"17\"\n");
     cr_assert_not_null(mm_context_malloc(ctx, 100, MM_CAT_HALOS), "context malloc");
     cr_assert_not_null(mm_context_malloc(child, 50, MM_CAT_TREES), "child malloc");

@@ -241,8 +241,7 @@ Test(stats, failed_calls_leave_the_statistics_untouched)
 
 Test(stats, process_statistics_include_context_blocks)
 {
-    mm_context *ctx = mm_context_create("forest", NULL);
-    cr_assert_not_null(ctx, "mm_context_create should succeed");
+    mm_context *ctx = mmt_context("forest", NULL);
     void *a = mm_context_malloc(ctx, 100, MM_CAT_HALOS);
     void *b = mm_malloc(50, MM_CAT_HALOS);
     cr_assert(a && b, "the allocations should succeed");
@@ -262,8 +261,7 @@ Test(stats, stats_total_of_a_context_includes_its_children_and_stats_self_does_n
 {
     mm_context *parent = mm_context_create("run", NULL);
     cr_assert_not_null(parent, "creating the parent should succeed");
-    mm_context *child = mm_context_create("forest", parent);
-    cr_assert_not_null(child, "creating the child should succeed");
+    mm_context *child = mmt_context("forest", parent);
     cr_assert_not_null(mm_context_malloc(parent, 100, MM_CAT_TREES), "parent malloc");
     cr_assert_not_null(mm_context_malloc(child, 30, MM_CAT_HALOS), "child malloc");
     cr_assert_not_null(mm_context_malloc(child, 20, MM_CAT_HALOS), "child malloc");
@@ -281,8 +279,7 @@ Test(stats, stats_total_of_a_context_includes_its_children_and_stats_self_does_n
 
 Test(stats, epoch_stats_count_since_the_last_reset)
 {
-    mm_context *ctx = mm_context_create("forest", NULL);
-    cr_assert_not_null(ctx, "mm_context_create should succeed");
+    mm_context *ctx = mmt_context("forest", NULL);
     cr_assert_not_null(mm_context_malloc(ctx, 500, MM_CAT_HALOS), "first epoch malloc");
     mm_context_reset(ctx);
     void *p = mm_context_malloc(ctx, 70, MM_CAT_HALOS);

@@ -78,27 +78,6 @@ static void trc_cleanup(const char *path)
     rmdir(trc_dir);
 }
 
-/* The whole file in a system-malloc string (the test fails when missing). */
-static char *trc_slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "the trace %s should exist: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0, n;
-    char *buf = malloc(cap);
-    cr_assert_not_null(buf, "the system malloc should give a read buffer");
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf, "the system realloc should grow the read buffer");
-        }
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 /* The trace text after its two comment lines (format line and writer). */
 static const char *trc_body(const char *text)
 {
@@ -118,6 +97,17 @@ static const char *trc_body(const char *text)
         cr_expect_str_eq(trc_b_, (want), "%s: the trace lines should be\n%s\nthey were\n%s", \
                          (what), (want), trc_b_);                                            \
     } while (0)
+
+/* Stops the trace, expects its lines after the two comment lines to be want
+ * (what names the scenario) and removes the trace file and its directory. */
+static void trc_stop_and_expect_body(const char *path, const char *want, const char *what)
+{
+    mm_trace_stop();
+    char *text = mmt_read_file(path, "the trace");
+    trc_expect_body(text, want, what);
+    free(text);
+    trc_cleanup(path);
+}
 
 /* ========================================================================
  * An independent reader: checks every line and computes the peak of live
@@ -147,8 +137,13 @@ static int trc_cat_index(trc_model *m, const char *name)
 {
     for (int i = 0; i < m->ncats; i++)
         if (strcmp(m->names[i], name) == 0) return i;
-    if (m->ncats == TRC_MAX_CATS) return -1;
-    snprintf(m->names[m->ncats], sizeof m->names[0], "%s", name);
+    /* mimicmem writes names of at most MM_NAME_MAX bytes; a longer one is a
+     * trace fault, not something to truncate */
+    size_t len = strlen(name);
+    cr_assert_leq(len, MM_NAME_MAX, "a trace category name has at most %d bytes, not %zu: %s",
+                  MM_NAME_MAX, len, name);
+    if (m->ncats == TRC_MAX_CATS || len > MM_NAME_MAX) return -1;
+    memcpy(m->names[m->ncats], name, len + 1);
     return m->ncats++;
 }
 
@@ -286,7 +281,7 @@ Test(trace, a_trace_starts_with_the_format_line_and_the_writer)
     trc_path(path, sizeof path, "head.trace");
     cr_assert_eq(mm_trace_start(path), 0, "mm_trace_start should open %s", path);
     mm_trace_stop();
-    char *text = trc_slurp(path);
+    char *text = mmt_read_file(path, "the trace");
     snprintf(want, sizeof want, "# mimic allocation trace v1\n# written by mimicmem %s, process "
              "%ld\n", MM_VERSION_STRING, (long)getpid());
     cr_expect_str_eq(text, want, "an empty trace should hold the two comment lines only");
@@ -323,30 +318,26 @@ Test(trace, a_small_scenario_writes_exactly_the_expected_lines)
     (void)c4;
     mm_context_destroy(f);                           /* D 6, no F */
     mm_free(b);                                      /* D 2 */
-    mm_trace_stop();
 
-    char *text = trc_slurp(path);
-    trc_expect_body(text,
-                    "A 1 100 Halos\n"
-                    "A 2 50 Cooling_Gas\n"
-                    "R 1 300 Halos\n"
-                    "R 2 70 Trees\n"
-                    "D 1\n"
-                    "F 0\n"
-                    "A 3 24 Galaxies\n"
-                    "A 4 40 Cooling_Gas\n"
-                    "D 3\n"
-                    "A 5 8 IO\n"
-                    "D 5\n"
-                    "D 4\n"
-                    "F 1\n"
-                    "A 6 16 Utility\n"
-                    "D 6\n"
-                    "D 2\n",
-                    "the hand-checked scenario");
+    trc_stop_and_expect_body(path,
+                             "A 1 100 Halos\n"
+                             "A 2 50 Cooling_Gas\n"
+                             "R 1 300 Halos\n"
+                             "R 2 70 Trees\n"
+                             "D 1\n"
+                             "F 0\n"
+                             "A 3 24 Galaxies\n"
+                             "A 4 40 Cooling_Gas\n"
+                             "D 3\n"
+                             "A 5 8 IO\n"
+                             "D 5\n"
+                             "D 4\n"
+                             "F 1\n"
+                             "A 6 16 Utility\n"
+                             "D 6\n"
+                             "D 2\n",
+                             "the hand-checked scenario");
     mmt_expect_no_error(&trc_rec, "the scenario");
-    free(text);
-    trc_cleanup(path);
 }
 
 Test(trace, control_characters_in_a_category_name_are_written_as_underscores)
@@ -359,11 +350,8 @@ Test(trace, control_characters_in_a_category_name_are_written_as_underscores)
     cr_assert_eq(mm_trace_start(path), 0, "mm_trace_start should open %s", path);
     void *p = mm_malloc(8, odd);
     mm_free(p);
-    mm_trace_stop();
-    char *text = trc_slurp(path);
-    trc_expect_body(text, "A 1 8 Hot_gas_here\nD 1\n", "a category name with a tab and spaces");
-    free(text);
-    trc_cleanup(path);
+    trc_stop_and_expect_body(path, "A 1 8 Hot_gas_here\nD 1\n",
+                             "a category name with a tab and spaces");
 }
 
 /* ========================================================================
@@ -384,7 +372,7 @@ Test(trace, reset_writes_a_d_line_for_every_block_it_frees_then_the_next_f)
     mm_context_reset(f); /* nothing live: only F 2 */
     mm_context_destroy(f);
     mm_trace_stop();
-    char *text = trc_slurp(path);
+    char *text = mmt_read_file(path, "the trace");
     const char *body = trc_body(text);
     const char *head = "F 0\nA 1 16 Halos\nA 2 24 Halos\nA 3 32 Halos\nA 4 40 Halos\n"
                        "A 5 48 Halos\nA 6 300000 Trees\n";
@@ -420,13 +408,9 @@ Test(trace, resetting_a_child_context_writes_its_d_lines_but_no_f)
     mm_context *m2 = mm_context_create("module 2", f);
     mm_context_malloc(m2, 8, MM_CAT_IO);
     mm_context_destroy(m2);
-    mm_trace_stop();
-    char *text = trc_slurp(path);
-    trc_expect_body(text, "A 1 64 Galaxies\nD 1\nA 2 8 IO\nD 2\n",
-                    "a child's reset, a child's creation and destroy");
-    free(text);
+    trc_stop_and_expect_body(path, "A 1 64 Galaxies\nD 1\nA 2 8 IO\nD 2\n",
+                             "a child's reset, a child's creation and destroy");
     mm_context_destroy(f);
-    trc_cleanup(path);
 }
 
 Test(trace, each_top_level_context_created_writes_the_next_f_line)
@@ -441,11 +425,7 @@ Test(trace, each_top_level_context_created_writes_the_next_f_line)
     mm_context_destroy(a);
     mm_context_destroy(b);
     (void)c;
-    mm_trace_stop();
-    char *text = trc_slurp(path);
-    trc_expect_body(text, "F 0\nF 1\n", "two top-level contexts and one child");
-    free(text);
-    trc_cleanup(path);
+    trc_stop_and_expect_body(path, "F 0\nF 1\n", "two top-level contexts and one child");
 }
 
 Test(trace, the_trace_named_by_the_environment_sees_the_first_context)
@@ -459,11 +439,8 @@ Test(trace, the_trace_named_by_the_environment_sees_the_first_context)
     void *p = mm_context_malloc(f, 32, MM_CAT_HALOS);
     (void)p;
     mm_context_destroy(f);
-    mm_trace_stop();
-    char *text = trc_slurp(path);
-    trc_expect_body(text, "F 0\nA 1 32 Halos\nD 1\n", "MIMICMEM_TRACE with a first context");
-    free(text);
-    trc_cleanup(path);
+    trc_stop_and_expect_body(path, "F 0\nA 1 32 Halos\nD 1\n",
+                             "MIMICMEM_TRACE with a first context");
 }
 
 /* ========================================================================
@@ -481,11 +458,7 @@ Test(trace, a_block_from_before_the_trace_enters_it_at_its_realloc_and_not_at_it
     mm_free(old1);                    /* not in the trace */
     old2 = mm_realloc(old2, 40);      /* enters it: A 1 40 Trees */
     mm_free(old2);                    /* D 1 */
-    mm_trace_stop();
-    char *text = trc_slurp(path);
-    trc_expect_body(text, "A 1 40 Trees\nD 1\n", "blocks allocated before the trace");
-    free(text);
-    trc_cleanup(path);
+    trc_stop_and_expect_body(path, "A 1 40 Trees\nD 1\n", "blocks allocated before the trace");
 }
 
 Test(trace, a_block_of_an_earlier_trace_writes_nothing_into_the_next_one)
@@ -504,7 +477,7 @@ Test(trace, a_block_of_an_earlier_trace_writes_nothing_into_the_next_one)
     mm_free(b);
     mm_free(c);
     mm_trace_stop();
-    char *t1 = trc_slurp(first), *t2 = trc_slurp(second);
+    char *t1 = mmt_read_file(first, "the trace"), *t2 = mmt_read_file(second, "the trace");
     trc_expect_body(t1, "A 1 10 Halos\nA 2 20 Halos\n", "the first trace, closed by the second");
     trc_model m;
     int rc = trc_model_read(&m, t2);
@@ -662,7 +635,7 @@ Test(trace, two_threads_write_a_well_formed_trace)
         cr_assert_eq(pthread_create(&t[i], NULL, trc_thread, &cats[i]), 0, "thread %d starts", i);
     for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
     mm_trace_stop();
-    char *text = trc_slurp(path);
+    char *text = mmt_read_file(path, "the trace");
     trc_model m;
     int rc = trc_model_read(&m, trc_body(text));
     cr_expect_eq(rc, 0, "every line should be well formed and every R and D should follow its "
@@ -680,14 +653,6 @@ Test(trace, two_threads_write_a_well_formed_trace)
  * Replay: the trace gives the live run's peak and per-category peaks
  * ====================================================================== */
 
-static uint64_t trc_rand(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Several categories, process blocks grown, shrunk and moved, forests of a
  * top-level context with a child module, frees, reallocs and resets. */
 static void trc_scenario(mm_category gas, mm_category stars)
@@ -701,15 +666,15 @@ static void trc_scenario(mm_category gas, mm_category stars)
     for (int forest = 0; forest < 12; forest++) {
         mm_context *m = mm_context_create("module", f);
         void *live[64] = {0};
-        int nblocks = 20 + (int)(trc_rand(&seed) % 40);
+        int nblocks = 20 + (int)(mmt_rand(&seed) % 40);
         for (int i = 0; i < nblocks; i++) {
-            mm_category c = cats[trc_rand(&seed) % 5];
-            size_t size = 8 + (size_t)(trc_rand(&seed) % 2000);
-            if (i % 13 == 5) size = 100000 + (size_t)(trc_rand(&seed) % 300000); /* large */
+            mm_category c = cats[mmt_rand(&seed) % 5];
+            size_t size = 8 + (size_t)(mmt_rand(&seed) % 2000);
+            if (i % 13 == 5) size = 100000 + (size_t)(mmt_rand(&seed) % 300000); /* large */
             live[i] = mm_context_malloc(i % 3 ? f : m, size, c);
         }
         for (int i = 0; i < nblocks; i += 4) { /* grow, shrink or move some */
-            size_t size = 16 + (size_t)(trc_rand(&seed) % 5000);
+            size_t size = 16 + (size_t)(mmt_rand(&seed) % 5000);
             if (i % 8 == 0)
                 live[i] = mm_realloc_cat(live[i], size, cats[(i / 8) % 5]);
             else
@@ -750,7 +715,7 @@ Test(trace, a_recorded_trace_replays_to_the_live_peak_and_category_peaks)
     mmt_expect_total(0, live_peak, 0, mm_stats_total(NULL).allocs, mm_stats_total(NULL).allocs,
                      "the scenario should free everything");
 
-    char *text = trc_slurp(path);
+    char *text = mmt_read_file(path, "the trace");
     trc_model m;
     int rc = trc_model_read(&m, trc_body(text));
     cr_assert_eq(rc, 0, "the trace should read: %s", m.error);
