@@ -6,8 +6,10 @@
  * Where it lives: in a folder of its own (compat/ in the source tree and in
  * the two-file distribution, include/mimicmem/compat/ when installed), so a
  * host adds that folder to its include path on purpose and the system's
- * <memory.h> is never shadowed by accident. See
- * docs/migrating-from-util-memory.md for the swap, step by step. */
+ * <memory.h> is never shadowed by accident. For Mimic itself,
+ * tools/amalgamate.sh --mimic puts this text after mimicmem.h's in one
+ * memory.h that replaces src/util/memory.h in place (with memory.c beside
+ * it). See docs/migrating-from-util-memory.md for the swap, step by step. */
 #ifndef MIMICMEM_COMPAT_MEMORY_H
 #define MIMICMEM_COMPAT_MEMORY_H
 
@@ -38,11 +40,13 @@ typedef enum {
     MEM_MAX_CATEGORY = MM_CAT_BUILTIN_COUNT
 } MemoryCategory;
 
-/* Reporting levels for set_memory_reporting. NONE: the memory system prints
- * nothing (fatal errors still go to the error handler). MINIMAL (the
- * default): a line each time the peak passes a further 10 MB, the explicit
- * print/check calls, the line at cleanup. DETAILED: also one line per
- * allocation, reallocation and free, and the per-block leak listing. */
+/* Reporting levels for set_memory_reporting. The explicit calls (print_*,
+ * check_memory_leaks, validate_all_memory's damage warnings) print at every
+ * level, as in Mimic's tracker; the level governs the automatic lines. NONE:
+ * no automatic line (fatal errors still go to the error handler). MINIMAL
+ * (the default): a line each time the peak passes a further 10 MB, the line
+ * at cleanup, validate_all_memory's pass line. DETAILED: also one line per
+ * init, allocation, reallocation and free, and the per-block leak listing. */
 #define MEMORY_REPORT_NONE 0
 #define MEMORY_REPORT_MINIMAL 1
 #define MEMORY_REPORT_DETAILED 2
@@ -58,14 +62,17 @@ typedef enum {
  * Rule: any thread may call these; they are mm_malloc, mm_realloc,
  * mm_realloc_cat and mm_free with Mimic's names. A failure (out of memory, a
  * bad pointer, a double free) goes to mimicmem's error handler, whose default
- * prints a message naming the size, category or pointer and aborts. If a host
+ * prints a message naming the size, category or pointer and exits with
+ * status 1, as Mimic's own fatal path does (mm_ calls abort). If a host
  * handler returns instead, the allocating call returns NULL and myfree does
  * nothing. Cost: O(1) each; no table, no limit on live blocks.
  * ====================================================================== */
 
-/* Optional, and may be called any number of times without a cleanup in
- * between; allocation works before it. Nothing is reset: live blocks stay
- * valid and counted. max_blocks is ignored (said at DETAILED level). */
+/* Optional, and may be called any number of times; allocation works before
+ * it. After cleanup_memory_system it starts a fresh legacy tally: the
+ * reports count from here (docs/migrating-from-util-memory.md, section 6);
+ * otherwise nothing is reset. Live blocks stay valid either way. max_blocks
+ * is ignored (said at DETAILED level). */
 MM_API void init_memory_system(unsigned long max_blocks);
 
 /* size bytes in category MEM_UNKNOWN. size 0 gives a valid unique pointer. */
@@ -87,15 +94,38 @@ MM_API void *myrealloc_cat(void *ptr, size_t size, MemoryCategory category);
 /* Frees ptr; NULL does nothing. */
 MM_API void myfree(void *ptr);
 
-/* The same with a call site, for allocation-site recording (see "Allocation
- * sites" in mimicmem.h): build with -DMM_WITH_SITES and the four calls above
- * pass __FILE__ and __LINE__ through these, so leaks and the report's top
- * sites name Mimic's own files and lines. move 0: myrealloc; 1: myrealloc_cat. */
+/* The same with an explicit call site (see "Allocation sites" in mimicmem.h).
+ * move 0: myrealloc; 1: myrealloc_cat. */
 MM_API void *mm_legacy_malloc_at(size_t size, MemoryCategory category, const char *file, int line);
 MM_API void *mm_legacy_realloc_at(void *ptr, size_t size, MemoryCategory category, int move,
                                   const char *file, int line);
 
-#ifdef MM_WITH_SITES
+/* Allocation sites of the legacy calls, and why these names are not macros.
+ *
+ * A host may redeclare the legacy functions after including this header
+ * (Mimic's proto.h says `void *mymalloc(size_t n);`). A function-like macro
+ * `#define mymalloc(n) ...(n, __FILE__, __LINE__)` turns that declaration
+ * into `...(size_t n, "proto.h", 12);`, a syntax error, and no expansion can
+ * be both a declarator (given `size_t n`) and a call carrying __FILE__ (given
+ * an expression); an object-like macro cannot carry __LINE__ at all. So the
+ * legacy names stay plain functions, whatever the flags, and each one names
+ * its call site by its return address instead: when site recording is on
+ * (MIMICMEM_SITES=on, mm_set_sites(1), or from the first legacy call in a
+ * library built with -DMM_WITH_SITES), mymalloc, mymalloc_cat, myrealloc and
+ * myrealloc_cat record "module+0xOFFSET" as the site of the block, where
+ * `addr2line -f -e module 0xOFFSET` (Linux; `atos` on macOS) gives the
+ * function and the file:line of the call when the host is built with -g.
+ * The limits: gcc and clang only (other compilers record the unknown site);
+ * file:line needs the host's debug information; the name is that of the
+ * module (program or shared library) that made the call; a call the compiler
+ * turns into a tail call (`return mymalloc(n);` at -O2) is named after the
+ * place the calling function returns to, one level up.
+ *
+ * Hosts that never redeclare the legacy names may define
+ * MM_WITH_LEGACY_SITE_MACROS as well, for exact __FILE__:__LINE__ sites in
+ * the report without addr2line. MM_WITH_SITES alone routes only the mm_
+ * calls (macros of mimicmem.h, whose names hosts do not redeclare). */
+#if defined(MM_WITH_LEGACY_SITE_MACROS) && !defined(MM_BUILDING_LIBRARY)
 #define mymalloc(size) mm_legacy_malloc_at((size), MEM_UNKNOWN, __FILE__, __LINE__)
 #define mymalloc_cat(size, category) mm_legacy_malloc_at((size), (category), __FILE__, __LINE__)
 #define myrealloc(ptr, size) mm_legacy_realloc_at((ptr), (size), MEM_UNKNOWN, 0, __FILE__, __LINE__)
@@ -124,7 +154,7 @@ MM_API void print_allocated(void);
  * and blocks; a single line saying so when nothing is live. */
 MM_API void print_allocated_by_category(void);
 
-/* One line: live MB, peak MB, live blocks. */
+/* One line: live MB, peak MB, live blocks (of the legacy tally). */
 MM_API void print_memory_brief(void);
 
 /* With live blocks: a warning "Memory leak detected: N blocks (X MB) still
@@ -142,14 +172,17 @@ MM_API int validate_memory_block(void *ptr);
 
 /* Walks every block of every live context and checks its header; returns 1
  * when all are intact, 0 after a warning naming each damaged one (the first
- * 32). Process-wide blocks cannot be enumerated: their headers are checked
- * on every free and realloc instead. Never aborts. Call it while no other
+ * 32). Process-wide blocks cannot be enumerated: they are counted, not
+ * walked (the line says how many), and their headers are checked on every
+ * free and realloc instead. Never aborts. Call it while no other
  * thread uses a context. Cost: proportional to the context blocks. */
 MM_API int validate_all_memory(void);
 
-/* Prints the print_memory_brief line (MINIMAL and above) and releases the
- * library's own bookkeeping that can go: the calling thread's cache of
- * freed blocks. Live blocks stay valid; allocation may start again at once. */
+/* Prints the print_memory_brief line (MINIMAL and above), closes the legacy
+ * tally (the next init_memory_system or legacy allocation starts a fresh one)
+ * and releases the library's own bookkeeping that can go: the calling
+ * thread's cache of freed blocks. Live blocks stay valid; allocation may
+ * start again at once. */
 MM_API void cleanup_memory_system(void);
 
 #ifdef __cplusplus

@@ -20,6 +20,19 @@ void mmi_site_alloc(mmi_site *s, size_t bytes);
 void mmi_site_free(mmi_site *s, size_t bytes);
 void mmi_site_resize(mmi_site *s, size_t old_bytes, size_t new_bytes);
 void mmi_site_where(const mmi_site *s, const char **file, int *line);
+/* The site name of a return address, for the legacy entry points, whose names
+ * a host may redeclare and so can never be macros that pass __FILE__ and
+ * __LINE__: "module+0xOFFSET" (addr2line -e module 0xOFFSET gives file:line),
+ * interned, so the same call site gives the same pointer. NULL (the unknown
+ * site) when site recording is off or pc is NULL. In a library built with
+ * MM_WITH_SITES the first call switches recording on, unless MIMICMEM_SITES
+ * is set. Lock-free once a pc is known. */
+const char *mmi_site_caller(const void *pc);
+#if defined(__GNUC__) || defined(__clang__)
+#define MMI_CALLER() mmi_site_caller(__builtin_return_address(0))
+#else
+#define MMI_CALLER() ((const char *)NULL)
+#endif
 
 /* ======================================================================
  * Trace (trace.c): lines of the open trace (no-ops when none is open)

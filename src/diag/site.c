@@ -3,11 +3,25 @@
  * allocations. Records are found through an open-addressing table keyed by
  * the __FILE__ pointer, the line and the category; lookups take no lock,
  * inserts take site_lock. Records are never removed, so a block's tail may
- * point at its record for as long as the block lives. */
+ * point at its record for as long as the block lives. The legacy entry
+ * points name their sites by return address instead ("module+0xOFFSET",
+ * interned here, see mmi_site_caller): their names cannot be macros. */
+#define _GNU_SOURCE      /* dl_iterate_phdr and readlink (glibc) */
+#define _DARWIN_C_SOURCE /* dladdr beside _POSIX_C_SOURCE on macOS */
 #include "diag.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__linux__) || defined(__FreeBSD__)
+#define SITE_PHDR 1 /* modules found with dl_iterate_phdr (in the C library) */
+#include <link.h>
+#include <unistd.h>
+#elif defined(__APPLE__)
+#define SITE_DLADDR 1 /* modules found with dladdr (in libSystem) */
+#include <dlfcn.h>
+#endif
 
 struct mmi_site {
     const char *file;       /* __FILE__ of the call; NULL: unknown site */
@@ -103,6 +117,137 @@ void mmi_site_resize(mmi_site *s, size_t old_bytes, size_t new_bytes) {
 void mmi_site_where(const mmi_site *s, const char **file, int *line) {
     *file = s->file;
     *line = s->line;
+}
+
+/* ======================================================================
+ * Sites named by return address (the legacy entry points)
+ * Rule: one interned name per return address, never removed; lookups take
+ * no lock, inserts take site_lock. The name is resolved once per address.
+ * ==================================================================== */
+
+#define SITE_NAME_MAX 64 /* bytes of a name: module basename (40 at most), "+0x", offset */
+
+typedef struct {
+    const void *pc;            /* return address */
+    char name[SITE_NAME_MAX];  /* "module+0xOFFSET" (offset of pc - 1, the call) */
+} site_pc;
+
+static site_pc site_pcs[MM_SITES_MAX];              /* records; filled under site_lock */
+static _Atomic int site_npcs;                       /* records in use */
+static _Atomic(site_pc *) site_pc_table[SITE_SLOTS]; /* release-stored after the record */
+
+/* The last path component of path. */
+static const char *site_base(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+#if defined(SITE_PHDR)
+typedef struct {
+    uintptr_t pc;     /* address looked for */
+    uintptr_t bias;   /* out: load bias of its module (addr2line takes pc - bias) */
+    const char *path; /* out: the module's path; "" is the main program */
+    bool found;       /* out: a loaded segment holds pc */
+} site_find;
+
+static int site_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    site_find *f = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && f->pc >= lo && f->pc - lo < (uintptr_t)ph->p_memsz) {
+            f->bias = (uintptr_t)info->dlpi_addr;
+            f->path = info->dlpi_name ? info->dlpi_name : "";
+            f->found = true;
+            return 1;
+        }
+    }
+    return 0;
+}
+#endif
+
+/* Writes the name of call address pc into buf: "module+0xOFFSET", where
+ * OFFSET is what addr2line (Linux) takes with -e module; "0xADDRESS" when the
+ * module is unknown. */
+static void site_name_of(uintptr_t pc, char *buf, size_t len) {
+#if defined(SITE_PHDR)
+    site_find f = {pc, 0, "", false};
+    dl_iterate_phdr(site_phdr_cb, &f);
+    if (f.found && f.path[0] != '\0') { /* a shared library */
+        snprintf(buf, len, "%.40s+0x%jx", site_base(f.path), (uintmax_t)(pc - f.bias));
+        return;
+    }
+    if (f.found) { /* the main program: its name from /proc */
+        char exe[512];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? (size_t)n : 0] = '\0';
+        snprintf(buf, len, "%.40s+0x%jx", n > 0 ? site_base(exe) : "program",
+                 (uintmax_t)(pc - f.bias));
+        return;
+    }
+#elif defined(SITE_DLADDR)
+    Dl_info info;
+    if (dladdr((const void *)pc, &info) != 0 && info.dli_fname != NULL) {
+        snprintf(buf, len, "%.40s+0x%jx", site_base(info.dli_fname),
+                 (uintmax_t)(pc - (uintptr_t)info.dli_fbase));
+        return;
+    }
+#endif
+    snprintf(buf, len, "0x%jx", (uintmax_t)pc);
+}
+
+static size_t site_pc_hash(const void *pc) {
+    uint64_t x = (uint64_t)(uintptr_t)pc * 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 40) % SITE_SLOTS;
+}
+
+#ifdef MM_WITH_SITES
+/* A library built with MM_WITH_SITES records sites from the first legacy
+ * call on, unless MIMICMEM_SITES says otherwise (it was read at first use). */
+static _Atomic bool site_default_done;
+static MMI_COLD void site_default_on(void) {
+    if (atomic_exchange(&site_default_done, true)) return;
+    if (getenv("MIMICMEM_SITES") == NULL) mm_set_sites(1);
+}
+#endif
+
+const char *mmi_site_caller(const void *pc) {
+#ifdef MM_WITH_SITES
+    if (MMI_UNLIKELY(!mmi_load(&site_default_done))) site_default_on();
+#endif
+    if (pc == NULL || !(mmi_load(&mmi_diag) & MMI_DIAG_SITES)) return NULL;
+    size_t i = site_pc_hash(pc);
+    for (;;) { /* lock-free probe */
+        site_pc *s = atomic_load_explicit(&site_pc_table[i], memory_order_acquire);
+        if (s == NULL) break;
+        if (s->pc == pc) return s->name;
+        i = (i + 1) % SITE_SLOTS;
+    }
+    char name[SITE_NAME_MAX];
+    site_name_of((uintptr_t)pc - 1, name, sizeof name); /* resolved outside the lock */
+    const char *found = NULL;
+    mmi_lock_take(&site_lock);
+    for (;;) { /* again under the lock: another thread may have inserted it */
+        site_pc *s = atomic_load_explicit(&site_pc_table[i], memory_order_acquire);
+        if (s == NULL) break;
+        if (s->pc == pc) {
+            found = s->name;
+            break;
+        }
+        i = (i + 1) % SITE_SLOTS;
+    }
+    int n = atomic_load_explicit(&site_npcs, memory_order_relaxed); /* under site_lock */
+    if (found == NULL && n < MM_SITES_MAX) {
+        site_pc *s = &site_pcs[n];
+        s->pc = pc;
+        memcpy(s->name, name, sizeof name);
+        atomic_store_explicit(&site_pc_table[i], s, memory_order_release);
+        atomic_store_explicit(&site_npcs, n + 1, memory_order_relaxed);
+        found = s->name;
+    }
+    mmi_lock_drop(&site_lock);
+    return found; /* NULL once MM_SITES_MAX addresses are known: the unknown site */
 }
 
 int mm_set_sites(int on) {

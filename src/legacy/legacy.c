@@ -1,6 +1,7 @@
 /* Mimic's memory API (compat/memory.h) on top of mimicmem: the allocator's
  * entry points under Mimic's names (errors name mymalloc, myfree, ...) plus
- * its reporting levels; reports come from the process statistics;
+ * its reporting levels; reports come from the process statistics (relative to
+ * the figures at init after a cleanup: the legacy tally);
  * validate_all_memory and the detailed leak listing walk every live context's
  * blocks. Lines go through the log hook (mmi_log). */
 #include "../report/snapshot.h"
@@ -26,7 +27,23 @@ _Static_assert(MEM_UNKNOWN == MM_CAT_UNKNOWN && MEM_GALAXIES == MM_CAT_GALAXIES 
 static _Atomic int legacy_level = MEMORY_REPORT_MINIMAL; /* MEMORY_REPORT_*, Mimic's default */
 static _Atomic size_t legacy_mark = LEGACY_MARK_STEP;    /* peak bytes that print the next line */
 static _Atomic unsigned long legacy_inits;               /* init calls since the last cleanup */
-static mmi_lock legacy_lock = MMI_LOCK_INIT(MMI_RANK_LEGACY, "legacy mark"); /* serialises a mark crossing */
+static mmi_lock legacy_lock = MMI_LOCK_INIT(MMI_RANK_LEGACY, "legacy mark"); /* serialises a mark
+                                                         crossing and the start of a tally */
+
+/* The legacy tally: what the print and check calls report. Until the first
+ * cleanup it is the process figures. cleanup_memory_system closes it; the
+ * next init_memory_system (or legacy allocation, as the original's implicit
+ * init) starts a fresh one: from then on the figures are the process figures
+ * minus those at the start (per category, never below 0), so a test's leaks
+ * are not reported again by the next test. Mimic's tracker forgot its table
+ * at init the same way. */
+static _Atomic bool legacy_closed;        /* cleanup ran: the next init starts a tally */
+static _Atomic bool legacy_fresh;         /* a fresh tally was started (figures are relative) */
+static _Atomic int64_t legacy_base_total; /* process bytes at its start */
+static size_t legacy_base_peak;           /* process peak at its start; under legacy_lock */
+static int64_t legacy_base_bytes[MM_CATEGORY_MAX];  /* per category at its start; legacy_lock */
+static int64_t legacy_base_blocks[MM_CATEGORY_MAX]; /* per category at its start; legacy_lock */
+static _Atomic int64_t legacy_peak; /* the tally's high-water mark, as seen so far */
 
 static inline bool legacy_on(int level) {
     return mmi_load(&legacy_level) >= level;
@@ -41,13 +58,11 @@ static const char *legacy_s(size_t n) {
     return n == 1 ? "" : "s";
 }
 
-/* The peak passed the mark: one line, and the mark moves to the next 10 MB
- * step above the peak (one line even when one call jumps several steps). */
-static MMI_COLD void legacy_mark_passed(void) {
-    mmi_thread *t = mmi_tls;
-    if (t == NULL) return;
+/* The tally's peak reached peak: when it passed the mark, one line, and the
+ * mark moves to the next 10 MB step above the peak (one line even when one
+ * call jumps several steps). */
+static MMI_COLD void legacy_mark_passed(size_t peak) {
     mmi_lock_take(&legacy_lock);
-    size_t peak = mmi_process_peak_hint(t);
     bool passed = peak >= mmi_load(&legacy_mark);
     if (passed) mmi_store(&legacy_mark, (peak / LEGACY_MARK_STEP + 1) * LEGACY_MARK_STEP);
     mmi_lock_drop(&legacy_lock);
@@ -56,13 +71,97 @@ static MMI_COLD void legacy_mark_passed(void) {
                 legacy_mb(peak));
 }
 
+/* After a fresh start: the calling thread's view of the process bytes (exact
+ * while one thread allocates) minus the base is the tally; its peak is kept
+ * here, since the process peak may lie before the start. */
+static MMI_COLD void legacy_after_alloc_fresh(mmi_thread *t) {
+    int64_t v = mmi_process_bytes_view(t, -1) - mmi_load(&legacy_base_total);
+    if (v <= 0) return;
+    mmi_atomic_max(&legacy_peak, v);
+    if (legacy_on(MEMORY_REPORT_MINIMAL) && (size_t)v >= mmi_load(&legacy_mark))
+        legacy_mark_passed((size_t)v);
+}
+
 /* After each allocation or resize that succeeded: a cheap check of the
  * calling thread's peak estimate (exact while one thread allocates). */
 static inline void legacy_after_alloc(void) {
     mmi_thread *t = mmi_tls;
-    if (legacy_on(MEMORY_REPORT_MINIMAL) && t != NULL &&
+    if (t == NULL) return;
+    if (MMI_UNLIKELY(mmi_load(&legacy_fresh))) {
+        legacy_after_alloc_fresh(t);
+        return;
+    }
+    if (legacy_on(MEMORY_REPORT_MINIMAL) &&
         MMI_UNLIKELY(mmi_process_peak_hint(t) >= mmi_load(&legacy_mark)))
-        legacy_mark_passed();
+        legacy_mark_passed(mmi_process_peak_hint(t));
+}
+
+/* Starts a fresh tally (after a cleanup): the process figures now are its
+ * zero. Stats are read under legacy_lock (a higher rank than the stats lock). */
+static MMI_COLD void legacy_open(void) {
+    mmi_lock_take(&legacy_lock);
+    if (mmi_load(&legacy_closed)) {
+        int ncat = mm_category_count();
+        for (int c = 0; c < MM_CATEGORY_MAX; c++) {
+            mm_stats s = {0, 0, 0, 0, 0};
+            if (c < ncat) s = mmi_process_stats(c);
+            legacy_base_bytes[c] = (int64_t)s.bytes;
+            legacy_base_blocks[c] = (int64_t)s.blocks;
+        }
+        mm_stats tot = mmi_process_stats(-1);
+        mmi_store(&legacy_base_total, (int64_t)tot.bytes);
+        legacy_base_peak = tot.peak_bytes;
+        mmi_store(&legacy_peak, 0);
+        mmi_store(&legacy_mark, LEGACY_MARK_STEP);
+        mmi_store(&legacy_fresh, true);
+        mmi_store(&legacy_closed, false);
+    }
+    mmi_lock_drop(&legacy_lock);
+}
+
+/* now minus base, never below 0 (a block from before the start that is freed
+ * after it takes its bytes off the tally). */
+static size_t legacy_minus(size_t now, int64_t base) {
+    return (int64_t)now > base ? (size_t)((int64_t)now - base) : 0;
+}
+
+/* The tally's figures of category c: bytes and blocks. */
+static mm_stats legacy_category(int c) {
+    mm_stats s = mm_stats_category(NULL, c);
+    if (!mmi_load(&legacy_fresh)) return s;
+    mmi_lock_take(&legacy_lock);
+    s.bytes = legacy_minus(s.bytes, legacy_base_bytes[c]);
+    s.blocks = legacy_minus(s.blocks, legacy_base_blocks[c]);
+    mmi_lock_drop(&legacy_lock);
+    return s;
+}
+
+/* The tally's total: bytes, blocks and peak. After a fresh start, bytes and
+ * blocks are the sums of the categories' figures, and the peak is the largest
+ * of: the peaks seen after legacy allocations, the bytes now, and the process
+ * peak less the base when the process passed its old peak after the start. */
+static mm_stats legacy_total(void) {
+    mm_stats s = mm_stats_total(NULL);
+    if (!mmi_load(&legacy_fresh)) return s;
+    size_t bytes = 0, blocks = 0;
+    int ncat = mm_category_count();
+    for (int c = 0; c < ncat; c++) {
+        mm_stats cs = legacy_category(c);
+        bytes += cs.bytes;
+        blocks += cs.blocks;
+    }
+    mmi_lock_take(&legacy_lock);
+    size_t base_peak = legacy_base_peak;
+    int64_t base = mmi_load(&legacy_base_total);
+    mmi_lock_drop(&legacy_lock);
+    int64_t peak = (int64_t)bytes;
+    if (s.peak_bytes > base_peak) {
+        int64_t p = (int64_t)s.peak_bytes - base;
+        if (p > peak) peak = p;
+    }
+    mmi_atomic_max(&legacy_peak, peak);
+    mm_stats t = {bytes, (size_t)mmi_load(&legacy_peak), blocks, s.allocs, s.frees};
+    return t;
 }
 
 /* ======================================================================
@@ -70,6 +169,7 @@ static inline void legacy_after_alloc(void) {
  * ==================================================================== */
 
 void init_memory_system(unsigned long max_blocks) {
+    if (mmi_load(&legacy_closed)) legacy_open();
     unsigned long n = atomic_fetch_add(&legacy_inits, 1) + 1;
     if (!legacy_on(MEMORY_REPORT_DETAILED)) return;
     if (n == 1)
@@ -98,6 +198,7 @@ static inline void legacy_leave(int old) {
 }
 
 static void *legacy_alloc(size_t size, MemoryCategory category, const char *file, int line) {
+    if (MMI_UNLIKELY(mmi_load(&legacy_closed))) legacy_open(); /* the original's implicit init */
     void *p = mmi_malloc_as(size, (int)category, false,
                             category == MEM_UNKNOWN ? "mymalloc" : "mymalloc_cat", file, line);
     if (p == NULL) return NULL;
@@ -110,14 +211,14 @@ static void *legacy_alloc(size_t size, MemoryCategory category, const char *file
 
 void *mymalloc_cat(size_t size, MemoryCategory category) {
     int old = legacy_enter();
-    void *p = legacy_alloc(size, category, NULL, 0);
+    void *p = legacy_alloc(size, category, MMI_CALLER(), 0);
     legacy_leave(old);
     return p;
 }
 
 void *mymalloc(size_t size) {
     int old = legacy_enter();
-    void *p = legacy_alloc(size, MEM_UNKNOWN, NULL, 0);
+    void *p = legacy_alloc(size, MEM_UNKNOWN, MMI_CALLER(), 0);
     legacy_leave(old);
     return p;
 }
@@ -159,14 +260,14 @@ static void *legacy_resize(void *ptr, size_t size, int cat, bool move, const cha
 
 void *myrealloc(void *ptr, size_t size) {
     int old = legacy_enter();
-    void *q = legacy_resize(ptr, size, MM_CAT_UNKNOWN, false, NULL, 0);
+    void *q = legacy_resize(ptr, size, MM_CAT_UNKNOWN, false, MMI_CALLER(), 0);
     legacy_leave(old);
     return q;
 }
 
 void *myrealloc_cat(void *ptr, size_t size, MemoryCategory category) {
     int old = legacy_enter();
-    void *q = legacy_resize(ptr, size, (int)category, true, NULL, 0);
+    void *q = legacy_resize(ptr, size, (int)category, true, MMI_CALLER(), 0);
     legacy_leave(old);
     return q;
 }
@@ -238,6 +339,7 @@ typedef struct {
     uint64_t me;                    /* the calling thread's serial */
     size_t others;                  /* other threads' contexts, counted, not walked */
     size_t others_blocks;           /* their live blocks, from their figures */
+    size_t ctx_blocks;              /* live blocks of every context, from their figures */
 } legacy_walk;
 
 /* arr grown to twice *cap elements (64 at first), or NULL with arr kept. */
@@ -304,7 +406,9 @@ static void legacy_walk_context(legacy_walk *w, const mm_context *ctx) {
 }
 
 static void legacy_walk_top(const mm_context *ctx, void *arg) {
-    legacy_walk_context(arg, ctx);
+    legacy_walk *w = arg;
+    w->ctx_blocks += mmi_context_total(ctx).blocks; /* with its descendants */
+    legacy_walk_context(w, ctx);
 }
 
 /* Walks the live contexts' blocks; own_only: only the contexts the calling
@@ -339,22 +443,24 @@ void set_memory_reporting(int level) {
                 level, old);
 }
 
+/* The explicit reports (print_*, check_memory_leaks) print at every level,
+ * as Mimic's tracker did; the level governs only the automatic lines (init,
+ * cleanup, the peak marks, per-call lines at DETAILED). */
 static void legacy_brief_line(void) {
-    mm_stats s = mm_stats_total(NULL);
+    mm_stats s = legacy_total();
     mmi_log(MM_LOG_INFO, "Memory: %.2f MB in use, %.2f MB peak, %zu live block%s",
             legacy_mb(s.bytes), legacy_mb(s.peak_bytes), s.blocks, legacy_s(s.blocks));
 }
 
 void print_memory_brief(void) {
-    if (legacy_on(MEMORY_REPORT_MINIMAL)) legacy_brief_line();
+    legacy_brief_line();
 }
 
 void print_allocated_by_category(void) {
-    if (!legacy_on(MEMORY_REPORT_MINIMAL)) return;
     bool any = false;
     int ncat = mm_category_count();
     for (int c = 0; c < ncat; c++) {
-        mm_stats s = mm_stats_category(NULL, c);
+        mm_stats s = legacy_category(c);
         if (s.blocks == 0) continue;
         any = true;
         mmi_log(MM_LOG_INFO, "Memory in category %s: %.2f MB in %zu block%s", mmi_cat_name(c),
@@ -364,8 +470,7 @@ void print_allocated_by_category(void) {
 }
 
 void print_allocated(void) {
-    if (!legacy_on(MEMORY_REPORT_MINIMAL)) return;
-    mm_stats s = mm_stats_total(NULL);
+    mm_stats s = legacy_total();
     mmi_log(MM_LOG_INFO, "Memory in use: %.2f MB in %zu block%s", legacy_mb(s.bytes), s.blocks,
             legacy_s(s.blocks));
     if (legacy_on(MEMORY_REPORT_DETAILED)) print_allocated_by_category();
@@ -397,12 +502,17 @@ static void legacy_list_leaks(size_t total_blocks) {
                 "Leaked blocks not listed: %zu process-wide block%s (mymalloc, mm_malloc), "
                 "counted above; only context blocks can be listed",
                 process, legacy_s(process));
+    if (mmi_load(&legacy_fresh) && listed > total_blocks)
+        mmi_log(MM_LOG_WARNING,
+                "Leaked blocks: the listing above may include up to %zu context block%s from "
+                "before the last init_memory_system after cleanup_memory_system (the count "
+                "above starts there)",
+                listed - total_blocks, legacy_s(listed - total_blocks));
     legacy_walk_free(&w);
 }
 
 void check_memory_leaks(void) {
-    if (!legacy_on(MEMORY_REPORT_MINIMAL)) return;
-    mm_stats s = mm_stats_total(NULL);
+    mm_stats s = legacy_total();
     if (s.blocks == 0) {
         mmi_log(MM_LOG_INFO, "No memory leaks detected");
         return;
@@ -411,7 +521,7 @@ void check_memory_leaks(void) {
             legacy_s(s.blocks), legacy_mb(s.bytes));
     int ncat = mm_category_count();
     for (int c = 0; c < ncat; c++) {
-        mm_stats cs = mm_stats_category(NULL, c);
+        mm_stats cs = legacy_category(c);
         if (cs.blocks == 0) continue;
         mmi_log(MM_LOG_WARNING, "Leaked in category %s: %zu block%s (%.2f MB)", mmi_cat_name(c),
                 cs.blocks, legacy_s(cs.blocks), legacy_mb(cs.bytes));
@@ -423,37 +533,45 @@ int validate_memory_block(void *ptr) {
     return mm_validate(ptr) ? 1 : 0;
 }
 
+/* What it says is what it did: context blocks are walked header by header;
+ * process-wide blocks cannot be enumerated (there is no table), so they are
+ * only counted, from the process figures. The pass line is printed at
+ * MINIMAL and above, the damage at every level (as Mimic's tracker did). */
 int validate_all_memory(void) {
     legacy_walk w;
     legacy_walk_all(&w, false, false);
-    bool report = legacy_on(MEMORY_REPORT_MINIMAL);
+    size_t all = mm_stats_total(NULL).blocks;
+    size_t process = all > w.ctx_blocks ? all - w.ctx_blocks : 0;
     if (w.damaged == 0) {
-        if (report)
+        if (legacy_on(MEMORY_REPORT_MINIMAL))
             mmi_log(MM_LOG_INFO,
-                    "Memory check passed: every header intact (%zu live block%s in %zu context%s "
-                    "walked; process-wide blocks are checked when freed or reallocated)",
-                    w.live, legacy_s(w.live), w.contexts, legacy_s(w.contexts));
+                    "Memory check passed: %zu live context block%s in %zu context%s walked, "
+                    "every header intact; %zu process-wide block%s counted, not walked (each "
+                    "is checked when freed or reallocated)",
+                    w.live, legacy_s(w.live), w.contexts, legacy_s(w.contexts), process,
+                    legacy_s(process));
         legacy_walk_free(&w);
         return 1;
     }
-    if (report) {
-        mmi_log(MM_LOG_WARNING, "Memory check failed: %zu damaged header%s (%zu context%s walked)",
-                w.damaged, legacy_s(w.damaged), w.contexts, legacy_s(w.contexts));
-        for (size_t i = 0; i < w.nrecs; i++) {
-            const legacy_block *b = &w.recs[i];
-            if (b->what == LEGACY_BAD_HEADER)
-                mmi_log(MM_LOG_WARNING, "Damaged block header at %p in context \"%s\"", b->ptr,
-                        w.names[b->name]);
-            else
-                mmi_log(MM_LOG_WARNING,
-                        "Damaged chunk header at %p in context \"%s\": the blocks after it were "
-                        "not checked",
-                        b->ptr, w.names[b->name]);
-        }
-        if (w.damaged > w.nrecs)
-            mmi_log(MM_LOG_WARNING, "... and %zu more damaged header%s, not named",
-                    w.damaged - w.nrecs, legacy_s(w.damaged - w.nrecs));
+    mmi_log(MM_LOG_WARNING,
+            "Memory check failed: %zu damaged header%s (%zu context%s walked; %zu process-wide "
+            "block%s counted, not walked)",
+            w.damaged, legacy_s(w.damaged), w.contexts, legacy_s(w.contexts), process,
+            legacy_s(process));
+    for (size_t i = 0; i < w.nrecs; i++) {
+        const legacy_block *b = &w.recs[i];
+        if (b->what == LEGACY_BAD_HEADER)
+            mmi_log(MM_LOG_WARNING, "Damaged block header at %p in context \"%s\"", b->ptr,
+                    w.names[b->name]);
+        else
+            mmi_log(MM_LOG_WARNING,
+                    "Damaged chunk header at %p in context \"%s\": the blocks after it were "
+                    "not checked",
+                    b->ptr, w.names[b->name]);
     }
+    if (w.damaged > w.nrecs)
+        mmi_log(MM_LOG_WARNING, "... and %zu more damaged header%s, not named", w.damaged - w.nrecs,
+                legacy_s(w.damaged - w.nrecs));
     legacy_walk_free(&w);
     return 0;
 }
@@ -462,4 +580,9 @@ void cleanup_memory_system(void) {
     if (legacy_on(MEMORY_REPORT_MINIMAL)) legacy_brief_line();
     mm_trim();
     mmi_store(&legacy_inits, 0);
+    mmi_store(&legacy_closed, true); /* the next init starts a fresh tally */
+    /* the calling thread's statistics record goes too (its figures fold into
+     * the process sums), so a leak checker run after cleanup finds nothing of
+     * ours still reachable; a later call creates a new one */
+    mmi_thread_release();
 }

@@ -1,6 +1,7 @@
 /* Unit tests for src/legacy.c: Mimic's memory API (compat/memory.h) as Mimic
  * uses it. Each legacy function, the exact lines of each reporting level
- * (through a recording log handler), repeated init without cleanup,
+ * (through a recording log handler; explicit reports print at every level),
+ * repeated init without cleanup, a fresh tally at init after cleanup,
  * allocation before init, more than 50,000 live blocks, validate_* on intact,
  * freed and damaged blocks, the fatal paths in-process and in a child under
  * the default handler, and the default routing (stdout/stderr) in a child. */
@@ -355,6 +356,129 @@ Test(legacy, allocation_and_init_work_after_cleanup)
     mmt_expect_total(0, 64, 0, 2, 2, "the process after cleanup and a new block");
 }
 
+/* Mimic's unit tests call init_memory_system and cleanup_memory_system
+ * around each test: the next test's figures start from zero, as the
+ * original's table did. One process here plays two such tests. */
+Test(legacy, init_after_cleanup_starts_a_fresh_tally)
+{
+    lg_start();
+    init_memory_system(0); /* test 1 */
+    void *leak1 = must(mymalloc_cat(3 * MB, MEM_HALOS), "test 1 leaks 3 MB in Halos");
+    void *leak2 = must(mymalloc(100), "and 100 bytes in Unknown");
+    check_memory_leaks();
+    cr_expect(lg_find(MM_LOG_WARNING, "Memory leak detected: 2 blocks (3.00 MB)") == 0,
+              "test 1 sees its own leaks:%s", lg_dump());
+    cleanup_memory_system();
+
+    lg_clear();
+    check_memory_leaks(); /* between cleanup and init: still the old tally, as before */
+    cr_expect(lg_find(MM_LOG_WARNING, "Memory leak detected: 2 blocks (3.00 MB)") == 0,
+              "until the next init the old tally is reported:%s", lg_dump());
+
+    init_memory_system(0); /* test 2 */
+    lg_clear();
+    check_memory_leaks();
+    lg_expect_count(1, "test 2's check_memory_leaks before it allocates");
+    lg_expect_line(0, MM_LOG_INFO, "No memory leaks detected");
+    lg_clear();
+    print_memory_brief();
+    print_allocated();
+    print_allocated_by_category();
+    lg_expect_count(3, "the three print calls");
+    lg_expect_line(0, MM_LOG_INFO, "Memory: 0.00 MB in use, 0.00 MB peak, 0 live blocks");
+    lg_expect_line(1, MM_LOG_INFO, "Memory in use: 0.00 MB in 0 blocks");
+    lg_expect_line(2, MM_LOG_INFO, "Memory by category: no live blocks");
+
+    void *p = must(mymalloc_cat(MB, MEM_TREES), "test 2 allocates 1 MB in Trees");
+    lg_clear();
+    check_memory_leaks();
+    lg_expect_count(2, "test 2's leak only");
+    lg_expect_line(0, MM_LOG_WARNING, "Memory leak detected: 1 block (1.00 MB) still allocated");
+    lg_expect_line(1, MM_LOG_WARNING, "Leaked in category Trees: 1 block (1.00 MB)");
+    lg_clear();
+    print_memory_brief();
+    lg_expect_line(0, MM_LOG_INFO, "Memory: 1.00 MB in use, 1.00 MB peak, 1 live block");
+    myfree(p);
+
+    /* The earlier blocks stay valid, counted by the process, outside the tally. */
+    cr_expect_eq(validate_memory_block(leak1), 1, "test 1's block is still a valid block");
+    mmt_expect_total(3 * MB + 100, 4 * MB + 100, 2, 3, 1, "the process still counts everything");
+    myfree(leak1); /* freeing it does not drive the tally below zero */
+    myfree(leak2);
+    lg_clear();
+    check_memory_leaks();
+    print_memory_brief();
+    lg_expect_count(2, "after freeing the earlier blocks");
+    lg_expect_line(0, MM_LOG_INFO, "No memory leaks detected");
+    lg_expect_line(1, MM_LOG_INFO, "Memory: 0.00 MB in use, 1.00 MB peak, 0 live blocks");
+    cleanup_memory_system();
+}
+
+Test(legacy, the_peak_marks_restart_with_a_fresh_tally)
+{
+    lg_start();
+    void *blocks[15];
+    for (int i = 0; i < 15; i++) blocks[i] = must(mymalloc_cat(MB, MEM_HALOS), "1 MB");
+    for (int i = 0; i < 15; i++) myfree(blocks[i]);
+    cleanup_memory_system();
+    init_memory_system(0);
+    lg_clear();
+    for (int i = 0; i < 12; i++) blocks[i] = must(mymalloc_cat(MB, MEM_HALOS), "1 MB again");
+    lg_expect_count(1, "12 MB in the fresh tally (the process peak is still 15 MB)");
+    lg_expect_line(0, MM_LOG_INFO, "Memory peak passed 10 MB: 10.00 MB");
+    for (int i = 0; i < 12; i++) myfree(blocks[i]);
+    lg_clear();
+    cleanup_memory_system();
+    lg_expect_count(1, "cleanup's brief line");
+    lg_expect_line(0, MM_LOG_INFO, "Memory: 0.00 MB in use, 12.00 MB peak, 0 live blocks");
+}
+
+Test(legacy, the_fresh_peak_counts_mm_calls_that_pass_the_old_process_peak)
+{
+    lg_start();
+    void *old = must(mymalloc(2 * MB), "2 MB before the cleanup");
+    myfree(old);
+    cleanup_memory_system();
+    init_memory_system(0);
+    void *leak = must(mymalloc(MB / 2), "0.5 MB");
+    void *big = must(mm_malloc(3 * MB, MM_CAT_IO), "3 MB through mm_malloc");
+    mm_free(big);
+    lg_clear();
+    print_memory_brief();
+    lg_expect_line(0, MM_LOG_INFO, "Memory: 0.50 MB in use, 3.50 MB peak, 1 live block");
+    myfree(leak);
+}
+
+Test(legacy, allocation_after_cleanup_starts_a_fresh_tally_as_the_implicit_init_did)
+{
+    void *leak = must(mymalloc_cat(100, MEM_HALOS), "an earlier leak");
+    set_memory_reporting(MEMORY_REPORT_NONE);
+    cleanup_memory_system();
+    void *p = must(mymalloc_cat(200, MEM_IO), "an allocation without init");
+    lg_start();
+    check_memory_leaks();
+    lg_expect_count(2, "only the new block");
+    lg_expect_line(0, MM_LOG_WARNING, "Memory leak detected: 1 block (0.00 MB) still allocated");
+    lg_expect_line(1, MM_LOG_WARNING, "Leaked in category IO: 1 block (0.00 MB)");
+    myfree(p);
+    myfree(leak);
+}
+
+Test(legacy, init_without_cleanup_keeps_the_tally)
+{
+    void *a = must(mymalloc_cat(100, MEM_TREES), "before the first init");
+    init_memory_system(0);
+    void *b = must(mymalloc_cat(200, MEM_TREES), "after it");
+    init_memory_system(0);
+    lg_start();
+    check_memory_leaks();
+    lg_expect_count(2, "both blocks");
+    lg_expect_line(0, MM_LOG_WARNING, "Memory leak detected: 2 blocks (0.00 MB) still allocated");
+    lg_expect_line(1, MM_LOG_WARNING, "Leaked in category Trees: 2 blocks (0.00 MB)");
+    myfree(a);
+    myfree(b);
+}
+
 /* ========================================================================
  * Reporting levels
  * ====================================================================== */
@@ -369,7 +493,7 @@ Test(legacy, the_default_level_is_minimal)
     lg_expect_count(1, "print_memory_brief at the default level");
 }
 
-Test(legacy, none_prints_nothing_at_all)
+Test(legacy, none_silences_the_automatic_lines)
 {
     lg_start();
     set_memory_reporting(MEMORY_REPORT_NONE);
@@ -378,24 +502,84 @@ Test(legacy, none_prints_nothing_at_all)
     for (int i = 0; i < 25; i++) big[i] = must(mymalloc_cat(MB, MEM_HALOS), "1 MB block");
     void *q = must(myrealloc(NULL, 10), "myrealloc(NULL)");
     q = must(myrealloc_cat(q, 20, MEM_IO), "myrealloc_cat");
-    print_memory_brief();
-    print_allocated();
-    print_allocated_by_category();
-    check_memory_leaks(); /* with 26 blocks live */
-    mm_context *ctx = must(mm_context_create("forest", NULL), "mm_context_create");
-    void *c = must(mm_context_malloc(ctx, 64, MM_CAT_HALOS), "a context block");
-    damage(c, -1);
-    cr_expect_eq(validate_all_memory(), 0, "validate_all_memory still finds the damage at NONE");
-    damage(c, -1);
-    cr_expect_eq(validate_all_memory(), 1, "and passes once repaired");
     set_memory_reporting(42); /* a bad level is not reported at NONE either */
-    mm_context_destroy(ctx);
     for (int i = 0; i < 25; i++) myfree(big[i]);
     myfree(q);
     free(big);
-    check_memory_leaks();
     cleanup_memory_system();
-    lg_expect_count(0, "every legacy call at NONE");
+    init_memory_system(0);
+    lg_expect_count(0, "init, 25 MB of allocations (two peak marks), frees and cleanup at NONE");
+}
+
+/* The explicit calls print the same lines at every level, as Mimic's tracker
+ * did: only the automatic ones follow the level. */
+static void explicit_calls_at(int level)
+{
+    lg_start();
+    set_memory_reporting(level);
+    void *a = must(mymalloc_cat(MB, MEM_HALOS), "1 MB in Halos");
+    void *b = must(mymalloc_cat(MB / 2, MEM_TREES), "0.5 MB in Trees");
+    lg_clear(); /* DETAILED logged the two allocations */
+    print_memory_brief();
+    lg_expect_count(1, "print_memory_brief");
+    lg_expect_line(0, MM_LOG_INFO, "Memory: 1.50 MB in use, 1.50 MB peak, 2 live blocks");
+    lg_clear();
+    print_allocated();
+    lg_expect_line(0, MM_LOG_INFO, "Memory in use: 1.50 MB in 2 blocks");
+    lg_expect_count(level >= MEMORY_REPORT_DETAILED ? 3 : 1,
+                    "print_allocated (the categories follow at DETAILED, as before)");
+    lg_clear();
+    print_allocated_by_category();
+    lg_expect_count(2, "print_allocated_by_category");
+    lg_expect_line(0, MM_LOG_INFO, "Memory in category Halos: 1.00 MB in 1 block");
+    lg_expect_line(1, MM_LOG_INFO, "Memory in category Trees: 0.50 MB in 1 block");
+    lg_clear();
+    check_memory_leaks();
+    lg_expect_line(0, MM_LOG_WARNING, "Memory leak detected: 2 blocks (1.50 MB) still allocated");
+    lg_expect_line(1, MM_LOG_WARNING, "Leaked in category Halos: 1 block (1.00 MB)");
+    lg_expect_line(2, MM_LOG_WARNING, "Leaked in category Trees: 1 block (0.50 MB)");
+    lg_expect_count(level >= MEMORY_REPORT_DETAILED ? 4 : 3,
+                    "check_memory_leaks (the process-wide count follows at DETAILED)");
+    myfree(a);
+    myfree(b);
+    lg_clear();
+    check_memory_leaks();
+    lg_expect_count(1, "check_memory_leaks with nothing live");
+    lg_expect_line(0, MM_LOG_INFO, "No memory leaks detected");
+}
+
+Test(legacy, explicit_reports_print_at_none)
+{
+    explicit_calls_at(MEMORY_REPORT_NONE);
+}
+
+Test(legacy, explicit_reports_print_at_minimal)
+{
+    explicit_calls_at(MEMORY_REPORT_MINIMAL);
+}
+
+Test(legacy, explicit_reports_print_at_detailed)
+{
+    explicit_calls_at(MEMORY_REPORT_DETAILED);
+}
+
+Test(legacy, validate_all_memory_at_none_names_damage_but_not_a_pass)
+{
+    mm_context *ctx = must(mm_context_create("forest", NULL), "mm_context_create");
+    void *c = filled(mm_context_malloc(ctx, 64, MM_CAT_HALOS), 64);
+    lg_start();
+    set_memory_reporting(MEMORY_REPORT_NONE);
+    cr_expect_eq(validate_all_memory(), 1, "intact at NONE");
+    lg_expect_count(0, "no pass line at NONE (Mimic's tracker printed it at MINIMAL and above)");
+    damage(c, -1);
+    cr_expect_eq(validate_all_memory(), 0, "validate_all_memory finds the damage at NONE");
+    lg_expect_count(2, "the damage is named at NONE, as Mimic's tracker warned at every level");
+    lg_expect_line(0, MM_LOG_WARNING,
+                   "Memory check failed: 1 damaged header (1 context walked; 0 process-wide "
+                   "blocks counted, not walked)");
+    lg_expect_line(1, MM_LOG_WARNING, "Damaged block header at %p in context \"forest\"", c);
+    damage(c, -1);
+    mm_context_destroy(ctx);
 }
 
 Test(legacy, minimal_prints_a_line_each_time_the_peak_passes_a_further_10_mb)
@@ -771,6 +955,31 @@ static size_t build_tree(mm_context **forest, void **out)
     return live;
 }
 
+Test(legacy, validate_all_memory_counts_process_blocks_without_walking_them)
+{
+    mm_context *ctx = must(mm_context_create("forest", NULL), "mm_context_create");
+    void *c1 = must(mm_context_malloc(ctx, 64, MM_CAT_HALOS), "a context block");
+    void *c2 = must(mm_context_malloc(ctx, 40000, MM_CAT_HALOS), "a large context block");
+    void *p = filled(mymalloc_cat(64, MEM_HALOS), 64);
+    void *q = must(mm_malloc(100, MM_CAT_IO), "an mm_malloc block");
+    damage(p, -1); /* a process-wide header: no walk reaches it */
+    lg_start();
+    cr_expect_eq(validate_all_memory(), 1, "process-wide blocks are not walked: 1 all the same");
+    lg_expect_count(1, "the pass line");
+    lg_expect_line(0, MM_LOG_INFO,
+                   "Memory check passed: 2 live context blocks in 1 context walked, every header "
+                   "intact; 2 process-wide blocks counted, not walked (each is checked when freed "
+                   "or reallocated)");
+    cr_expect_eq(validate_memory_block(p), 0, "validate_memory_block does check that header");
+    damage(p, -1);
+    cr_expect_eq(validate_memory_block(p), 1, "repaired");
+    myfree(p);
+    mm_free(q);
+    mm_free(c1);
+    mm_free(c2);
+    mm_context_destroy(ctx);
+}
+
 Test(legacy, validate_all_memory_passes_when_every_header_is_intact)
 {
     mmt_recorder rec;
@@ -784,8 +993,9 @@ Test(legacy, validate_all_memory_passes_when_every_header_is_intact)
     cr_expect_eq(validate_all_memory(), 1, "every header is intact");
     lg_expect_count(1, "validate_all_memory that passes");
     lg_expect_line(0, MM_LOG_INFO,
-                   "Memory check passed: every header intact (%zu live blocks in 3 contexts "
-                   "walked; process-wide blocks are checked when freed or reallocated)",
+                   "Memory check passed: %zu live context blocks in 3 contexts walked, every "
+                   "header intact; 1 process-wide block counted, not walked (each is checked "
+                   "when freed or reallocated)",
                    live);
     mmt_expect_no_error(&rec, "validate_all_memory");
     myfree(p);
@@ -798,8 +1008,9 @@ Test(legacy, validate_all_memory_with_no_context_passes)
     lg_start();
     cr_expect_eq(validate_all_memory(), 1, "nothing to walk is nothing damaged");
     lg_expect_line(0, MM_LOG_INFO,
-                   "Memory check passed: every header intact (0 live blocks in 0 contexts "
-                   "walked; process-wide blocks are checked when freed or reallocated)");
+                   "Memory check passed: 0 live context blocks in 0 contexts walked, every "
+                   "header intact; 0 process-wide blocks counted, not walked (each is checked "
+                   "when freed or reallocated)");
 }
 
 Test(legacy, validate_all_memory_names_a_damaged_context_block)
@@ -814,7 +1025,9 @@ Test(legacy, validate_all_memory_names_a_damaged_context_block)
     lg_start();
     cr_expect_eq(validate_all_memory(), 0, "a damaged header makes the check fail");
     lg_expect_count(2, "validate_all_memory with one damaged block");
-    lg_expect_line(0, MM_LOG_WARNING, "Memory check failed: 1 damaged header (2 contexts walked)");
+    lg_expect_line(0, MM_LOG_WARNING,
+                   "Memory check failed: 1 damaged header (2 contexts walked; 0 process-wide "
+                   "blocks counted, not walked)");
     lg_expect_line(1, MM_LOG_WARNING, "Damaged block header at %p in context \"forest\"", victim);
     mmt_expect_no_error(&rec, "validate_all_memory never reports through the error handler");
     damage(victim, -1);
@@ -835,7 +1048,9 @@ Test(legacy, validate_all_memory_keeps_walking_after_a_damaged_header)
     lg_start();
     cr_expect_eq(validate_all_memory(), 0, "three damaged headers");
     lg_expect_count(4, "the summary and three named blocks");
-    lg_expect_line(0, MM_LOG_WARNING, "Memory check failed: 3 damaged headers (1 context walked)");
+    lg_expect_line(0, MM_LOG_WARNING,
+                   "Memory check failed: 3 damaged headers (1 context walked; 0 process-wide "
+                   "blocks counted, not walked)");
     lg_expect_line(1, MM_LOG_WARNING, "Damaged block header at %p in context \"forest\"", b[5]);
     lg_expect_line(2, MM_LOG_WARNING, "Damaged block header at %p in context \"forest\"", b[20]);
     lg_expect_line(3, MM_LOG_WARNING, "Damaged block header at %p in context \"forest\"", b[39]);
@@ -856,7 +1071,9 @@ Test(legacy, damage_across_neighbouring_info_words_is_named_at_its_start)
     lg_start();
     cr_expect_eq(validate_all_memory(), 0, "the damage is found");
     lg_expect_count(2, "one damaged region");
-    lg_expect_line(0, MM_LOG_WARNING, "Memory check failed: 1 damaged header (1 context walked)");
+    lg_expect_line(0, MM_LOG_WARNING,
+                   "Memory check failed: 1 damaged header (1 context walked; 0 process-wide "
+                   "blocks counted, not walked)");
     lg_expect_line(1, MM_LOG_WARNING, "Damaged block header at %p in context \"forest\"", b[2]);
     damage(b[2], -8);
     damage(b[3], -8);
@@ -877,7 +1094,9 @@ Test(legacy, validate_all_memory_names_a_damaged_large_block_and_a_damaged_free_
     lg_start();
     cr_expect_eq(validate_all_memory(), 0, "two damaged headers");
     lg_expect_count(3, "the summary and two named blocks");
-    lg_expect_line(0, MM_LOG_WARNING, "Memory check failed: 2 damaged headers (2 contexts walked)");
+    lg_expect_line(0, MM_LOG_WARNING,
+                   "Memory check failed: 2 damaged headers (2 contexts walked; 0 process-wide "
+                   "blocks counted, not walked)");
     lg_expect_line(1, MM_LOG_WARNING, "Damaged block header at %p in context \"forest\"", large);
     lg_expect_line(2, MM_LOG_WARNING, "Damaged block header at %p in context \"cooling\"", freed);
     damage(large, -4);
@@ -916,7 +1135,9 @@ Test(legacy, validate_all_memory_names_32_damaged_blocks_and_counts_the_rest)
     lg_start();
     cr_expect_eq(validate_all_memory(), 0, "forty damaged headers");
     lg_expect_count(34, "the summary, 32 named blocks and the rest counted");
-    lg_expect_line(0, MM_LOG_WARNING, "Memory check failed: 40 damaged headers (1 context walked)");
+    lg_expect_line(0, MM_LOG_WARNING,
+                   "Memory check failed: 40 damaged headers (1 context walked; 0 process-wide "
+                   "blocks counted, not walked)");
     lg_expect_line(32, MM_LOG_WARNING, "Damaged block header at %p in context \"forest\"", b[31]);
     lg_expect_line(33, MM_LOG_WARNING, "... and 8 more damaged headers, not named");
     for (int i = 0; i < 40; i++) damage(b[i], -3);
@@ -962,8 +1183,9 @@ Test(legacy, walks_60000_context_blocks)
     lg_start();
     cr_expect_eq(validate_all_memory(), 1, "60,000 intact context blocks");
     lg_expect_line(0, MM_LOG_INFO,
-                   "Memory check passed: every header intact (60000 live blocks in 1 context "
-                   "walked; process-wide blocks are checked when freed or reallocated)");
+                   "Memory check passed: 60000 live context blocks in 1 context walked, every "
+                   "header intact; 0 process-wide blocks counted, not walked (each is checked "
+                   "when freed or reallocated)");
     mm_context_destroy(forest);
 }
 
@@ -1089,6 +1311,58 @@ Test(legacy, reallocation_failure_is_fatal)
     cr_expect(strstr(msg, "\"Unknown\"") != NULL, "the message names the category: %s", msg);
 }
 
+/* A host handler decides instead of the exit with status 1. */
+static void exit_7(const mm_error *err, void *user)
+{
+    (void)err;
+    (void)user;
+    _exit(7);
+}
+
+static void child_free_foreign_under_a_host_handler(void *arg)
+{
+    (void)arg;
+    mm_set_error_handler(exit_7, NULL);
+    child_free_foreign(NULL);
+}
+
+static void child_returning_handler(void *arg)
+{
+    (void)arg;
+    mmt_recorder rec;
+    mmt_record_errors(&rec);
+    child_free_foreign(NULL); /* returns: the handler returned */
+    if (rec.count != 1) _exit(3);
+}
+
+Test(legacy, a_host_handler_decides_instead_of_exit_status_1)
+{
+    static mmt_death d;
+    mmt_run_child(child_free_foreign_under_a_host_handler, NULL, &d);
+    cr_expect(d.signal == 0 && d.exit_status == 7,
+              "the host's handler ends the process its way (exit 7); child ended with signal "
+              "%d, exit status %d; stderr:\n%s", d.signal, d.exit_status, d.text);
+    mmt_run_child(child_returning_handler, NULL, &d);
+    cr_expect(d.signal == 0 && d.exit_status == 0,
+              "a host handler that returns lets the process go on; child ended with signal %d, "
+              "exit status %d; stderr:\n%s", d.signal, d.exit_status, d.text);
+}
+
+static void child_mm_out_of_memory_after_legacy_calls(void *arg)
+{
+    (void)arg;
+    void *p = mymalloc(10);
+    myfree(p);
+    mm_malloc((size_t)1 << 46, MM_CAT_HALOS);
+}
+
+Test(legacy, an_mm_call_after_legacy_calls_still_aborts)
+{
+    char msg[MMT_MESSAGE_MAX];
+    mmt_expect_death(child_mm_out_of_memory_after_legacy_calls, NULL, "out of memory", msg);
+    cr_expect(strstr(msg, "mm_malloc") != NULL, "the message names mm_malloc: %s", msg);
+}
+
 /* ========================================================================
  * The default printer: information on stdout, warnings on stderr
  * ====================================================================== */
@@ -1165,12 +1439,16 @@ static void none_run(void)
     mimic_style_run();
 }
 
-Test(legacy, none_writes_nothing_to_stdout_or_stderr)
+Test(legacy, none_writes_only_the_explicit_checks_to_stdout_and_stderr)
 {
     char *out, *err;
     run_with_default_output(none_run, &out, &err);
-    cr_expect_str_empty(out, "nothing on stdout at NONE");
-    cr_expect_str_empty(err, "nothing on stderr at NONE");
+    cr_expect_str_eq(out, "No memory leaks detected\n",
+                     "stdout at NONE: the explicit check, not cleanup's brief line");
+    cr_expect_str_eq(err,
+                     "mimicmem: warning: Memory leak detected: 1 block (0.00 MB) still allocated\n"
+                     "mimicmem: warning: Leaked in category Trees: 1 block (0.00 MB)\n",
+                     "stderr at NONE: the explicit check's warnings");
     free(out);
     free(err);
 }

@@ -550,6 +550,78 @@ Test(replay, tool_prints_the_peak_line_in_text)
     tool_run_free(&r);
 }
 
+/* A trace of n operations: A/D pairs in Halos, then one A when n is odd. */
+static char *many_ops_trace(size_t n)
+{
+    char *text = malloc(n * 24 + 64);
+    cr_assert_not_null(text, "the trace text should be allocated");
+    size_t len = 0, id = 1;
+    for (size_t op = 0; op + 1 < n; op += 2, id++) {
+        len += (size_t)sprintf(text + len, "A %zu 64 Halos\nD %zu\n", id, id);
+    }
+    if (n % 2 == 1) {
+        len += (size_t)sprintf(text + len, "A %zu 64 Halos\n", id);
+    }
+    text[len] = '\0';
+    return text;
+}
+
+Test(replay, tool_says_a_trace_without_F_lines_has_no_forests)
+{
+    char path[64];
+    write_temp("A 1 100 Halos\nA 2 50 IO\nD 1\nD 2\n", path);
+    const char *args[] = {path, "--rounds", "1", NULL};
+    tool_run r;
+    run_tool(args, &r);
+    unlink(path);
+    cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
+    cr_expect(strstr(r.out, "reached with no forests marked (the trace has no F lines)") != NULL,
+              "the peak line should say the trace has no F lines; output:\n%s", r.out);
+    cr_expect(strstr(r.out, "before the first forest") == NULL,
+              "a trace without forests has no 'first forest'; output:\n%s", r.out);
+    tool_run_free(&r);
+}
+
+Test(replay, tool_says_before_the_first_forest_when_forests_come_later)
+{
+    char path[64];
+    write_temp("A 1 32 Trees\nA 2 32 Halos\nF 0\nD 1\nD 2\n", path);
+    const char *args[] = {path, "--rounds", "1", NULL};
+    tool_run r;
+    run_tool(args, &r);
+    unlink(path);
+    cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
+    cr_expect(strstr(r.out, "reached before the first forest") != NULL,
+              "a peak before the first F line is 'before the first forest'; output:\n%s", r.out);
+    tool_run_free(&r);
+}
+
+Test(replay, tool_warns_that_timings_mean_little_below_100000_operations, .timeout = 60)
+{
+    static const size_t counts[] = {19, 99999, 100000}; /* the hand trace, then the boundary */
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        char path[64];
+        char *text = i == 0 ? NULL : many_ops_trace(counts[i]);
+        write_temp(i == 0 ? hand_trace : text, path);
+        free(text);
+        const char *args[] = {path, "--rounds", "1", NULL};
+        tool_run r;
+        run_tool(args, &r);
+        unlink(path);
+        cr_expect_eq(r.exit_status, 0, "%zu operations: exit 0, got %d; stderr:\n%s", counts[i],
+                     r.exit_status, r.err);
+        int warned = strstr(r.err, "(under 100,000): the replay times below mean little") != NULL;
+        if (counts[i] < 100000) {
+            cr_expect(warned, "%zu operations should get the warning; stderr:\n%s", counts[i],
+                      r.err);
+        } else {
+            cr_expect(!warned, "%zu operations should get no warning; stderr:\n%s", counts[i],
+                      r.err);
+        }
+        tool_run_free(&r);
+    }
+}
+
 Test(replay, tool_exits_1_with_the_line_number_for_a_bad_trace)
 {
     char path[64], want[128];

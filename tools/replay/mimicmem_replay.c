@@ -26,6 +26,9 @@
 #define REPLAY_PROG "mimicmem-replay"
 #define REPLAY_DEFAULT_ROUNDS 5
 #define REPLAY_MAX_ROUNDS 1000
+/* Below this many operations a replay takes microseconds: timer resolution,
+ * caches and first-use costs dominate, so the timings mean little. */
+#define REPLAY_FEW_OPERATIONS 100000
 
 typedef struct {
     const char *path; /* the trace */
@@ -165,6 +168,8 @@ static void replay_text(FILE *out, const replay_options *o, const mmr_summary *s
     } else {
         if (s->peak_forest >= 0) {
             snprintf(b3, sizeof b3, "in forest %lld", (long long)s->peak_forest);
+        } else if (s->forests == 0) { /* a host that never uses contexts writes no F line */
+            snprintf(b3, sizeof b3, "with no forests marked (the trace has no F lines)");
         } else {
             snprintf(b3, sizeof b3, "before the first forest");
         }
@@ -368,6 +373,14 @@ int main(int argc, char **argv)
         mmr_summary_free(&s);
         trace_free(&t);
         return 1;
+    }
+
+    if (s.operations < REPLAY_FEW_OPERATIONS) {
+        char n[32];
+        fprintf(stderr,
+                REPLAY_PROG ": warning: %s: only %s operations (under 100,000): the replay "
+                            "times below mean little; the peak and category figures are exact\n",
+                o.path, bench_fmt_count(s.operations, n, sizeof n));
     }
 
     /* The statistics check comes first, while mimicmem has allocated nothing. */
