@@ -94,7 +94,10 @@ MM_API int mm_category_count(void);
 
 /* ========================================================================
  * Allocation
- * Rule: any thread may call these. Blocks are aligned for any type
+ * Rule: any thread may call these, and so may the child of a fork() made
+ * while other threads were inside the library (pthread_atfork keeps every
+ * lock consistent; an open trace is not continued into the parent's file:
+ * the child opens its own when the name has %p, else stops tracing). Blocks are aligned for any type
  * (alignof(max_align_t)). A block from a context is freed or resized with the
  * same mm_free / mm_realloc; its context is found from its header in O(1).
  * Every failure goes to the error handler (see Errors); if the handler returns,
@@ -121,7 +124,11 @@ MM_API void *mm_realloc_cat(void *p, size_t size, mm_category cat);
 
 /* Frees p. NULL is a no-op. A damaged header or a pointer mimicmem never
  * returned is MM_ERR_BAD_POINTER; a block already freed is MM_ERR_DOUBLE_FREE
- * where the library can still tell (see docs/design.md). Cost: O(1). */
+ * (or MM_ERR_BAD_POINTER when its header was overwritten since), a message
+ * and never a signal, for blocks of every size: big blocks are looked up
+ * before their header is read. The one case outside this (a small process
+ * block that went back to the system allocator, whose memory the system
+ * then unmapped) is in docs/design.md. Cost: O(1). */
 MM_API void mm_free(void *p);
 
 /* Copies the NUL-terminated string s into a new block of category cat.
@@ -284,8 +291,10 @@ MM_API int mm_context_warn_reclaimed(mm_context *ctx, int on);
  * Rule: plain structs returned by value. bytes are live bytes as requested by
  * callers; peak_bytes is the high-water mark of that figure; blocks are live
  * blocks; allocs/frees are cumulative. Process figures (ctx NULL) count every
- * block, context blocks included, and are exact once threads are quiet; see
- * docs/design.md for the peak bound while several threads allocate.
+ * block, context blocks included, and are exact once threads are quiet. A
+ * peak never decreases; the process peak is exact while one thread
+ * allocates, and while several do it may lag the true high-water mark by
+ * up to 64 KiB per thread (docs/design.md, "Statistics").
  * ====================================================================== */
 
 typedef struct {
@@ -491,7 +500,13 @@ MM_API size_t mm_check(const mm_context *ctx);
  * live bytes, live blocks, peak and allocations. Blocks from plain calls count
  * under the site with file NULL ("unknown site"). Off (the default) an _at
  * call costs what the plain call does. Define MM_WITH_SITES before including
- * this header to route the plain calls to their _at variants.
+ * this header to route the plain calls to their _at variants. A library
+ * compiled with MM_WITH_SITES too (the two-file distribution built with the
+ * host's CFLAGS) turns recording on at the first legacy call unless
+ * MIMICMEM_SITES is set, so one flag gives a whole build's sites. Mimic's
+ * legacy calls are never macros (a host may redeclare them): they record their
+ * caller's return address, "module+0xOFFSET" (compat/memory.h says why). The
+ * library's own sources define MM_BUILDING_LIBRARY and never see the macros.
  * ====================================================================== */
 
 MM_API void *mm_malloc_at(size_t size, mm_category cat, const char *file, int line);

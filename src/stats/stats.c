@@ -113,8 +113,21 @@ static void stats_retire(void *arg) {
     mmi_sys_free(t);
 }
 
+static void stats_release_at_exit(void) {
+    mmi_thread_release();
+}
+
 static void stats_init_key(void) {
     if (pthread_key_create(&stats_key, stats_retire) != 0) abort();
+    /* registered before any other exit handler of ours, so it runs after them */
+    atexit(stats_release_at_exit);
+}
+
+void mmi_thread_release(void) {
+    mmi_thread *t = mmi_tls;
+    if (t == NULL) return;
+    pthread_setspecific(stats_key, NULL); /* the key's destructor must not retire it again */
+    stats_retire(t);
 }
 
 mmi_thread *mmi_thread_create(const char *fn) {

@@ -504,6 +504,11 @@ Test(safety, children_forked_while_threads_report_create_and_trace_all_finish) {
             (void)mm_stats_total(NULL);
             mm_context_destroy(c);
             mm_free(p);
+            /* the end, by exec rather than exit: under Valgrind an exit would
+             * run the leak check in this child, where the blocks the parent's
+             * other threads held (their stacks are not copied by fork) look
+             * lost; an exec ends this image without one */
+            execl("/bin/true", "true", (char *)NULL);
             _exit(0);
         }
         int status = 0;
@@ -538,8 +543,10 @@ Test(safety, a_child_opens_its_own_trace_when_the_name_has_the_process_id) {
     pid_t pid = fork();
     cr_assert_geq(pid, 0, "fork");
     if (pid == 0) {
-        for (int i = 0; i < 10; i++) mm_malloc(16, MM_CAT_HALOS);
+        void *kept[10];
+        for (int i = 0; i < 10; i++) kept[i] = mm_malloc(16, MM_CAT_HALOS);
         mm_trace_stop();
+        for (int i = 0; i < 10; i++) mm_free(kept[i]); /* after the trace: 10 A lines */
         _exit(0);
     }
     int status;
