@@ -10,7 +10,7 @@
 #   --quick   gcc build and its ctest run only (for local iteration)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
+bash tools/setup.sh test
 jobs=$(nproc)
 passed=0
 current=""
@@ -21,6 +21,7 @@ ok() { passed=$((passed + 1)); echo "(layer passed in $((SECONDS - layer_start))
 configure() { # dir cc cmake-args...
   local dir=$1 cc=$2; shift 2
   CC=$cc cmake -S . -B "build/$dir" -DMM_WERROR=ON "$@" >/dev/null
+  echo "building build/$dir with $cc (log: build/$dir.log)"
   if ! cmake --build "build/$dir" -j"$jobs" >"build/$dir.log" 2>&1; then
     tail -60 "build/$dir.log"; echo "build $dir failed"; exit 1
   fi
@@ -39,9 +40,13 @@ bash tools/check-symbols.sh build/gcc
 bash tools/check-layers.sh build/gcc
 [ "${1:-}" = "--quick" ] && { echo; echo "tests: $passed passed, 0 failed"; exit 0; }
 
-step "clang, -Werror, tests"
-configure clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Release (-O3) as users build it, with both compilers: gcc's -O3 inlining
+# finds warnings -O2 does not. The gcc build above stays RelWithDebInfo: the
+# Valgrind layer and the memcheck "wrong programs" read its debug info.
+step "Release builds: clang -Werror with tests, gcc -Werror (build only)"
+configure clang clang -DCMAKE_BUILD_TYPE=Release
 ctest_in clang
+configure gcc-release gcc -DCMAKE_BUILD_TYPE=Release
 ok
 
 step "AddressSanitizer + UndefinedBehaviorSanitizer (clang) with MM_DEBUG invariants, tests"
@@ -66,6 +71,12 @@ step "examples"
 build/gcc/examples/mm_example_basic >/dev/null
 build/gcc/examples/mimicmem-forest-demo --forests 2000 --json build/demo.json --epochs build/demo.csv >/dev/null
 [ "$(wc -l <build/demo.csv)" -eq 2001 ] || { echo "forest demo: expected 2001 epoch lines"; exit 1; }
+# what tools/demo.sh does next: plot the demo's epoch log and JSON report
+rm -rf build/demo-plots
+tools/report/mimicmem-report plot --epochs build/demo.csv --report build/demo.json \
+  --out build/demo-plots >build/demo-plots.txt
+[ "$(find build/demo-plots -name '*.png' | wc -l)" -eq 3 ] ||
+  { cat build/demo-plots.txt; echo "forest demo: expected 3 plots of its report and epoch log"; exit 1; }
 rc=0; build/gcc/examples/mimicmem-forest-demo --forests 10x >/dev/null 2>&1 || rc=$? # no ERR trap
 [ "$rc" -eq 2 ] || { echo "forest demo: a bad option should exit 2, not $rc"; exit 1; }
 build/gcc/examples/mm_example_diagnostics >/dev/null
@@ -76,7 +87,7 @@ MIMICMEM_CHECK=full MIMICMEM_SITES=on MIMICMEM_TRACE='build/demo-%p.trace' \
 build/gcc/tools/replay/mimicmem-replay build/demo-*.trace --rounds 1 >build/demo-replay.txt
 grep -q "mimicmem statistics agree: yes" build/demo-replay.txt ||
   { cat build/demo-replay.txt; echo "replay of the demo's trace: statistics disagree"; exit 1; }
-echo "examples: basic, diagnostics and forest demo ran; bad option exits 2; the demo's trace replays"
+echo "examples: basic, diagnostics and forest demo ran and plotted; bad option exits 2; the demo's trace replays"
 ok
 
 step "install, then build a consumer with find_package and with pkg-config"
@@ -85,12 +96,26 @@ cmake --install build/gcc --prefix "$PWD/build/prefix" >/dev/null
 cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/prefix" >/dev/null
 cmake --build build/consumer >/dev/null
 LD_LIBRARY_PATH="$PWD/build/prefix/lib" build/consumer/consumer_shared
+# from its build tree a find_package consumer runs without LD_LIBRARY_PATH
+# (CMake's build rpath), as docs/quickstart-cluster.md says
+env -u LD_LIBRARY_PATH build/consumer/consumer_shared
 build/consumer/consumer_static
 libdir=$(ls -d build/prefix/lib*/pkgconfig | head -1)
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Werror tests/install/consumer.c -o build/consumer/consumer_pc \
   $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs mimicmem)
 LD_LIBRARY_PATH="$(dirname "$libdir")" build/consumer/consumer_pc
+# the quickstart's other two ways: an rpath (runs with no LD_LIBRARY_PATH and
+# loads the prefix's library), and the static archive named directly
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Werror tests/install/consumer.c -o build/consumer/consumer_pc_rpath \
+  $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs mimicmem) -Wl,-rpath,"$PWD/$(dirname "$libdir")"
+env -u LD_LIBRARY_PATH build/consumer/consumer_pc_rpath
+env -u LD_LIBRARY_PATH ldd build/consumer/consumer_pc_rpath | grep -q "libmimicmem.so.* => $PWD/build/prefix/" ||
+  { ldd build/consumer/consumer_pc_rpath; echo "install: the rpath consumer does not load build/prefix's library"; exit 1; }
+cc -std=c11 -Wall -Werror tests/install/consumer.c -o build/consumer/consumer_a -Ibuild/prefix/include \
+  "$(dirname "$libdir")/libmimicmem.a" -pthread
+build/consumer/consumer_a
 ok
 
 step "two-file distribution: generate, then build and run a Mimic-style program with plain make"
@@ -98,6 +123,8 @@ rm -rf build/dist
 bash tools/amalgamate.sh "$PWD/build/dist"
 make -s -C tests/dist DIST="$PWD/build/dist" CC=gcc
 make -s -C tests/dist DIST="$PWD/build/dist" CC=clang GENERATE=no
+CC=gcc bash tests/dist/host_swap.sh   # the --mimic swap on a host-shaped fixture
+CC=clang bash tests/dist/host_swap.sh
 ok
 
 step "coverage of src/ by the suite (gcov): lines and branches, at least 95% of lines"

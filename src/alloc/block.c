@@ -214,7 +214,7 @@ mm_category mm_block_category(const void *p) {
 }
 
 mm_context *mm_block_context(const void *p) {
-    mmi_chunk *ch;
+    mmi_chunk *ch = NULL; /* set whenever h is; gcc -O3 cannot see that */
     const mmi_header *h = block_query(p, "mm_block_context", &ch);
     return h && ch ? ch->ctx : NULL;
 }
