@@ -14,6 +14,7 @@ from mimicmem_report.fmt import (byte_unit, format_axis_bytes, format_bytes, for
     (1048525, "1.0 MB"),         # 1023.950 KB would print as "1024.0 KB"
     (851863142, "812.4 MB"), (5 * 1024 ** 3, "5.0 GB"), (3 * 1024 ** 4, "3.0 TB"),
     (866.67, "867 B"), (7.5, "8 B"),  # a mean: rounded to the nearest byte first
+    (1280, "1.3 KB"),            # 1.25 KB exactly: a tie goes up, as in the C library
 ])
 def test_format_bytes(n, text):
     assert format_bytes(n) == text
@@ -47,3 +48,10 @@ def test_axis_helpers():
 def test_text_name_and_numbers():
     assert text_name("a\tb\x7f", 6) == "a?b?  "
     assert [format_number(v) for v in (3, 2.0, 0.52, 30.8333333)] == ["3", "2", "0.52", "30.83"]
+
+
+def test_means_round_ties_up_as_the_c_library_does():
+    from mimicmem_report.merge import to_json
+    assert to_json(1000.25) == "1000.3"   # Python's %.1f would say 1000.2
+    assert to_json(0.05) == "0.1"
+    assert to_json(2.0) == "2.0"

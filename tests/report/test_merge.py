@@ -126,9 +126,9 @@ def test_json_output_means_have_one_decimal(four_ranks, capsys):
     out = capsys.readouterr().out
     assert out.endswith("}\n") and out.count("\n") == 1
     assert json.loads(out)["ranks"] == 4
-    # 285.25 and 1.25 round half to even as C's printf("%.1f") does
-    assert '"peak_bytes":{"min":140,"mean":285.2,"max":401,"max_rank":2}' in out
-    assert '"bytes":{"min":0,"mean":1.2,"max":5,"max_rank":1}' in out
+    # 285.25 and 1.25 round half up, as the C library's means do (mm_mpi_report)
+    assert '"peak_bytes":{"min":140,"mean":285.3,"max":401,"max_rank":2}' in out
+    assert '"bytes":{"min":0,"mean":1.3,"max":5,"max_rank":1}' in out
     assert '"peak_bytes":{"min":20,"mean":64.2,"max":100,"max_rank":0}' in out
     assert '"mean":7.5,' in out and '"mean":70.0,' in out
 
@@ -143,7 +143,7 @@ def test_out_file(two_ranks, tmp_path):
 
 def test_to_json():
     assert to_json({"a": [1, 2.0, 2.25, "é\"x"], "b": {}, "c": None, "d": True}) == \
-        '{"a":[1,2.0,2.2,"é\\"x"],"b":{},"c":null,"d":true}'
+        '{"a":[1,2.0,2.3,"é\\"x"],"b":{},"c":null,"d":true}'
 
 
 def test_rank_stat_ties_take_the_lowest_rank():

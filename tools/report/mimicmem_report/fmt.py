@@ -8,6 +8,16 @@ locale: Python's %-formatting always writes '.' and no digit grouping.
 UNITS = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
 
 
+def tenths(x):
+    """x >= 0 with one decimal, rounded as the C library rounds: the value
+    times ten plus one half, truncated (a tie goes up: 1.25 -> "1.3"), not
+    as Python's %.1f (a tie to even). Negative or NaN x gives "0.0", as in C."""
+    if not x >= 0.0:
+        return "0.0"
+    t = int(x * 10.0 + 0.5)
+    return "%d.%d" % (t // 10, t % 10)
+
+
 def format_bytes(n):
     """A byte count for people: "0 B", "812 B", "1.5 KB", "812.4 MB".
 
@@ -27,7 +37,7 @@ def format_bytes(n):
     if v >= 1023.95 and u < len(UNITS) - 1:
         v /= 1024.0
         u += 1
-    return "%.1f %s" % (v, UNITS[u])
+    return "%s %s" % (tenths(v), UNITS[u])
 
 
 def format_count(n):

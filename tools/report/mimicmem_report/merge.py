@@ -7,7 +7,7 @@ the same ranks. Every byte figure is bytes as requested by the program.
 
 import json
 
-from .fmt import format_bytes, format_count, text_name
+from .fmt import format_bytes, format_count, tenths, text_name
 
 MERGED_SCHEMA_VERSION = 1
 TOP_EPOCHS = 10  # forests in the merged top list
@@ -108,7 +108,8 @@ def merge_reports(reports):
 
 def to_json(value):
     """Compact JSON as the C library writes it: keys in the dict's order,
-    UTF-8 kept, every float (a mean) with exactly one decimal ("%.1f")."""
+    UTF-8 kept, every float (a mean) with exactly one decimal, rounded as C
+    rounds it (fmt.tenths)."""
     if isinstance(value, dict):
         return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + to_json(v)
                               for k, v in value.items()) + "}"
@@ -117,7 +118,7 @@ def to_json(value):
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     if isinstance(value, float):
-        return "%.1f" % value
+        return tenths(value) if value >= 0.0 else "%.1f" % value
     if isinstance(value, int):
         return "%d" % value
     return json.dumps(value, ensure_ascii=False)
