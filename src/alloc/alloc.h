@@ -188,6 +188,15 @@ void mmi_limits_counted(size_t old, size_t new_bytes);
 
 /* Reports MM_ERR_BAD_CONTEXT: ctx NULL or not alive, given to fn. */
 MMI_COLD void mmi_context_error(const mm_context *ctx, const char *fn);
+/* In an mm_context_* entry point: a dead or foreign ctx is reported to fn's
+ * caller (mmi_context_error) and the function returns fail. */
+#define MMI_CTX_REQUIRE(ctx, fn, fail)                                                             \
+    do {                                                                                           \
+        if (!mmi_ctx_alive(ctx)) {                                                                 \
+            mmi_context_error((ctx), (fn));                                                        \
+            return fail;                                                                           \
+        }                                                                                          \
+    } while (0)
 
 /* Calls fn for every live top-level context while holding the registry lock
  * (fn reads any field of the tree; it must not call a handler or another

@@ -582,45 +582,38 @@ void mm_context_destroy(mm_context *ctx) {
  * Small accessors and settings
  * ==================================================================== */
 
-#define CTX_REQUIRE(ctx, fn, fail)                                                                 \
-    do {                                                                                           \
-        if (!mmi_ctx_alive(ctx)) {                                                                 \
-            mmi_context_error((ctx), (fn));                                                        \
-            return fail;                                                                           \
-        }                                                                                          \
-    } while (0)
 
 const char *mm_context_name(const mm_context *ctx) {
-    CTX_REQUIRE(ctx, "mm_context_name", NULL);
+    MMI_CTX_REQUIRE(ctx, "mm_context_name", NULL);
     return ctx->name;
 }
 
 mm_context *mm_context_parent(const mm_context *ctx) {
-    CTX_REQUIRE(ctx, "mm_context_parent", NULL);
+    MMI_CTX_REQUIRE(ctx, "mm_context_parent", NULL);
     return ctx->parent;
 }
 
 const char *mm_context_label(const mm_context *ctx) {
-    CTX_REQUIRE(ctx, "mm_context_label", NULL);
+    MMI_CTX_REQUIRE(ctx, "mm_context_label", NULL);
     return ctx->label;
 }
 
 void mm_context_set_label(mm_context *ctx, const char *label) {
-    CTX_REQUIRE(ctx, "mm_context_set_label", );
+    MMI_CTX_REQUIRE(ctx, "mm_context_set_label", );
     mmi_lock_take(&mmi_ctx_lock);
     mmi_copy_name(ctx->label, label ? label : "", MM_NAME_MAX);
     mmi_lock_drop(&mmi_ctx_lock);
 }
 
 size_t mm_context_set_retain(mm_context *ctx, size_t bytes) {
-    CTX_REQUIRE(ctx, "mm_context_set_retain", 0);
+    MMI_CTX_REQUIRE(ctx, "mm_context_set_retain", 0);
     size_t old = ctx->arena.retain_bytes;
     ctx->arena.retain_bytes = bytes;
     return old;
 }
 
 int mm_context_warn_reclaimed(mm_context *ctx, int on) {
-    CTX_REQUIRE(ctx, "mm_context_warn_reclaimed", 0);
+    MMI_CTX_REQUIRE(ctx, "mm_context_warn_reclaimed", 0);
     int old = ctx->warn_reclaimed;
     ctx->warn_reclaimed = on != 0;
     return old;
@@ -628,7 +621,7 @@ int mm_context_warn_reclaimed(mm_context *ctx, int on) {
 
 mm_reclaimed mm_context_reclaimed(const mm_context *ctx, mm_category c, int last_epoch) {
     mm_reclaimed r = {0, 0};
-    CTX_REQUIRE(ctx, "mm_context_reclaimed", r);
+    MMI_CTX_REQUIRE(ctx, "mm_context_reclaimed", r);
     if (!mmi_cat_valid(c)) {
         mmi_error_bad_category(c, 0, ctx, "mm_context_reclaimed");
         return r;
@@ -710,7 +703,7 @@ mm_stats mmi_context_epoch_now(const mm_context *ctx) {
 mm_stats mm_stats_total(const mm_context *ctx) {
     if (ctx == NULL) return mmi_process_stats(-1);
     mm_stats zero = {0, 0, 0, 0, 0};
-    CTX_REQUIRE(ctx, "mm_stats_total", zero);
+    MMI_CTX_REQUIRE(ctx, "mm_stats_total", zero);
     mmi_lock_take(&mmi_ctx_lock);
     mm_stats s = mmi_context_total(ctx);
     mmi_lock_drop(&mmi_ctx_lock);
@@ -719,7 +712,7 @@ mm_stats mm_stats_total(const mm_context *ctx) {
 
 mm_stats mm_stats_self(const mm_context *ctx) {
     mm_stats zero = {0, 0, 0, 0, 0};
-    CTX_REQUIRE(ctx, "mm_stats_self", zero);
+    MMI_CTX_REQUIRE(ctx, "mm_stats_self", zero);
     mmi_lock_take(&mmi_ctx_lock);
     mm_stats s = mmi_context_self(ctx);
     mmi_lock_drop(&mmi_ctx_lock);
@@ -733,7 +726,7 @@ mm_stats mm_stats_category(const mm_context *ctx, mm_category c) {
         return zero;
     }
     if (ctx == NULL) return mmi_process_stats(c);
-    CTX_REQUIRE(ctx, "mm_stats_category", zero);
+    MMI_CTX_REQUIRE(ctx, "mm_stats_category", zero);
     mmi_lock_take(&mmi_ctx_lock);
     mm_stats s = mmi_context_category(ctx, c);
     mmi_lock_drop(&mmi_ctx_lock);
@@ -742,7 +735,7 @@ mm_stats mm_stats_category(const mm_context *ctx, mm_category c) {
 
 mm_stats mm_context_epoch_stats(const mm_context *ctx) {
     mm_stats zero = {0, 0, 0, 0, 0};
-    CTX_REQUIRE(ctx, "mm_context_epoch_stats", zero);
+    MMI_CTX_REQUIRE(ctx, "mm_context_epoch_stats", zero);
     mmi_lock_take(&mmi_ctx_lock);
     mm_stats s = mmi_context_epoch_now(ctx);
     mmi_lock_drop(&mmi_ctx_lock);

@@ -222,17 +222,10 @@ size_t mmi_epochs_top(const mm_context *ctx, size_t rank, mmi_epoch_view *out) {
  * Public API (owner thread; readers elsewhere go through reports)
  * ==================================================================== */
 
-#define EPOCH_REQUIRE(ctx, fn, fail)                                                               \
-    do {                                                                                           \
-        if (!mmi_ctx_alive(ctx)) {                                                                 \
-            mmi_context_error((ctx), (fn));                                                        \
-            return fail;                                                                           \
-        }                                                                                          \
-    } while (0)
 
 mm_epoch_summary mm_context_epochs(const mm_context *ctx) {
     mm_epoch_summary s = {0, 0, 0, 0.0};
-    EPOCH_REQUIRE(ctx, "mm_context_epochs", s);
+    MMI_CTX_REQUIRE(ctx, "mm_context_epochs", s);
     mmi_contexts_lock();
     s = mmi_epochs_summary(ctx);
     mmi_contexts_unlock();
@@ -240,7 +233,7 @@ mm_epoch_summary mm_context_epochs(const mm_context *ctx) {
 }
 
 size_t mm_context_set_top_epochs(mm_context *ctx, size_t k) {
-    EPOCH_REQUIRE(ctx, "mm_context_set_top_epochs", 0);
+    MMI_CTX_REQUIRE(ctx, "mm_context_set_top_epochs", 0);
     mmi_epochs *e = ctx->epochs;
     size_t old = e->k;
     if (k > EPOCH_MAX_TOP) {
@@ -288,7 +281,7 @@ size_t mm_context_set_top_epochs(mm_context *ctx, size_t k) {
 }
 
 int mm_context_top_epoch(const mm_context *ctx, size_t rank, mm_epoch_info *out) {
-    EPOCH_REQUIRE(ctx, "mm_context_top_epoch", 0);
+    MMI_CTX_REQUIRE(ctx, "mm_context_top_epoch", 0);
     const mmi_epochs *e = ctx->epochs;
     if (rank >= e->ntop) return 0;
     if (out) {
@@ -300,7 +293,7 @@ int mm_context_top_epoch(const mm_context *ctx, size_t rank, mm_epoch_info *out)
 }
 
 size_t mm_context_top_epoch_category(const mm_context *ctx, size_t rank, mm_category c) {
-    EPOCH_REQUIRE(ctx, "mm_context_top_epoch_category", 0);
+    MMI_CTX_REQUIRE(ctx, "mm_context_top_epoch_category", 0);
     if (!mmi_cat_valid(c)) {
         mmi_error_bad_category(c, 0, ctx, "mm_context_top_epoch_category");
         return 0;
@@ -314,7 +307,7 @@ size_t mm_context_top_epoch_category(const mm_context *ctx, size_t rank, mm_cate
 }
 
 void mm_context_set_epoch_log(mm_context *ctx, FILE *out, mm_epoch_log_format fmt) {
-    EPOCH_REQUIRE(ctx, "mm_context_set_epoch_log", );
+    MMI_CTX_REQUIRE(ctx, "mm_context_set_epoch_log", );
     if (fmt != MM_EPOCH_LOG_CSV && fmt != MM_EPOCH_LOG_JSONL && fmt != MM_EPOCH_LOG_CSV_WIDE) {
         mmi_error(MM_ERR_BAD_ARGUMENT, 0, MM_CAT_INVALID, NULL, ctx,
                   "mm_context_set_epoch_log: unknown format %d", (int)fmt);
@@ -328,7 +321,7 @@ void mm_context_set_epoch_log(mm_context *ctx, FILE *out, mm_epoch_log_format fm
 }
 
 int mm_context_epoch_field(mm_context *ctx, const char *name, double value) {
-    EPOCH_REQUIRE(ctx, "mm_context_epoch_field", -1);
+    MMI_CTX_REQUIRE(ctx, "mm_context_epoch_field", -1);
     static const char *const reserved[] = {"epoch", "label", "peak_bytes", "category_peaks"};
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > MM_NAME_MAX) {
