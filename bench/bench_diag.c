@@ -1,8 +1,9 @@
-/* bench_diag.c (mm_bench_diag): the cost of each diagnostics mode. Two
- * workloads, process-wide churn and the forest pattern in a context, run
- * under every configuration (checking modes, sites, trace, limit, peak step)
- * alternated within each round of one process; one table of medians with
- * ratios to the run with every mode off. See README.md. */
+/* bench_diag.c (mm_bench_diag): the cost of each diagnostics mode. Three
+ * workloads, process-wide churn, the forest pattern in a context and one
+ * array grown by realloc in 1 MiB steps, run under every configuration
+ * (checking modes, sites, trace, limit, peak step) alternated within each
+ * round of one process; one table of medians with ratios to the run with
+ * every mode off, and the realloc run's peak resident memory. See README.md. */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -27,9 +28,12 @@
 #define DIAG_FORESTS 3000             /* forest: forests per run */
 #define DIAG_QUICK_FORESTS 300
 #define DIAG_LIMIT_BYTES ((size_t)1 << 50) /* the "limit" configuration: 1 PiB, never reached */
+#define DIAG_GROW_STEP ((size_t)1 << 20)   /* realloc: the array grows by 1 MiB per call ... */
+#define DIAG_GROW_STEPS 160                /* ... to 160 MiB (the case) */
+#define DIAG_QUICK_GROW_STEPS 32
 
 static const char diag_usage[] =
-    "workloads: churn forest\n"
+    "workloads: churn forest realloc\n"
     "configurations: off guards poison full sites at-off trace limit peak-step-64k peak-step-1\n"
     "  e.g. --only churn:guards      (with --only, frees= counts the steady-state pairs)\n"
     "extra options of this program:\n"
@@ -209,40 +213,106 @@ static BENCH_NOINLINE int timed_forest_at(const forest_plan *p)
 }
 
 /* ------------------------------------------------------------------------
+ * Realloc growth: one array grown from nothing by steps reallocs of 1 MiB
+ * each, every new page written, as a program appending to a buffer does. A
+ * realloc that copies pays for every byte held at every step (quadratic) and
+ * holds two copies at once; the system's realloc moves the pages instead.
+ * ---------------------------------------------------------------------- */
+
+static void *diag_grown; /* the array of the last run, freed untimed */
+
+static BENCH_NOINLINE void timed_grow(size_t steps, int use_at)
+{
+    unsigned char *p = NULL;
+    for (size_t i = 1; i <= steps; i++) {
+        size_t bytes = i * DIAG_GROW_STEP;
+        p = use_at ? mm_realloc_at(p, bytes, __FILE__, __LINE__) : mm_realloc(p, bytes);
+        bench_write_pages(p + bytes - DIAG_GROW_STEP, DIAG_GROW_STEP, (unsigned char)i);
+    }
+    diag_grown = p;
+}
+
+/* Peak resident memory of one run: Linux resets the high-water mark VmHWM
+ * when 5 is written to /proc/self/clear_refs (since 4.0); elsewhere, or
+ * when that fails, -1 and the column says "-". */
+static int diag_rss_reset(void)
+{
+#if defined(__linux__)
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f == NULL) {
+        return -1;
+    }
+    int ok = fputs("5", f) >= 0;
+    ok &= fclose(f) == 0;
+    return ok ? 0 : -1;
+#else
+    return -1;
+#endif
+}
+
+static long diag_rss_peak_kib(void)
+{
+    long kib = -1;
+#if defined(__linux__)
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char line[256];
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kib = strtol(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+#endif
+    return kib;
+}
+
+/* ------------------------------------------------------------------------
  * One run of one workload under one configuration
  * ---------------------------------------------------------------------- */
 
 typedef struct {
-    const char *name;          /* "churn" or "forest" */
+    const char *name;          /* "churn", "forest" or "realloc" */
     const churn_plan *churn;   /* set for churn */
     const forest_plan *forest; /* set for forest */
+    size_t grow_steps;         /* set for realloc: 1 MiB steps */
     uint64_t calls;            /* allocator calls in the timed part */
     uint64_t pairs;            /* steady-state free+allocate pairs (churn), else 0 */
     uint64_t traced_calls;     /* calls made while the trace was open (timed + teardown) */
 } diag_workload;
 
-/* Enters c, times one run of w, frees what is left, leaves c. Sets *seconds
- * and *trace_bytes; returns BENCH_OK or BENCH_ERROR. */
+/* Enters c, times one run of w, frees what is left, leaves c. Sets *seconds,
+ * *trace_bytes and *rss_kib (the run's peak resident memory, -1 unknown);
+ * returns BENCH_OK or BENCH_ERROR. */
 static int diag_run(const diag_workload *w, const diag_config *c, double *seconds,
-                    uint64_t *trace_bytes)
+                    uint64_t *trace_bytes, long *rss_kib)
 {
     if (diag_enter(c) != 0) {
         diag_leave(c);
         return BENCH_ERROR;
     }
     int st = 0;
+    int rss = diag_rss_reset();
     double t0 = bench_now();
     if (w->churn != NULL) {
         timed_churn(w->churn, c->use_at);
-    } else {
+    } else if (w->forest != NULL) {
         st = c->use_at ? timed_forest_at(w->forest) : forest_run_mm(w->forest);
+    } else {
+        timed_grow(w->grow_steps, c->use_at);
     }
     *seconds = bench_now() - t0;
+    *rss_kib = rss == 0 ? diag_rss_peak_kib() : -1;
     if (w->churn != NULL) {
         for (size_t i = 0; i < w->churn->nlive; i++) { /* untimed, under the same modes */
             mm_free(w->churn->live[i]);
         }
     }
+    mm_free(diag_grown); /* untimed, under the same modes */
+    diag_grown = NULL;
     *trace_bytes = diag_leave(c);
     return st == 0 ? BENCH_OK : BENCH_ERROR;
 }
@@ -253,6 +323,7 @@ typedef struct {
     double median_s;       /* median over the rounds */
     double min_s, max_s;   /* fastest and slowest round */
     uint64_t trace_bytes;  /* trace file size of the last run (0 without a trace) */
+    long rss_kib;          /* largest peak resident memory of a run, KiB (-1: unknown) */
 } diag_result;
 
 /* One untimed warm-up run with every mode off, then rounds rounds; each
@@ -271,14 +342,22 @@ static void diag_run_rounds(const diag_workload *w, int rounds, diag_result res[
             (size_t)DIAG_NCONFIGS);
     double started = bench_now(), warm_s = 0.0;
     uint64_t warm_bytes = 0;
-    diag_run(w, &diag_configs[0], &warm_s, &warm_bytes); /* untimed: faults the heap in */
+    long warm_rss = 0;
+    diag_run(w, &diag_configs[0], &warm_s, &warm_bytes, &warm_rss); /* untimed: faults the heap in */
+    for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
+        res[c].rss_kib = -1;
+    }
     for (int r = 0; r < rounds; r++) {
         for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
             if (res[c].status != BENCH_OK) {
                 continue;
             }
             double s = 0.0;
-            int st = diag_run(w, &diag_configs[c], &s, &res[c].trace_bytes);
+            long rss = -1;
+            int st = diag_run(w, &diag_configs[c], &s, &res[c].trace_bytes, &rss);
+            if (rss > res[c].rss_kib) {
+                res[c].rss_kib = rss;
+            }
             if (st != BENCH_OK) {
                 res[c].status = st;
                 continue;
@@ -348,6 +427,27 @@ static void diag_print_trace(const diag_workload *w, const diag_result res[])
     }
 }
 
+/* The realloc workload's peak resident memory per configuration: the final
+ * array is steps MiB, so a run that holds it once peaks near that plus the
+ * process's own, and a copying realloc near twice. */
+static void diag_print_rss(const diag_workload *w, const diag_result res[])
+{
+    if (res[0].rss_kib < 0) {
+        printf("Peak resident memory: not measured on this system (Linux only)\n");
+        return;
+    }
+    printf("Peak resident memory of the %s runs (VmHWM, reset before each run; the array ends "
+           "at %zu MiB):\n",
+           w->name, w->grow_steps);
+    for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
+        if (res[c].status != BENCH_OK || res[c].rss_kib < 0) {
+            continue;
+        }
+        printf("  %-14s %8.1f MiB  %5.2fx off\n", diag_configs[c].name,
+               (double)res[c].rss_kib / 1024.0, (double)res[c].rss_kib / (double)res[0].rss_kib);
+    }
+}
+
 /* ------------------------------------------------------------------------
  * Main
  * ---------------------------------------------------------------------- */
@@ -400,10 +500,13 @@ static int diag_run_only(const diag_workload *w, const bench_options *o)
         }
         double s = 0.0;
         uint64_t bytes = 0;
-        int st = diag_run(w, &diag_configs[c], &s, &bytes);
-        printf("only %s:%s status=%s ms=%.3f ops=%llu frees=%llu trace_bytes=%llu\n", w->name,
-               name, st == BENCH_OK ? "ok" : "error", s * 1e3, (unsigned long long)w->calls,
-               (unsigned long long)w->pairs, (unsigned long long)bytes);
+        long rss = -1;
+        int st = diag_run(w, &diag_configs[c], &s, &bytes, &rss);
+        printf("only %s:%s status=%s ms=%.3f ops=%llu frees=%llu trace_bytes=%llu "
+               "peak_rss_kib=%ld\n",
+               w->name, name, st == BENCH_OK ? "ok" : "error", s * 1e3,
+               (unsigned long long)w->calls, (unsigned long long)w->pairs,
+               (unsigned long long)bytes, rss);
         return st == BENCH_OK ? 1 : -1;
     }
     fprintf(stderr, "%s: no configuration '%s'\n%s", o->prog, name, diag_usage);
@@ -445,10 +548,13 @@ int main(int argc, char **argv)
         forest_plan_free(&fp);
         return 1;
     }
-    diag_workload churn = {"churn", &cp, NULL, (uint64_t)cp.nlive + 2 * (uint64_t)cp.npairs,
+    diag_workload churn = {"churn", &cp, NULL, 0, (uint64_t)cp.nlive + 2 * (uint64_t)cp.npairs,
                            cp.npairs, (uint64_t)2 * cp.nlive + 2 * (uint64_t)cp.npairs};
-    diag_workload forest = {"forest", NULL, &fp, forest_calls(&fp), 0, 0};
+    diag_workload forest = {"forest", NULL, &fp, 0, forest_calls(&fp), 0, 0};
     forest.traced_calls = forest.calls;
+    size_t grow_steps = o.quick ? DIAG_QUICK_GROW_STEPS : DIAG_GROW_STEPS;
+    diag_workload grow = {"realloc", NULL, NULL, grow_steps, grow_steps, 0, grow_steps + 1};
+    int want_grow = bench_only_wants(&o, "realloc");
 
     if (o.only != NULL) {
         int rc = 0, hits = 0;
@@ -458,6 +564,10 @@ int main(int argc, char **argv)
         }
         if (rc >= 0 && want_forest) {
             rc = diag_run_only(&forest, &o);
+            hits += rc > 0;
+        }
+        if (rc >= 0 && want_grow) {
+            rc = diag_run_only(&grow, &o);
             hits += rc > 0;
         }
         if (hits == 0 && rc == 0) {
@@ -487,30 +597,38 @@ int main(int argc, char **argv)
            "allocations, %s frees, %s workspace reallocs per run\n",
            fp.nforests, FOREST_MIN_BLOCKS, FOREST_MAX_BLOCKS, bench_fmt_count(fp.nallocs, n1, sizeof n1),
            bench_fmt_count(fp.nfrees, n2, sizeof n2), bench_fmt_count(fp.nws_grows, n3, sizeof n3));
+    printf("realloc : one array grown by mm_realloc from 1 MiB to %zu MiB in 1 MiB steps, every "
+           "new page written; the last array freed untimed\n",
+           grow.grow_steps);
     printf("configs : alternated within each round, in table order, after one untimed warm-up "
            "run; each run enters its modes, frees all it allocated, then turns every mode off\n");
     printf("trace   : %s (deleted after each run)\n", diag_trace_path);
     fflush(stdout);
 
-    diag_result res_churn[DIAG_NCONFIGS], res_forest[DIAG_NCONFIGS];
+    diag_result res_churn[DIAG_NCONFIGS], res_forest[DIAG_NCONFIGS], res_grow[DIAG_NCONFIGS];
     diag_run_rounds(&churn, o.rounds, res_churn);
     diag_run_rounds(&forest, o.rounds, res_forest);
+    diag_run_rounds(&grow, o.rounds, res_grow);
 
     bench_table *tab = bench_table_new("Median wall time per run; 'vs off' = median / the median "
                                        "with every mode off, same run (lower is better)",
                                        DIAG_COLS, diag_headers, diag_align);
     diag_table_add(tab, &churn, res_churn);
     diag_table_add(tab, &forest, res_forest);
+    diag_table_add(tab, &grow, res_grow);
     bench_table_print(tab, stdout);
     bench_table_free(tab);
     printf("Trace volume (MB = 10^6 bytes; calls traced include the untimed frees of the churn's "
            "last live set):\n");
     diag_print_trace(&churn, res_churn);
     diag_print_trace(&forest, res_forest);
+    diag_print_trace(&grow, res_grow);
+    diag_print_rss(&grow, res_grow);
 
     int failed = 0;
     for (size_t c = 0; c < DIAG_NCONFIGS; c++) {
-        failed |= res_churn[c].status != BENCH_OK || res_forest[c].status != BENCH_OK;
+        failed |= res_churn[c].status != BENCH_OK || res_forest[c].status != BENCH_OK ||
+                  res_grow[c].status != BENCH_OK;
     }
     churn_plan_free(&cp);
     forest_plan_free(&fp);

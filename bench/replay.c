@@ -49,6 +49,16 @@ static void replay_free_legacy(void *p)
     legacy_free(p);
 }
 
+/* The size asked of malloc and realloc for a traced size. A traced 0 is a
+ * live zero-size block (mimicmem's malloc(0) and realloc(p, 0) keep one, and
+ * a later D frees it), but C leaves malloc(0) and realloc(p, 0) to the
+ * implementation: glibc's realloc(p, 0) frees p, so the later free would be a
+ * double free. One byte is the smallest block every C library keeps. */
+static size_t replay_malloc_size(uint64_t size)
+{
+    return size > 0 ? (size_t)size : 1;
+}
+
 void replay_malloc(const trace *t, void **slots)
 {
     const trace_op *ops = t->ops;
@@ -57,14 +67,14 @@ void replay_malloc(const trace *t, void **slots)
         void *p;
         switch (op->op) {
         case 'A':
-            p = malloc((size_t)op->size);
+            p = malloc(replay_malloc_size(op->size));
             if (op->size > 0) {
                 bench_touch(p, (unsigned char)i);
             }
             slots[op->block] = p;
             break;
         case 'R':
-            p = realloc(slots[op->block], (size_t)op->size);
+            p = realloc(slots[op->block], replay_malloc_size(op->size));
             if (p != NULL) {
                 slots[op->block] = p;
                 if (op->size > 0) {

@@ -9,7 +9,10 @@
 
 #include "trace.h"
 
-/* Plain replay through malloc/realloc/free. F lines are ignored. */
+/* Plain replay through malloc/realloc/free. F lines are ignored. A size 0
+ * (A or R) asks for 1 byte: mimicmem keeps a live zero-size block there,
+ * while realloc(p, 0) may free p (glibc does), making the later D a double
+ * free. */
 void replay_malloc(const trace *t, void **slots);
 
 /* Through mm_malloc (category as recorded), mm_realloc_cat, mm_free. */

@@ -112,9 +112,10 @@ MM_API void *mm_legacy_realloc_at(void *ptr, size_t size, MemoryCategory categor
  * its call site by its return address instead: when site recording is on
  * (MIMICMEM_SITES=on, mm_set_sites(1), or from the first legacy call in a
  * library built with -DMM_WITH_SITES), mymalloc, mymalloc_cat, myrealloc and
- * myrealloc_cat record "module+0xOFFSET" as the site of the block, where
- * `addr2line -f -e module 0xOFFSET` (Linux; `atos` on macOS) gives the
- * function and the file:line of the call when the host is built with -g.
+ * myrealloc_cat record "module+0xOFFSET" as the site of the block, which
+ * the reports show as the file:line and function of the call when the host
+ * is built with -g: they run `addr2line -f -e module 0xOFFSET` (Linux; `atos`
+ * on macOS) at report time, unless MIMICMEM_SITE_RESOLVE=off.
  * The limits: gcc and clang only (other compilers record the unknown site);
  * file:line needs the host's debug information; the name is that of the
  * module (program or shared library) that made the call; a call the compiler

@@ -153,7 +153,8 @@ MM_API mm_context *mm_block_context(const void *p);
  * Rule: a context belongs to one thread at a time: that thread allocates from
  * it, frees and resizes its blocks, resets and destroys it. Different contexts
  * on different threads run concurrently with no lock on the allocation and
- * free paths. Handing a context to another thread needs the caller's own
+ * free paths (a free that ends a new process peak takes the statistics lock
+ * once, to sum the figure exactly). Handing a context to another thread needs the caller's own
  * synchronisation (a mutex, a thread join). A block of a context freed by a
  * thread that does not own the context is a data race: see docs/design.md.
  * A NULL context means the same thing to every function that takes one:
@@ -429,6 +430,7 @@ MM_API mm_log_handler mm_set_log_handler(mm_log_fn fn, void *user);
  *   limit          bytes, K/M/G/T suffix (powers of 1024); 0: none
  *   limit_warn     percent 0..100 (0: no warnings)
  *   sites          off | on
+ *   site_resolve   auto | off       reports run addr2line for the legacy sites
  *   peak_step      bytes, K/M/G/T suffix
  *   trace          path (%p: process id; "" : off)
  *   cache          on | off | bytes per thread of the free-block cache (K/M/G/T)
@@ -505,7 +507,9 @@ MM_API size_t mm_check(const mm_context *ctx);
  * host's CFLAGS) turns recording on at the first legacy call unless
  * MIMICMEM_SITES is set, so one flag gives a whole build's sites. Mimic's
  * legacy calls are never macros (a host may redeclare them): they record their
- * caller's return address, "module+0xOFFSET" (compat/memory.h says why). The
+ * caller's return address, "module+0xOFFSET" (compat/memory.h says why),
+ * which mm_sites returns as it is and the reports show as file:line
+ * (function), running addr2line at report time (MIMICMEM_SITE_RESOLVE). The
  * library's own sources define MM_BUILDING_LIBRARY and never see the macros.
  * ====================================================================== */
 
@@ -540,7 +544,8 @@ typedef struct {
 /* Copies up to max sites, largest live bytes first (ties: larger peak first),
  * into out (may be NULL when max is 0) and returns the number of sites known.
  * At most MM_SITES_MAX sites are kept; further sites count under one entry
- * with file "(other sites)". Any thread; exact once threads are quiet. */
+ * per category with file "(other sites)" and line 0, so the figures of every
+ * category stay whole. Any thread; exact once threads are quiet. */
 MM_API size_t mm_sites(mm_site_stats *out, size_t max);
 
 #define MM_SITES_MAX 4096
@@ -559,31 +564,44 @@ MM_API size_t mm_sites(mm_site_stats *out, size_t max);
 
 /* ========================================================================
  * Peak composition
- * Rule: when the process (or a context) reaches a new peak at least `step`
- * bytes above the last one recorded, the library records the bytes of every
- * category at that moment and the epoch it happened in. Unlike per-category
- * peaks (reached at different moments), these add up to the recorded total.
- * The work happens only when the peak moves by the step, never per call.
+ * Rule: the composition of a peak is the bytes of every category at the
+ * moment the process (or a context with its descendants) reached its
+ * high-water mark, the context the allocation that reached it was made in,
+ * and the epoch in force there. Unlike per-category peaks (reached at
+ * different moments), its categories add up to the peak. It is recorded at
+ * the turn: the first decrease (free, shrinking realloc, reset, destroy)
+ * after a new peak copies the state, which until then only allocations
+ * changed; a reader asking during a rise gets the state now, which is the
+ * peak. So it costs nothing per allocation, and a copy per new peak that a
+ * decrease ends. With the default step (1 byte) the composition is exactly
+ * the peak's: `bytes` equals `peak_bytes`. A larger step (mm_set_peak_step,
+ * MIMICMEM_PEAK_STEP) records only peaks that many bytes above the last
+ * recorded one, for programs whose peak creeps up by many small steps; the
+ * composition may then be from a moment up to step - 1 bytes below the
+ * peak, and reports say so. For the process, exact while one thread
+ * allocates (docs/design.md, "Statistics").
  * ====================================================================== */
 
-#define MM_DEFAULT_PEAK_STEP ((size_t)64 * 1024)
+#define MM_DEFAULT_PEAK_STEP ((size_t)1)
 
 typedef struct {
-    size_t bytes;                   /* total live bytes at the recorded moment */
+    size_t bytes;                   /* total live bytes at the recorded moment (the peak
+                                       itself under the default step) */
     size_t peak_bytes;              /* the high-water mark now (>= bytes; less than
-                                       bytes + step above it) */
+                                       bytes + step) */
     uint64_t epoch;                 /* epoch index of the context it happened in */
-    char context[MM_NAME_MAX + 1];  /* that context ("" when outside any context) */
+    char context[MM_NAME_MAX + 1];  /* the context of the allocation that reached it
+                                       ("" outside any context) */
     char label[MM_NAME_MAX + 1];    /* the epoch label in force there, e.g. "Forest 17"
                                        (the nearest labelled context up the tree; "" none) */
 } mm_peak_info;
 
-/* Fills *out with the recorded composition of the process (ctx NULL) or of
- * ctx and its descendants, and returns 1; returns 0 when nothing is recorded
- * yet (the peak never reached one step). */
+/* Fills *out with the composition of the peak of the process (ctx NULL) or
+ * of ctx and its descendants, and returns 1; returns 0 when there is none
+ * yet (nothing allocated, or the peak never reached one step). */
 MM_API int mm_peak_composition(const mm_context *ctx, mm_peak_info *out);
 
-/* Bytes of category c in the recorded composition (0 when none). */
+/* Bytes of category c in that composition (0 when none). */
 MM_API size_t mm_peak_composition_category(const mm_context *ctx, mm_category c);
 
 /* Sets the step (bytes, at least 1; default MM_DEFAULT_PEAK_STEP) and returns

@@ -4,14 +4,17 @@
 #          Python 3 with matplotlib for the demo's plots (optional: when it
 #          cannot be installed the demo runs and skips its plots)
 #   test   (default) everything tools/test.sh and the benchmarks use: the
-#          demo's packages, Criterion, clang, Valgrind, the analysers, pytest...
+#          demo's packages, Criterion, clang, binutils (addr2line), Valgrind,
+#          the analysers, pytest...
 # Idempotent: does nothing when every package is already there. Needs root
 # (or sudo) only when something is missing.
 set -euo pipefail
 what=${1:-test}
 demo_pkgs=(build-essential cmake)
 demo_optional=(python3 python3-matplotlib)
-test_pkgs=(pkg-config clang libclang-rt-14-dev libcriterion-dev valgrind
+# binutils: addr2line, which the reports run to show the legacy calls' sites
+# as file:line (a compiler usually brings it; the site tests need it)
+test_pkgs=(pkg-config binutils clang libclang-rt-14-dev libcriterion-dev valgrind
       zlib1g-dev libmimalloc-dev libtalloc-dev gcovr cppcheck clang-tidy locales
       python3-matplotlib python3-pytest libopenmpi-dev openmpi-bin)
 case $what in

@@ -31,6 +31,28 @@ bool mmi_alloc_check(size_t size, int cat, const mm_context *ctx, const char *fn
     return false;
 }
 
+/* A raw process block with room for span bytes from the system: a small
+ * system allocation or a big block. Info cleared (small) or set (big). */
+static inline mmi_header *alloc_sys(size_t span, int cat, bool zero) {
+    if (span <= MMI_CACHE_MAX_REQUEST) return mmi_process_sys_get(mmi_process_capacity(span), zero, cat);
+    return mmi_big_alloc(0, span, zero, cat, NULL);
+}
+
+/* Seals and counts a new plain process block h of size bytes; h NULL: the
+ * system said no, reported to fn. */
+static inline void *alloc_done(mmi_thread *t, mmi_header *h, size_t size, int cat,
+                               const char *fn) {
+    if (MMI_UNLIKELY(h == NULL)) {
+        mmi_error_oom(size, cat, NULL, fn);
+        return NULL;
+    }
+    h->size_cat = mmi_pack_size_cat(size, cat);
+    mmi_hdr_seal_live(h);
+    mmi_count_alloc(t, cat, size);
+    t->where = NULL;
+    return mmi_payload_of(h);
+}
+
 /* A raw process block with room for span bytes: from the cache, a small
  * system allocation, or a big block. Info cleared (small) or set (big). */
 static mmi_header *alloc_raw(mmi_thread *t, size_t span, int cat, bool zero, bool *reused) {
@@ -41,8 +63,7 @@ static mmi_header *alloc_raw(mmi_thread *t, size_t span, int cat, bool zero, boo
         if (zero) memset(mmi_payload_of(h), 0, span);
         return h;
     }
-    if (span <= MMI_CACHE_MAX_REQUEST) return mmi_process_sys_get(mmi_process_capacity(span), zero, cat);
-    return mmi_big_alloc(0, span, zero, cat, NULL);
+    return alloc_sys(span, cat, zero);
 }
 
 mmi_header *mmi_process_get(mmi_thread *t, size_t span, int cat, bool zero, const char *fn,
@@ -56,8 +77,7 @@ mmi_header *mmi_process_get(mmi_thread *t, size_t span, int cat, bool zero, cons
         if (zero) memset(mmi_payload_of(h), 0, span);
         return h;
     }
-    h = span <= MMI_CACHE_MAX_REQUEST ? mmi_process_sys_get(mmi_process_capacity(span), zero, cat)
-                                      : mmi_big_alloc(0, span, zero, cat, NULL);
+    h = alloc_sys(span, cat, zero);
     if (MMI_UNLIKELY(h == NULL)) mmi_error_oom(span, cat, NULL, fn);
     return h;
 }
@@ -93,36 +113,36 @@ static MMI_NOINLINE void *alloc_slow(size_t size, int cat, bool zero, const char
         return mmi_hooks.diag_alloc(NULL, size, cat, zero, fn, file, line);
     if (MMI_UNLIKELY(!mmi_alloc_check(size, cat, NULL, fn))) return NULL;
     bool reused;
-    mmi_header *h = alloc_raw(t, size, cat, zero, &reused);
-    if (MMI_UNLIKELY(h == NULL)) {
-        mmi_error_oom(size, cat, NULL, fn);
-        return NULL;
-    }
-    h->size_cat = mmi_pack_size_cat(size, cat);
-    mmi_hdr_seal_live(h);
-    if (mmi_count_alloc(t, cat, size)) mmi_hooks.peak_process(NULL);
-    return mmi_payload_of(h);
+    return alloc_done(t, alloc_raw(t, size, cat, zero, &reused), size, cat, fn);
 }
 
-/* The rare end of the plain path: thresholds crossed. */
+/* The plain path's miss: a valid request, no diagnostics, an empty cache
+ * bin: straight to the system (the checks are done). */
+static MMI_NOINLINE void *alloc_miss(mmi_thread *t, size_t size, int cat, bool zero,
+                                     const char *fn) {
+    return alloc_done(t, alloc_sys(size, cat, zero), size, cat, fn);
+}
+
+/* The rare end of the plain path: a fold due. */
 static MMI_NOINLINE void *alloc_settle(mmi_thread *t, mmi_header *h, int cat, unsigned need) {
-    if (mmi_count_settle_alloc(t, cat, need)) mmi_hooks.peak_process(NULL);
+    mmi_count_settle_alloc(t, cat, need);
     return mmi_payload_of(h);
 }
 
-/* The plain path: a block from the thread's cache, no diagnostics; no call
- * but tail calls. */
+/* The plain path: a block from the thread's cache (or the system), no
+ * diagnostics; no call but tail calls. */
 static MMI_INLINE void *alloc_process(size_t size, int cat, bool zero, const char *fn,
                                       const char *file, int line) {
     mmi_thread *t = mmi_tls;
-    mmi_header *h;
-    if (MMI_LIKELY(t != NULL && mmi_load(&mmi_diag) == 0 && alloc_valid(size, cat) &&
-                   (h = mmi_cache_pop(t, size)) != NULL)) {
+    if (MMI_LIKELY(t != NULL && mmi_load(&mmi_diag) == 0 && alloc_valid(size, cat))) {
+        mmi_header *h = mmi_cache_pop(t, size);
+        if (MMI_UNLIKELY(h == NULL)) return alloc_miss(t, size, cat, zero, fn);
         if (zero) memset(mmi_payload_of(h), 0, size);
         h->size_cat = mmi_pack_size_cat(size, cat);
         h->info = 0;
         mmi_hdr_seal_live(h);
         unsigned need = mmi_count_alloc_fast(t, cat, size);
+        t->where = NULL; /* a peak reached now is reached outside contexts */
         if (MMI_UNLIKELY(need != 0)) return alloc_settle(t, h, cat, need);
         return mmi_payload_of(h);
     }
@@ -133,6 +153,32 @@ void *mmi_malloc_as(size_t size, int cat, bool zero, const char *fn, const char 
     return alloc_process(size, cat, zero, fn, file, line);
 }
 
+void mmi_process_free_end(mmi_thread *t, mmi_header *h, int cat, size_t size, unsigned need) {
+    if (h != NULL) {
+        if (h->info & MMI_HF_BIG)
+            mmi_big_free(h);
+        else
+            mmi_process_sys_put(h); /* sealed freed: the cache had no room */
+    }
+    if (need != 0 && mmi_count_settle_free(t, cat, size, need))
+        mmi_hooks.peak_process(t->where, cat, size, 0, 0);
+}
+
+mmi_header *mmi_process_sys_resize(mmi_header *h, size_t span, int cat) {
+    uintptr_t old = (uintptr_t)h; /* an address only, once realloc has run */
+    bool at_big_offset = ((old & MMI_PAGE_MASK) == MMI_BIG_OFFSET);
+    /* out of the set before realloc can hand the old memory to another
+     * thread (whose block there registers itself); back in on failure */
+    if (at_big_offset) mmi_addrset_remove(MMI_SET_OURS, old);
+    mmi_header *n = mmi_sys_realloc(h, MMI_HEADER_BYTES + mmi_process_capacity(span), cat, NULL);
+    uintptr_t now = n ? (uintptr_t)n : old;
+    if ((now & MMI_PAGE_MASK) == MMI_BIG_OFFSET && !mmi_addrset_add(MMI_SET_OURS, now))
+        mmi_log(MM_LOG_WARNING,
+                "out of memory registering the block %p: it stays valid, but its free "
+                "will be reported as a bad pointer",
+                (void *)(now + MMI_HEADER_BYTES));
+    return n;
+}
 
 void *mmi_process_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
     mmi_thread *t = mmi_thread_get(fn);
@@ -144,18 +190,7 @@ void *mmi_process_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
     if (big && size > MMI_CACHE_MAX_REQUEST) {
         n = mmi_big_realloc(h, 0, size, cat, NULL);
     } else if (!big && size <= MMI_CACHE_MAX_REQUEST) {
-        uintptr_t old = (uintptr_t)h; /* an address only, once realloc has run */
-        bool at_big_offset = ((old & MMI_PAGE_MASK) == MMI_BIG_OFFSET);
-        /* out of the set before realloc can hand the old memory to another
-         * thread (whose block there registers itself); back in on failure */
-        if (at_big_offset) mmi_addrset_remove(MMI_SET_OURS, old);
-        n = mmi_sys_realloc(h, MMI_HEADER_BYTES + mmi_process_capacity(size), cat, NULL);
-        uintptr_t now = n ? (uintptr_t)n : old;
-        if ((now & MMI_PAGE_MASK) == MMI_BIG_OFFSET && !mmi_addrset_add(MMI_SET_OURS, now))
-            mmi_log(MM_LOG_WARNING,
-                    "out of memory registering the block %p: it stays valid, but its free "
-                    "will be reported as a bad pointer",
-                    (void *)(now + MMI_HEADER_BYTES));
+        n = mmi_process_sys_resize(h, size, cat);
     } else { /* between small and big: a new block, a copy */
         bool reused;
         n = alloc_raw(t, size, cat, false, &reused);
@@ -170,7 +205,9 @@ void *mmi_process_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
     }
     n->size_cat = mmi_pack_size_cat(size, cat);
     mmi_hdr_seal_live(n);
-    if (mmi_count_resize(t, old_cat, old_size, cat, size)) mmi_hooks.peak_process(NULL);
+    t->where = NULL;
+    if (mmi_count_resize(t, old_cat, old_size, cat, size))
+        mmi_hooks.peak_process(NULL, old_cat, old_size, cat, size);
     return mmi_payload_of(n);
 }
 

@@ -16,9 +16,13 @@
  * work"). Every figure counts requested bytes.
  * ==================================================================== */
 
+/* Peaks are kept at the turn (as the process figures are, stats.h): a
+ * decrease first raises `peak` to the value it leaves, so the high-water
+ * mark is max(peak, bytes) at any moment (mmi_cpeak_now). */
 typedef struct {
     _Atomic size_t bytes;       /* live requested bytes */
-    _Atomic size_t peak;        /* high-water mark of bytes in the current epoch */
+    _Atomic size_t peak;        /* high-water mark of bytes in the current epoch, up to the
+                                   last decrease */
     _Atomic size_t peak_closed; /* high-water mark over the closed epochs */
 } mmi_cpeak;
 
@@ -62,10 +66,13 @@ struct mm_context {
     mmi_ccat *cats;          /* [ncap] per category; swapped under the registry lock */
     mm_context *parent;      /* NULL for a top-level context */
     mmi_cpeak tree;          /* all categories, with descendants */
-    size_t comp_next;        /* tree.bytes that records the next composition */
+    size_t comp_next;        /* a peak of tree.bytes at or above this records its composition */
+    mm_context *last;        /* the context (this one or a descendant) of the subtree's last
+                                allocation: where a peak found at the turn was reached */
     int self_tracked;        /* has had children: own figures kept apart from tree's */
     _Atomic size_t self_bytes; /* own blocks only (== tree.bytes until self_tracked) */
-    _Atomic size_t self_peak;  /* own blocks only: all-time high-water mark */
+    _Atomic size_t self_peak;  /* own blocks only: all-time high-water mark, up to the
+                                  last decrease (max with self_bytes: the mark now) */
     size_t tail_blocks;      /* own live blocks with a tail record (check.c) */
     size_t decor_blocks;     /* own live blocks with a guard or poison flag (check.c) */
     mmi_arena arena;         /* chunks, free lists, bump pointer */
@@ -82,6 +89,7 @@ struct mm_context {
     mmi_epochs *epochs;           /* epoch statistics (epoch.c) */
     uint64_t serial;              /* unique per context created, from 1 */
     uint64_t owner_serial;        /* serial of the thread that created it */
+    unsigned shard;               /* top-level: the registry list it is on (registry.c) */
     uint64_t resets;              /* resets so far (the epoch tag is a hash of it) */
     int warn_reclaimed;           /* log a warning per category left to reset */
     size_t limit_bytes;           /* limit on tree.bytes; 0: none (limit.c) */
@@ -102,61 +110,78 @@ static inline bool mmi_ctx_alive(const mm_context *ctx) {
  * Counting (inline: the hot paths of context.c and block.c)
  * ==================================================================== */
 
-static inline void mmi_cpeak_grow(mmi_cpeak *c, size_t bytes) {
-    size_t b = mmi_load(&c->bytes) + bytes;
-    mmi_store(&c->bytes, b);
-    if (b > mmi_load(&c->peak)) mmi_store(&c->peak, b);
+/* The high-water mark of c now. */
+static inline size_t mmi_cpeak_now(const mmi_cpeak *c) {
+    size_t p = mmi_load(&c->peak), b = mmi_load(&c->bytes);
+    return p > b ? p : b;
+}
+
+/* Takes bytes off c; true when the value it leaves was a new peak. */
+static MMI_INLINE bool mmi_cpeak_shrink(mmi_cpeak *c, size_t bytes) {
+    size_t b = mmi_load(&c->bytes);
+    bool turn = b > mmi_load(&c->peak);
+    if (MMI_UNLIKELY(turn)) mmi_store(&c->peak, b);
+    mmi_store(&c->bytes, b - bytes);
+    return turn;
 }
 
 /* An allocation of bytes in category cat of ctx: its own figure, then the
- * figures of ctx and every ancestor. True when one of them passed its next
- * peak-composition mark (the caller then calls mmi_context_peaks last, so
- * the loop makes no call and keeps its registers). */
-static MMI_INLINE bool mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
-    if (MMI_UNLIKELY(ctx->self_tracked)) {
-        size_t s = mmi_load(&ctx->self_bytes) + bytes;
-        mmi_store(&ctx->self_bytes, s);
-        if (s > mmi_load(&ctx->self_peak)) mmi_store(&ctx->self_peak, s);
-    }
+ * figures of ctx and every ancestor. No peak can end at an allocation, so
+ * this only adds (and notes where the subtree grew last). */
+static MMI_INLINE void mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
+    if (MMI_UNLIKELY(ctx->self_tracked))
+        mmi_store(&ctx->self_bytes, mmi_load(&ctx->self_bytes) + bytes);
     mm_context *p = ctx;
-    bool comp = false;
     do {
         size_t b = mmi_load(&p->tree.bytes) + bytes;
         mmi_store(&p->tree.bytes, b);
-        if (b > mmi_load(&p->tree.peak)) { /* only a new peak can pass the mark */
-            mmi_store(&p->tree.peak, b);
-            if (MMI_UNLIKELY(b >= p->comp_next)) comp = true;
-        }
+        p->last = ctx;
         mmi_ccat *c = &p->cats[cat];
-        mmi_cpeak_grow(&c->tree, bytes);
+        mmi_store(&c->tree.bytes, mmi_load(&c->tree.bytes) + bytes);
         mmi_bump(&c->allocs, 1);
         /* invariants (MM_DEBUG): a subtree holds at least each part of it */
         MMI_ASSERT(p->parent == NULL || mmi_load(&p->parent->tree.bytes) + bytes >= b);
         MMI_ASSERT(mmi_load(&c->tree.bytes) <= b);
     } while ((p = p->parent) != NULL);
     MMI_ASSERT(!ctx->self_tracked || mmi_load(&ctx->self_bytes) <= mmi_load(&ctx->tree.bytes));
-    return comp;
 }
 
 /* blocks blocks of bytes bytes in all left category cat of ctx by free,
- * reset or destroy. */
-static MMI_INLINE void mmi_ctx_count_free(mm_context *ctx, int cat, size_t bytes, uint64_t blocks) {
-    if (MMI_UNLIKELY(ctx->self_tracked)) mmi_bump(&ctx->self_bytes, -bytes);
+ * reset or destroy: a turn for each figure. True when a context's total
+ * reached a new peak at or above its composition mark just before (the
+ * caller then calls mmi_context_turn, out of line). */
+static MMI_INLINE bool mmi_ctx_count_free(mm_context *ctx, int cat, size_t bytes, uint64_t blocks) {
+    if (MMI_UNLIKELY(ctx->self_tracked)) {
+        size_t s = mmi_load(&ctx->self_bytes);
+        if (s > mmi_load(&ctx->self_peak)) mmi_store(&ctx->self_peak, s);
+        mmi_store(&ctx->self_bytes, s - bytes);
+    }
+    bool comp = false;
     for (mm_context *p = ctx; p; p = p->parent) {
-        mmi_bump(&p->tree.bytes, -bytes);
+        size_t b = mmi_load(&p->tree.bytes);
+        if (MMI_UNLIKELY(mmi_cpeak_shrink(&p->tree, bytes)) && b >= p->comp_next) comp = true;
         mmi_ccat *c = &p->cats[cat];
-        mmi_bump(&c->tree.bytes, -bytes);
+        mmi_cpeak_shrink(&c->tree, bytes);
         mmi_bump(&c->frees, blocks);
     }
+    return comp;
 }
 
 /* ======================================================================
  * Contexts (context.c)
  * ==================================================================== */
 
-/* Records the peak composition of the process and of every context from
- * ctx up whose figure passed its mark (through mmi_hooks). */
-MMI_COLD void mmi_context_peaks(mm_context *ctx);
+/* After a decrease in ctx's subtree that ended a peak at or above a
+ * composition mark: records the composition of every context from ctx up
+ * whose new peak it was (through mmi_hooks). The state at the peak is now's
+ * with out_bytes of out_cat still live and in_bytes of in_cat not yet. */
+MMI_COLD void mmi_context_turn(mm_context *ctx, int out_cat, size_t out_bytes, int in_cat,
+                               size_t in_bytes);
+/* The rare end of a free of a context block: the large chunk ch (unless
+ * NULL) goes back, then the slow parts of the counting (need:
+ * mmi_count_free_fast's answer; comp: mmi_ctx_count_free's). */
+MMI_COLD void mmi_context_free_settle(mmi_thread *t, mm_context *ctx, mmi_chunk *ch, int cat,
+                                      size_t size, unsigned need, bool comp);
 /* Makes ctx and its ancestors able to count category cat; false after an
  * out-of-memory error naming fn. */
 bool mmi_context_cats(mm_context *ctx, int cat, const char *fn);
@@ -176,10 +201,22 @@ mmi_header *mmi_context_get(mm_context *ctx, size_t span, int cat, bool zero, co
                             bool *reused, mmi_header **bad);
 void mmi_context_put(mmi_chunk *ch, mmi_header *h, bool poisoned);
 
-/* The registry (registry.c): its lock, and the live top-level contexts
- * (sibling links), changed and walked under it. */
+/* The registry (registry.c): its lock, under which owners change a
+ * context's structure and readers copy it. The live top-level contexts are
+ * in lists of their own, one per shard of threads, each under a lock of its
+ * own: a top-level create or destroy takes only its shard's. */
 extern mmi_lock mmi_ctx_lock;
-extern mm_context *mmi_ctx_top;
+/* Links top-level ctx, fully made, into the calling thread's shard (readers
+ * see it from then on); unlinks it (none reaches it after). */
+void mmi_ctx_link_top(mm_context *ctx);
+void mmi_ctx_unlink_top(mm_context *ctx);
+/* The struct of the oldest destroyed context of the calling thread's shard
+ * once the shard keeps MMI_CTX_DEAD_KEEP of them (to be made anew), or NULL. */
+mm_context *mmi_ctx_reuse(void);
+/* Queues the struct of a destroyed context (magic dead), so a stale use of
+ * it is named; returns the one it pushes out of the queue (to free), or NULL. */
+mm_context *mmi_ctx_retire(mm_context *ctx);
+#define MMI_CTX_DEAD_KEEP 64 /* destroyed context structs kept per shard */
 
 /* One limit (process or context, diag/limit.c sets them) went from old to
  * new bytes (0: none): keeps the count of limits set, and MMI_DIAG_LIMITS
@@ -234,6 +271,11 @@ bool mmi_alloc_check(size_t size, int cat, const mm_context *ctx, const char *fn
 mmi_header *mmi_process_get(mmi_thread *t, size_t span, int cat, bool zero, const char *fn,
                             bool *reused, mmi_header **bad);
 void mmi_process_put(mmi_thread *t, mmi_header *h, bool poisoned);
+/* A small process block's memory made to hold span bytes (<= the cache's
+ * largest request) by the system's realloc, as the plain path does: the
+ * header and the first bytes move with it. NULL when out of memory (h kept,
+ * untouched). The caller re-seals the header. */
+mmi_header *mmi_process_sys_resize(mmi_header *h, size_t span, int cat);
 /* The process path of realloc for a plain or big block h. */
 void *mmi_process_realloc(mmi_header *h, size_t size, int cat, const char *fn);
 /* Returns a big or small process block's memory to the system, by its span. */
@@ -243,18 +285,26 @@ void mmi_process_release(mmi_header *h);
  * The plain free paths (inline: block.c's mm_free and check.c share them)
  * ==================================================================== */
 
+/* The rare end of mmi_process_free: h (unless NULL) goes back to the system
+ * (a big block, or a small one the cache had no room for), then the slow
+ * parts of the counting (need: mmi_count_free_fast's answer). */
+MMI_COLD void mmi_process_free_end(mmi_thread *t, mmi_header *h, int cat, size_t size,
+                                   unsigned need);
+
 /* Frees a live, undecorated process block (small or big) for thread t. */
 static MMI_INLINE void mmi_process_free(mmi_thread *t, mmi_header *h) {
     size_t size = mmi_hdr_size(h);
     int cat = mmi_hdr_cat(h);
     unsigned need = mmi_count_free_fast(t, cat, size);
-    if (MMI_UNLIKELY(h->info & MMI_HF_BIG))
-        mmi_big_free(h);
-    else {
+    /* every call below is a tail call, so the common path needs no frame */
+    if (MMI_LIKELY(!(h->info & MMI_HF_BIG))) {
         mmi_hdr_live_to_freed(h);
-        if (MMI_UNLIKELY(!mmi_cache_push(t, h, size))) mmi_process_sys_put(h);
+        if (MMI_LIKELY(mmi_cache_push(t, h, size))) {
+            if (MMI_LIKELY(need == 0)) return;
+            h = NULL; /* parked: nothing left to give back */
+        }
     }
-    if (MMI_UNLIKELY(need != 0)) mmi_count_settle_free(t, cat, need);
+    mmi_process_free_end(t, h, cat, size, need);
 }
 
 /* Frees a live, undecorated context block h of chunk ch (its owner's). */
@@ -262,13 +312,15 @@ static MMI_INLINE void mmi_context_free(mmi_thread *t, mmi_header *h, mmi_chunk 
     mm_context *ctx = ch->ctx;
     size_t size = mmi_hdr_size(h);
     int cat = mmi_hdr_cat(h);
-    mmi_ctx_count_free(ctx, cat, size, 1);
+    bool comp = mmi_ctx_count_free(ctx, cat, size, 1);
     unsigned need = mmi_count_free_fast(t, cat, size);
-    if (MMI_UNLIKELY(ch->kind == MMI_CHUNK_LARGE))
-        mmi_arena_large_free(&ctx->arena, ch);
-    else
+    /* every call below is a tail call, so the common path needs no frame */
+    if (MMI_LIKELY(ch->kind != MMI_CHUNK_LARGE)) {
         mmi_arena_put(&ctx->arena, h);
-    if (MMI_UNLIKELY(need != 0)) mmi_count_settle_free(t, cat, need);
+        if (MMI_LIKELY((need | (unsigned)comp) == 0)) return;
+        ch = NULL; /* given back */
+    }
+    mmi_context_free_settle(t, ctx, ch, cat, size, need, comp);
 }
 
 /* ======================================================================

@@ -28,6 +28,14 @@ static MMI_COLD bool block_readable(const void *p, const char *fn, bool report) 
     return false;
 }
 
+/* Under a tool, a header in chunk memory is peeked at (mmi_tool_peek;
+ * other memory is the system allocator's, which the tool watches as it is),
+ * in functions of their own: the peek's buffer would cost the plain paths a
+ * stack-protector check. */
+static bool block_peeks(const mmi_header *h) {
+    return mmi_tool_on() && mmi_chunk_memory((uintptr_t)h);
+}
+
 void mmi_error_pointer(const void *p, mmi_hdr_state st, mmi_owner_state owner, const char *fn) {
     const mmi_header *h = mmi_hdr_of(p);
     if (st == MMI_HDR_BAD) {
@@ -64,6 +72,11 @@ void mmi_error_pointer(const void *p, mmi_hdr_state st, mmi_owner_state owner, c
               size, mmi_cat_name(cat), where, why);
 }
 
+static mmi_header *block_live_peeked(const void *p, mmi_header *h, const char *fn,
+                                     mmi_chunk **ch);
+static inline mmi_header *block_live_at(const void *p, mmi_header *h, const char *fn,
+                                        mmi_chunk **ch);
+
 mmi_header *mmi_block_live(const void *p, const char *fn, mmi_chunk **ch) {
     *ch = NULL;
     if (MMI_UNLIKELY((uintptr_t)p % MMI_HEADER_BYTES != 0)) { /* never one of ours */
@@ -73,6 +86,26 @@ mmi_header *mmi_block_live(const void *p, const char *fn, mmi_chunk **ch) {
     }
     if (MMI_UNLIKELY(mmi_maybe_big(p)) && !block_readable(p, fn, true)) return NULL;
     mmi_header *h = mmi_hdr_of(p);
+    if (MMI_UNLIKELY(block_peeks(h))) return block_live_peeked(p, h, fn, ch);
+    return block_live_at(p, h, fn, ch);
+}
+
+/* Under a tool a context block's header is no-access: opened here, and left
+ * open for the caller, who closes it (mmi_arena_tool_close) or frees the
+ * block; put back when p is no live block (after the message, which reads
+ * it). */
+static MMI_NOINLINE mmi_header *block_live_peeked(const void *p, mmi_header *h, const char *fn,
+                                                  mmi_chunk **ch) {
+    mmi_tool_peek pk;
+    mmi_tool_peek_begin(h, &pk);
+    mmi_header *live = block_live_at(p, h, fn, ch);
+    if (live == NULL) mmi_tool_peek_end(h, &pk);
+    return live;
+}
+
+/* mmi_block_live once h is readable. */
+static inline mmi_header *block_live_at(const void *p, mmi_header *h, const char *fn,
+                                        mmi_chunk **ch) {
     mmi_hdr_state st = mmi_hdr_check(h);
     if (MMI_UNLIKELY(st != MMI_HDR_LIVE)) {
         mmi_owner_state owner = MMI_OWNER_OK;
@@ -96,12 +129,42 @@ mmi_header *mmi_block_live(const void *p, const char *fn, mmi_chunk **ch) {
  * Free
  * ==================================================================== */
 
-static inline void block_free(void *p, const char *fn) {
+/* Everything but the two plain cases: NULL, errors, decorated and big
+ * blocks, a block whose owner is gone, a thread's first call. */
+static MMI_NOINLINE void block_free_slow(void *p, const char *fn) {
     if (p == NULL) return;
-    mmi_header *h = mmi_hdr_of(p);
+    mmi_thread *t;
+    mmi_chunk *ch;
+    mmi_header *h = mmi_block_live(p, fn, &ch);
+    if (h == NULL) return;
+    if ((t = mmi_thread_get(fn)) == NULL) return;
+    if (h->info & MMI_HF_DECOR) {
+        mmi_hooks.diag_free(h, fn);
+    } else if (ch && mmi_tool_on() && ch->kind == MMI_CHUNK_SMALL) {
+        mmi_arena *a = &ch->ctx->arena;
+        mmi_arena_tool_freeing(h);
+        mmi_context_free(t, h, ch);
+        mmi_arena_tool_freed(a, h, false);
+    } else if (ch) {
+        mmi_context_free(t, h, ch);
+    } else
+        mmi_process_free(t, h);
+}
+
+/* The plain cases: a live undecorated process block, or a context block of
+ * a live owner in its current epoch. Every call here is a tail call, so the
+ * common path needs no stack frame. */
+_Static_assert(MMI_PAGE_MASK == 4095 && MMI_BIG_OFFSET == 16,
+               "platform/tool.c's free switches hold header.h's big-block test");
+
+static MMI_INLINE void block_free(void *p, const char *fn) {
     mmi_thread *t = mmi_tls;
-    if (MMI_LIKELY(((uintptr_t)p & 15) == 0 && !mmi_maybe_big(p) && t != NULL &&
-                   mmi_hdr_is_live(h))) {
+    /* NULL goes the slow way, which returns; so does every p while a tool
+     * runs (the second test is mmi_maybe_big's, its constants 0 then) */
+    if (MMI_LIKELY(p != NULL && ((uintptr_t)p & 15) == 0 &&
+                   (((uintptr_t)p - MMI_HEADER_BYTES) & MMI_FREE_PAGE_MASK) != MMI_FREE_BIG_AT &&
+                   t != NULL && mmi_hdr_is_live(mmi_hdr_of(p)))) {
+        mmi_header *h = mmi_hdr_of(p);
         if (h->info == 0) { /* a plain process block: the hottest case */
             mmi_process_free(t, h);
             return;
@@ -113,21 +176,9 @@ static inline void block_free(void *p, const char *fn) {
                 mmi_context_free(t, h, ch);
                 return;
             }
-            mmi_error_pointer(p, MMI_HDR_LIVE, owner, fn);
-            return;
         }
     }
-    /* everything else: errors, decorated and big blocks, a thread's first call */
-    mmi_chunk *ch;
-    h = mmi_block_live(p, fn, &ch);
-    if (h == NULL) return;
-    if ((t = mmi_thread_get(fn)) == NULL) return;
-    if (h->info & MMI_HF_DECOR)
-        mmi_hooks.diag_free(h, fn);
-    else if (ch)
-        mmi_context_free(t, h, ch);
-    else
-        mmi_process_free(t, h);
+    block_free_slow(p, fn); /* it names what is wrong, if anything */
 }
 
 void mm_free(void *p) {
@@ -152,6 +203,12 @@ void *mmi_realloc_as(void *p, size_t size, int cat, bool keep_cat, const char *f
     if (!mmi_alloc_check(size, cat, ch ? ch->ctx : NULL, fn)) return NULL;
     if (MMI_UNLIKELY(h->info & MMI_HF_DECOR) || MMI_UNLIKELY(mmi_load(&mmi_diag) != 0)) {
         if (mmi_thread_get(fn) == NULL) return NULL;
+        /* under a tool: check.c resizes within the slot, so a plain block's
+         * pool allocation widens to it, as its own blocks' are
+         * (mmi_context_get) */
+        if (ch && mmi_tool_on() && ch->kind == MMI_CHUNK_SMALL && !(h->info & MMI_HF_DECOR))
+            mmi_tool_pool_resize(&ch->ctx->arena, p, mmi_hdr_size(h),
+                                 mmi_class_bytes(mmi_size_class(mmi_hdr_size(h))));
         return mmi_hooks.diag_realloc(h, size, cat, fn, file, line);
     }
     if (ch) return mmi_context_realloc(h, ch, size, cat, fn);
@@ -178,10 +235,8 @@ void *mm_realloc_cat_at(void *p, size_t size, mm_category cat, const char *file,
  * Validation and queries
  * ==================================================================== */
 
-int mm_validate(const void *p) {
-    if (p == NULL || (uintptr_t)p % MMI_HEADER_BYTES != 0) return 0;
-    if (mmi_maybe_big(p) && !block_readable(p, "mm_validate", false)) return 0;
-    const mmi_header *h = mmi_hdr_of(p);
+/* mm_validate of an aligned, readable header. */
+static int block_valid(const mmi_header *h) {
     if (!mmi_hdr_is_live(h)) return 0;
     if (!mmi_cat_valid(mmi_hdr_cat(h))) return 0;
     if ((h->info & MMI_HF_GUARD) && mmi_hdr_guard_damage(h) >= 0) return 0;
@@ -192,8 +247,25 @@ int mm_validate(const void *p) {
     return (h->info & ~(uint32_t)(MMI_HF_DECOR | MMI_HF_BIG | (MMI_TAG_MASK << MMI_INFO_HIGH_SHIFT))) == 0;
 }
 
+/* block_valid of a header a tool may watch (block_peeks). */
+static MMI_NOINLINE int block_valid_peeked(const mmi_header *h) {
+    mmi_tool_peek pk;
+    mmi_tool_peek_begin(h, &pk);
+    int ok = block_valid(h);
+    mmi_tool_peek_end(h, &pk);
+    return ok;
+}
+
+int mm_validate(const void *p) {
+    if (p == NULL || (uintptr_t)p % MMI_HEADER_BYTES != 0) return 0;
+    if (mmi_maybe_big(p) && !block_readable(p, "mm_validate", false)) return 0;
+    const mmi_header *h = mmi_hdr_of(p);
+    if (MMI_UNLIKELY(block_peeks(h))) return block_valid_peeked(h);
+    return block_valid(h);
+}
+
 /* Header of a live block for the query functions, or NULL after an error. */
-static const mmi_header *block_query(const void *p, const char *fn, mmi_chunk **ch) {
+static mmi_header *block_query(const void *p, const char *fn, mmi_chunk **ch) {
     if (p == NULL) {
         mmi_error(MM_ERR_BAD_POINTER, 0, MM_CAT_INVALID, NULL, NULL, "NULL passed to %s", fn);
         return NULL;
@@ -203,18 +275,26 @@ static const mmi_header *block_query(const void *p, const char *fn, mmi_chunk **
 
 size_t mm_block_size(const void *p) {
     mmi_chunk *ch;
-    const mmi_header *h = block_query(p, "mm_block_size", &ch);
-    return h ? mmi_hdr_size(h) : 0;
+    mmi_header *h = block_query(p, "mm_block_size", &ch);
+    if (h == NULL) return 0;
+    size_t size = mmi_hdr_size(h);
+    mmi_arena_tool_close(h);
+    return size;
 }
 
 mm_category mm_block_category(const void *p) {
     mmi_chunk *ch;
-    const mmi_header *h = block_query(p, "mm_block_category", &ch);
-    return h ? mmi_hdr_cat(h) : MM_CAT_INVALID;
+    mmi_header *h = block_query(p, "mm_block_category", &ch);
+    if (h == NULL) return MM_CAT_INVALID;
+    int cat = mmi_hdr_cat(h);
+    mmi_arena_tool_close(h);
+    return cat;
 }
 
 mm_context *mm_block_context(const void *p) {
     mmi_chunk *ch = NULL; /* set whenever h is; gcc -O3 cannot see that */
-    const mmi_header *h = block_query(p, "mm_block_context", &ch);
-    return h && ch ? ch->ctx : NULL;
+    mmi_header *h = block_query(p, "mm_block_context", &ch);
+    if (h == NULL) return NULL;
+    mmi_arena_tool_close(h);
+    return ch ? ch->ctx : NULL;
 }

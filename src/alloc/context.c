@@ -12,13 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CTX_DEAD_KEEP 64 /* destroyed context structs kept, so a stale use is named */
 #define CTX_FIRST_CATS 16 /* category slots a new context starts with (at least) */
+#define CTX_SERIAL_BATCH 64 /* serials a thread takes at a time */
 
-static mm_context *ctx_dead_head; /* destroyed contexts, oldest first; the registry lock */
-static mm_context *ctx_dead_tail; /* newest destroyed context; the registry lock */
-static int ctx_dead_count;        /* entries in the dead queue; the registry lock */
 static _Atomic uint64_t ctx_serial; /* last context serial handed out */
+/* the calling thread's batch of serials: next to hand out, and the end; a
+ * batch at a time keeps creates on two threads off one shared line */
+static _Thread_local uint64_t ctx_serial_next MMI_TLS_MODEL, ctx_serial_end MMI_TLS_MODEL;
+
+static uint64_t ctx_new_serial(void) {
+    if (MMI_UNLIKELY(ctx_serial_next == ctx_serial_end)) {
+        ctx_serial_next = atomic_fetch_add(&ctx_serial, CTX_SERIAL_BATCH) + 1;
+        ctx_serial_end = ctx_serial_next + CTX_SERIAL_BATCH;
+    }
+    return ctx_serial_next++;
+}
 
 /* The epoch tag of ctx's blocks: a hash of its serial and its reset count,
  * so a pointer kept across a reset, or into a chunk another context now
@@ -34,41 +42,84 @@ static uint32_t ctx_tag(const mm_context *ctx) {
  * Counting
  * ==================================================================== */
 
-void mmi_context_peaks(mm_context *ctx) {
-    mmi_hooks.peak_process(ctx); /* checks its own mark */
-    for (mm_context *p = ctx; p; p = p->parent)
-        if (mmi_load(&p->tree.bytes) >= p->comp_next) mmi_hooks.peak_context(p, ctx);
+void mmi_context_turn(mm_context *ctx, int out_cat, size_t out_bytes, int in_cat,
+                      size_t in_bytes) {
+    (void)out_cat;
+    (void)in_cat;
+    for (mm_context *p = ctx; p; p = p->parent) {
+        size_t at_peak = mmi_load(&p->tree.bytes) + out_bytes - in_bytes;
+        if (at_peak == mmi_load(&p->tree.peak) && at_peak >= p->comp_next)
+            mmi_hooks.peak_context(p, out_cat, out_bytes, in_cat, in_bytes);
+    }
+}
+
+void mmi_context_free_settle(mmi_thread *t, mm_context *ctx, mmi_chunk *ch, int cat,
+                             size_t size, unsigned need, bool comp) {
+    if (ch != NULL) mmi_arena_large_free(&ctx->arena, ch);
+    if (need != 0 && mmi_count_settle_free(t, cat, size, need))
+        mmi_hooks.peak_process(t->where, cat, size, 0, 0);
+    if (comp) mmi_context_turn(ctx, cat, size, 0, 0);
+}
+
+/* Records every peak that ended before ctx's subtree is released (a reset
+ * or destroy is a turn for ctx, its ancestors and each of their
+ * categories), with its composition where due; the release that follows
+ * then finds no peak of its own: it runs before the epoch closes, so each
+ * composition names the epoch it happened in. */
+static void ctx_settle_peaks(mm_context *ctx, mmi_thread *t, bool dying) {
+    if (mmi_count_turn_now(t)) mmi_hooks.peak_process(t->where, 0, 0, 0, 0);
+    if (ctx->self_tracked && mmi_load(&ctx->self_bytes) > mmi_load(&ctx->self_peak))
+        mmi_store(&ctx->self_peak, mmi_load(&ctx->self_bytes));
+    for (mm_context *p = ctx; p; p = p->parent) {
+        size_t b = mmi_load(&p->tree.bytes);
+        if (b > mmi_load(&p->tree.peak)) {
+            mmi_store(&p->tree.peak, b);
+            /* a context being destroyed keeps no composition: nobody can ask */
+            if (b >= p->comp_next && !(dying && p == ctx)) mmi_hooks.peak_context(p, 0, 0, 0, 0);
+        }
+        for (int c = 0; c < p->ncap; c++) {
+            mmi_cpeak *cp = &p->cats[c].tree;
+            if (mmi_load(&cp->bytes) > mmi_load(&cp->peak)) mmi_store(&cp->peak, mmi_load(&cp->bytes));
+        }
+    }
 }
 
 void mmi_context_count_alloc(mm_context *ctx, int cat, size_t bytes) {
-    if (mmi_ctx_count_alloc(ctx, cat, bytes))
-        for (mm_context *p = ctx; p; p = p->parent)
-            if (mmi_load(&p->tree.bytes) >= p->comp_next) mmi_hooks.peak_context(p, ctx);
+    mmi_ctx_count_alloc(ctx, cat, bytes);
 }
 
 void mmi_context_count_free(mm_context *ctx, int cat, size_t bytes) {
-    mmi_ctx_count_free(ctx, cat, bytes, 1);
+    if (mmi_ctx_count_free(ctx, cat, bytes, 1)) mmi_context_turn(ctx, cat, bytes, 0, 0);
 }
 
 void mmi_context_count_resize(mm_context *ctx, int old_cat, size_t old_bytes, int new_cat,
                               size_t new_bytes) {
+    /* as a free of the old block and an allocation of the new one, except
+     * that the counts of calls do not move: the turn (if the block shrinks or
+     * changes category) sees the state with the old block still live */
+    bool comp = false;
     if (ctx->self_tracked) {
-        size_t s = mmi_load(&ctx->self_bytes) + new_bytes - old_bytes; /* modular: exact */
-        mmi_store(&ctx->self_bytes, s);
-        if (s > mmi_load(&ctx->self_peak)) mmi_store(&ctx->self_peak, s);
+        size_t s = mmi_load(&ctx->self_bytes);
+        if (new_bytes < old_bytes && s > mmi_load(&ctx->self_peak)) mmi_store(&ctx->self_peak, s);
+        mmi_store(&ctx->self_bytes, s + new_bytes - old_bytes); /* modular: exact */
     }
     for (mm_context *p = ctx; p; p = p->parent) {
-        mmi_bump(&p->tree.bytes, -old_bytes);
-        mmi_cpeak_grow(&p->tree, new_bytes);
-        mmi_bump(&p->cats[old_cat].tree.bytes, -old_bytes);
-        mmi_cpeak_grow(&p->cats[new_cat].tree, new_bytes);
+        if (new_bytes < old_bytes) {
+            if (mmi_cpeak_shrink(&p->tree, old_bytes - new_bytes) &&
+                mmi_load(&p->tree.peak) >= p->comp_next)
+                comp = true;
+        } else {
+            mmi_store(&p->tree.bytes, mmi_load(&p->tree.bytes) + (new_bytes - old_bytes));
+        }
+        p->last = ctx;
+        mmi_cpeak_shrink(&p->cats[old_cat].tree, old_bytes);
+        mmi_store(&p->cats[new_cat].tree.bytes, mmi_load(&p->cats[new_cat].tree.bytes) + new_bytes);
         if (old_cat != new_cat) {
             mmi_bump(&p->cats[old_cat].moved, -1);
             mmi_bump(&p->cats[new_cat].moved, 1);
         }
     }
-    for (mm_context *p = ctx; p; p = p->parent)
-        if (mmi_load(&p->tree.bytes) >= p->comp_next) mmi_hooks.peak_context(p, ctx);
+    if (comp) mmi_context_turn(ctx, old_cat, old_bytes, new_cat, new_bytes);
 }
 
 /* The per-category arrays of ncap entries, hot and cold, in one allocation
@@ -124,11 +175,10 @@ bool mmi_context_cats(mm_context *ctx, int cat, const char *fn) {
  * Allocation, free, realloc of context blocks
  * ==================================================================== */
 
-/* The rare end of the fast path: thresholds crossed, a composition due. */
-static MMI_NOINLINE void *ctx_alloc_settle(mm_context *ctx, mmi_thread *t, mmi_header *h,
-                                           int cat, unsigned need, bool comp) {
-    if (need != 0 && mmi_count_settle_alloc(t, cat, need)) comp = true;
-    if (comp) mmi_context_peaks(ctx);
+/* The rare end of the fast path: a fold due. */
+static MMI_NOINLINE void *ctx_alloc_settle(mmi_thread *t, mmi_header *h, int cat,
+                                           unsigned need) {
+    mmi_count_settle_alloc(t, cat, need);
     return mmi_payload_of(h);
 }
 
@@ -157,10 +207,10 @@ void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
         }
         h->size_cat = mmi_pack_size_cat(size, cat);
         mmi_hdr_seal_live(h);
-        bool comp = mmi_ctx_count_alloc(ctx, cat, size);
+        mmi_ctx_count_alloc(ctx, cat, size);
         unsigned need = mmi_count_alloc_fast(t, cat, size);
-        if (MMI_UNLIKELY((need | (unsigned)comp) != 0))
-            return ctx_alloc_settle(ctx, t, h, cat, need, comp);
+        t->where = ctx;
+        if (MMI_UNLIKELY(need != 0)) return ctx_alloc_settle(t, h, cat, need);
         return mmi_payload_of(h);
     }
 slow:
@@ -194,8 +244,10 @@ void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const 
     }
     h->size_cat = mmi_pack_size_cat(size, cat);
     mmi_hdr_seal_live(h);
-    bool comp = mmi_ctx_count_alloc(ctx, cat, size);
-    if (MMI_UNLIKELY(mmi_count_alloc(t, cat, size) | comp)) mmi_context_peaks(ctx);
+    mmi_arena_tool_close(h); /* under a tool: the header no-access again */
+    mmi_ctx_count_alloc(ctx, cat, size);
+    mmi_count_alloc(t, cat, size);
+    t->where = ctx;
     return mmi_payload_of(h);
 }
 
@@ -206,6 +258,14 @@ mmi_header *mmi_context_get(mm_context *ctx, size_t span, int cat, bool zero, co
     *bad = NULL;
     if (span <= MMI_SMALL_MAX) {
         h = mmi_arena_get_checked(&ctx->arena, ctx, span, cat, reused, bad);
+        if (h != NULL && mmi_tool_on()) {
+            /* a decorated block's pool allocation is its whole slot (check.c
+             * resizes within it in place); a reused one keeps the free fill
+             * that check.c reads back (docs/design.md) */
+            size_t slot = mmi_class_bytes(mmi_size_class(span));
+            mmi_tool_pool_resize(&ctx->arena, mmi_payload_of(h), span, slot);
+            if (*reused) mmi_tool_defined(mmi_payload_of(h), slot);
+        }
         if (h != NULL && zero) memset(mmi_payload_of(h), 0, span);
     } else {
         h = mmi_arena_large(&ctx->arena, ctx, span, zero, cat);
@@ -216,12 +276,16 @@ mmi_header *mmi_context_get(mm_context *ctx, size_t span, int cat, bool zero, co
 
 void mmi_context_put(mmi_chunk *ch, mmi_header *h, bool poisoned) {
     mmi_arena *a = ch->arena;
-    if (ch->kind == MMI_CHUNK_LARGE)
+    if (ch->kind == MMI_CHUNK_LARGE) {
         mmi_arena_large_free(a, ch);
-    else if (poisoned)
+        return;
+    }
+    if (mmi_tool_on()) mmi_arena_tool_freeing(h);
+    if (poisoned)
         mmi_arena_put_poisoned(a, h);
     else
         mmi_arena_put(a, h);
+    if (mmi_tool_on()) mmi_arena_tool_freed(a, h, poisoned);
 }
 
 
@@ -236,6 +300,7 @@ void *mmi_context_realloc(mmi_header *h, mmi_chunk *ch, size_t size, int cat, co
     if (ch->kind == MMI_CHUNK_SMALL && size <= MMI_SMALL_MAX &&
         mmi_size_class(size) == mmi_size_class(old_size)) {
         n = h; /* fits the same slot */
+        if (mmi_tool_on()) mmi_tool_pool_resize(&ctx->arena, mmi_payload_of(h), old_size, size);
     } else if (ch->kind == MMI_CHUNK_LARGE && size > MMI_SMALL_MAX) {
         n = mmi_arena_large_realloc(&ctx->arena, ch, size, cat, ctx);
         if (n == NULL) {
@@ -251,15 +316,21 @@ void *mmi_context_realloc(mmi_header *h, mmi_chunk *ch, size_t size, int cat, co
             return NULL;
         }
         memcpy(mmi_payload_of(n), mmi_payload_of(h), old_size < size ? old_size : size);
-        if (ch->kind == MMI_CHUNK_LARGE)
+        if (ch->kind == MMI_CHUNK_LARGE) {
             mmi_arena_large_free(&ctx->arena, ch);
-        else
+        } else {
+            if (mmi_tool_on()) mmi_arena_tool_freeing(h);
             mmi_arena_put(&ctx->arena, h);
+            if (mmi_tool_on()) mmi_arena_tool_freed(&ctx->arena, h, false);
+        }
     }
     n->size_cat = mmi_pack_size_cat(size, cat);
     mmi_hdr_seal_live(n);
+    mmi_arena_tool_close(n);
     mmi_context_count_resize(ctx, old_cat, old_size, cat, size);
-    if (mmi_count_resize(t, old_cat, old_size, cat, size)) mmi_hooks.peak_process(ctx);
+    t->where = ctx;
+    if (mmi_count_resize(t, old_cat, old_size, cat, size))
+        mmi_hooks.peak_process(ctx, old_cat, old_size, cat, size);
     return mmi_payload_of(n);
 }
 
@@ -316,15 +387,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
     }
     mmi_thread *t = mmi_thread_get("mm_context_create");
     if (t == NULL) return NULL;
-    mm_context *ctx = NULL;
-    mmi_lock_take(&mmi_ctx_lock);
-    if (ctx_dead_count >= CTX_DEAD_KEEP) { /* reuse the oldest destroyed context */
-        ctx = ctx_dead_head;
-        ctx_dead_head = ctx->next_sibling;
-        if (ctx_dead_head == NULL) ctx_dead_tail = NULL;
-        ctx_dead_count--;
-    }
-    mmi_lock_drop(&mmi_ctx_lock);
+    mm_context *ctx = mmi_ctx_reuse(); /* the oldest destroyed context's struct, if kept long */
     /* aligned: the hot fields share the struct's first two cache lines */
     if (ctx == NULL &&
         (ctx = mmi_sys_aligned_calloc(sizeof *ctx, MMI_CACHE_LINE, MM_CAT_INVALID, NULL)) == NULL) {
@@ -348,7 +411,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
     ctx->ncounted = ncap < registered ? ncap : registered;
     ctx->magic = MMI_CTX_ALIVE;
     mmi_copy_name(ctx->name, name ? name : "context", MM_NAME_MAX);
-    ctx->serial = atomic_fetch_add(&ctx_serial, 1) + 1;
+    ctx->serial = ctx_new_serial();
     ctx->owner_serial = t->serial;
     ctx->comp_next = mmi_load(&mmi_peak_step);
     mmi_arena_init(&ctx->arena, ctx_tag(ctx));
@@ -356,42 +419,42 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
     /* a parent growing cats for an id first used in this child, later, keeps
      * the rule "ancestors have at least as many entries" */
     if (parent && parent->ncap < ncap && !ctx_grow_cats(parent, ncap - 1, "mm_context_create")) {
+        mmi_arena_release(&ctx->arena); /* holds nothing yet; a tool's pool goes */
         mmi_sys_free(ctx->cats);
         mmi_epochs_free(ctx->epochs);
         mmi_sys_free(ctx);
         return NULL;
     }
-    mmi_lock_take(&mmi_ctx_lock);
     if (parent) {
+        mmi_lock_take(&mmi_ctx_lock); /* the parent's children: readers walk them under it */
         if (!parent->self_tracked) { /* its own figures part from the tree's now */
             mmi_store(&parent->self_bytes, mmi_load(&parent->tree.bytes));
-            size_t p = mmi_load(&parent->tree.peak), pc = mmi_load(&parent->tree.peak_closed);
+            size_t p = mmi_cpeak_now(&parent->tree), pc = mmi_load(&parent->tree.peak_closed);
             mmi_store(&parent->self_peak, p > pc ? p : pc);
             parent->self_tracked = 1;
         }
         ctx->next_sibling = parent->first_child;
         if (parent->first_child) parent->first_child->prev_sibling = ctx;
         parent->first_child = ctx;
+        mmi_lock_drop(&mmi_ctx_lock);
     } else {
-        ctx->next_sibling = mmi_ctx_top;
-        if (mmi_ctx_top) mmi_ctx_top->prev_sibling = ctx;
-        mmi_ctx_top = ctx;
+        mmi_ctx_link_top(ctx); /* the calling thread's shard: no lock of another's create */
     }
-    mmi_lock_drop(&mmi_ctx_lock);
     if (parent == NULL && (mmi_load(&mmi_diag) & MMI_DIAG_TRACE)) mmi_hooks.trace_forest();
     return ctx;
 }
 
 /* Takes every block of ctx's subtree off the figures of ctx, its ancestors
  * and the process, per category: the subtree figures are exactly what a
- * reset or destroy of ctx frees. */
+ * reset or destroy of ctx frees. The caller has settled the peaks first
+ * (ctx_settle_peaks), so no decrease here ends one. */
 static void ctx_count_release(mm_context *ctx, mmi_thread *t) {
     for (int c = 0; c < ctx->ncap; c++) {
         mmi_ccat *cc = &ctx->cats[c];
         size_t bytes = mmi_load(&cc->tree.bytes), blocks = mmi_ccat_blocks(cc);
         if (blocks == 0 && bytes == 0) continue;
-        mmi_ctx_count_free(ctx, c, bytes, blocks);
-        mmi_count_release(t, c, bytes, blocks);
+        mmi_ctx_count_free(ctx, c, bytes, blocks); /* no peak left to find */
+        if (mmi_count_release(t, c, bytes, blocks)) mmi_hooks.peak_process(t->where, c, bytes, 0, 0);
     }
     mmi_store(&ctx->self_bytes, 0);
 }
@@ -412,6 +475,11 @@ static mm_context *ctx_collect(mm_context *ctx, mm_context *list) {
 /* Frees what a context owns once nobody can reach it (unlinked under
  * the registry lock), and queues its struct as dead. */
 static void ctx_bury(mm_context *ctx) {
+    /* nothing may name it as where a later peak was reached (its owner is
+     * the calling thread; ancestors are buried after their descendants) */
+    if (mmi_tls && mmi_tls->where == ctx) mmi_tls->where = NULL;
+    for (mm_context *p = ctx->parent; p; p = p->parent)
+        if (p->last == ctx) p->last = p;
     mmi_limits_counted(ctx->limit_bytes, 0); /* its limits go with it */
     for (int c = 0; c < ctx->ncap; c++) mmi_limits_counted(ctx->cold[c].limit_bytes, 0);
     mmi_arena_release(&ctx->arena);
@@ -423,22 +491,7 @@ static void ctx_bury(mm_context *ctx) {
     ctx->ncap = 0;
     ctx->ncounted = 0;
     ctx->magic = MMI_CTX_DEAD;
-    mmi_lock_take(&mmi_ctx_lock);
-    ctx->next_sibling = NULL;
-    if (ctx_dead_tail)
-        ctx_dead_tail->next_sibling = ctx;
-    else
-        ctx_dead_head = ctx;
-    ctx_dead_tail = ctx;
-    ctx_dead_count++;
-    mm_context *drop = NULL;
-    if (ctx_dead_count > CTX_DEAD_KEEP) {
-        drop = ctx_dead_head;
-        ctx_dead_head = drop->next_sibling;
-        ctx_dead_count--;
-    }
-    mmi_lock_drop(&mmi_ctx_lock);
-    mmi_sys_free(drop);
+    mmi_sys_free(mmi_ctx_retire(ctx));
 }
 
 /* The checks and records of the blocks a reset or destroy of ctx frees, in
@@ -489,6 +542,7 @@ void mm_context_reset(mm_context *ctx) {
     if (t == NULL) return;
     ctx_release_diag(ctx, "mm_context_reset");
     if (!mmi_ctx_alive(ctx)) return; /* a handler destroyed it */
+    ctx_settle_peaks(ctx, t, false); /* before the epoch closes and its label goes */
     mmi_hooks.epoch_log(ctx); /* the closing epoch's line: owner's figures, no lock */
 
     mmi_lock_take(&mmi_ctx_lock);
@@ -547,29 +601,30 @@ void mm_context_destroy(mm_context *ctx) {
     if (t == NULL) return;
     ctx_release_diag(ctx, "mm_context_destroy");
     if (!mmi_ctx_alive(ctx)) return; /* a handler destroyed it */
+    ctx_settle_peaks(ctx, t, true);
     ctx_count_release(ctx, t);
 
-    mmi_lock_take(&mmi_ctx_lock);
-    mm_context *gone = ctx_collect(ctx, NULL);
-    mm_context *parent = ctx->parent;
-    if (parent) {
-        if (ctx->prev_sibling)
-            ctx->prev_sibling->next_sibling = ctx->next_sibling;
-        else
-            parent->first_child = ctx->next_sibling;
-        /* the subtree's cumulative counts stay in the ancestors' figures */
-        for (int k = 0; k < ctx->ncap; k++) {
-            parent->gone_allocs += mmi_load(&ctx->cats[k].allocs);
-            parent->gone_frees += mmi_load(&ctx->cats[k].frees);
+    mm_context *gone = NULL, *parent = ctx->parent;
+    /* a top-level context without children changes no structure a reader
+     * walks under the registry lock: only its shard's list */
+    if (parent || ctx->first_child) {
+        mmi_lock_take(&mmi_ctx_lock);
+        gone = ctx_collect(ctx, NULL);
+        if (parent) {
+            if (ctx->prev_sibling)
+                ctx->prev_sibling->next_sibling = ctx->next_sibling;
+            else
+                parent->first_child = ctx->next_sibling;
+            if (ctx->next_sibling) ctx->next_sibling->prev_sibling = ctx->prev_sibling;
+            /* the subtree's cumulative counts stay in the ancestors' figures */
+            for (int k = 0; k < ctx->ncap; k++) {
+                parent->gone_allocs += mmi_load(&ctx->cats[k].allocs);
+                parent->gone_frees += mmi_load(&ctx->cats[k].frees);
+            }
         }
-    } else {
-        if (ctx->prev_sibling)
-            ctx->prev_sibling->next_sibling = ctx->next_sibling;
-        else
-            mmi_ctx_top = ctx->next_sibling;
+        mmi_lock_drop(&mmi_ctx_lock);
     }
-    if (ctx->next_sibling) ctx->next_sibling->prev_sibling = ctx->prev_sibling;
-    mmi_lock_drop(&mmi_ctx_lock);
+    if (parent == NULL) mmi_ctx_unlink_top(ctx);
 
     for (mm_context *c = gone, *next; c; c = next) {
         next = c->next_sibling;

@@ -1,14 +1,109 @@
 /* The registry of live contexts: the lock readers on any thread hold while
  * they copy a context's figures, and under which owners change a context's
- * structure (children, category arrays, labels, epochs); the list of
- * top-level contexts; and the errors whose message names a context. Lowest
+ * structure (children, category arrays, labels, epochs); the lists of
+ * top-level contexts, one per shard of threads, and the queues of destroyed
+ * context structs; and the errors whose message names a context. Lowest
  * file of the allocation layer, so every other file of it may use these. */
 #include "alloc.h"
 
 #include <string.h>
 
 mmi_lock mmi_ctx_lock = MMI_LOCK_INIT(MMI_RANK_CONTEXTS, "contexts");
-mm_context *mmi_ctx_top; /* live top-level contexts (sibling links); mmi_ctx_lock */
+
+/* ======================================================================
+ * Shards
+ *
+ * Each thread links the top-level contexts it creates into its shard's
+ * list and queues the structs of the contexts it destroys in its shard's
+ * queue, under the shard's lock: two threads that create and destroy a
+ * context per forest take different locks (threads get shards in turn, so
+ * up to REG_SHARDS threads created one after the other share none). A
+ * reader of every context holds the registry lock, then each shard's lock
+ * in turn (a lower rank), so neither list nor structure changes under it.
+ * ==================================================================== */
+
+#define REG_SHARDS 16
+
+typedef struct {
+    _Alignas(MMI_CACHE_LINE) mmi_lock lock; /* the list and the queue below */
+    mm_context *top;       /* live top-level contexts, newest first (sibling links) */
+    mm_context *dead_head; /* destroyed context structs, oldest first (next_sibling) */
+    mm_context *dead_tail; /* the newest of them */
+    int ndead;             /* entries in the queue */
+} reg_shard;
+
+#define REG_SHARD_INIT {MMI_LOCK_INIT(MMI_RANK_CTX_LIST, "context list"), NULL, NULL, NULL, 0}
+#define REG_SHARD_INIT4 REG_SHARD_INIT, REG_SHARD_INIT, REG_SHARD_INIT, REG_SHARD_INIT
+static reg_shard reg_shards[REG_SHARDS] = {REG_SHARD_INIT4, REG_SHARD_INIT4, REG_SHARD_INIT4,
+                                           REG_SHARD_INIT4};
+static _Atomic unsigned reg_next_shard;              /* handed out in turn */
+static _Thread_local unsigned reg_mine MMI_TLS_MODEL; /* this thread's shard + 1; 0: none yet */
+
+static unsigned reg_my_shard(void) {
+    if (MMI_UNLIKELY(reg_mine == 0))
+        reg_mine = atomic_fetch_add_explicit(&reg_next_shard, 1, MMI_RELAXED) % REG_SHARDS + 1;
+    return reg_mine - 1;
+}
+
+void mmi_ctx_link_top(mm_context *ctx) {
+    ctx->shard = reg_my_shard();
+    reg_shard *s = &reg_shards[ctx->shard];
+    mmi_lock_take(&s->lock);
+    ctx->prev_sibling = NULL;
+    ctx->next_sibling = s->top;
+    if (s->top) s->top->prev_sibling = ctx;
+    s->top = ctx;
+    mmi_lock_drop(&s->lock);
+}
+
+void mmi_ctx_unlink_top(mm_context *ctx) {
+    reg_shard *s = &reg_shards[ctx->shard]; /* its creator's: it may have changed hands */
+    mmi_lock_take(&s->lock);
+    if (ctx->prev_sibling)
+        ctx->prev_sibling->next_sibling = ctx->next_sibling;
+    else
+        s->top = ctx->next_sibling;
+    if (ctx->next_sibling) ctx->next_sibling->prev_sibling = ctx->prev_sibling;
+    mmi_lock_drop(&s->lock);
+}
+
+mm_context *mmi_ctx_reuse(void) {
+    reg_shard *s = &reg_shards[reg_my_shard()];
+    mm_context *ctx = NULL;
+    mmi_lock_take(&s->lock);
+    if (s->ndead >= MMI_CTX_DEAD_KEEP) {
+        ctx = s->dead_head;
+        s->dead_head = ctx->next_sibling;
+        if (s->dead_head == NULL) s->dead_tail = NULL;
+        s->ndead--;
+    }
+    mmi_lock_drop(&s->lock);
+    return ctx;
+}
+
+mm_context *mmi_ctx_retire(mm_context *ctx) {
+    reg_shard *s = &reg_shards[reg_my_shard()];
+    mm_context *drop = NULL;
+    mmi_lock_take(&s->lock);
+    ctx->next_sibling = NULL;
+    if (s->dead_tail)
+        s->dead_tail->next_sibling = ctx;
+    else
+        s->dead_head = ctx;
+    s->dead_tail = ctx;
+    s->ndead++;
+    if (s->ndead > MMI_CTX_DEAD_KEEP) {
+        drop = s->dead_head;
+        s->dead_head = drop->next_sibling;
+        s->ndead--;
+    }
+    mmi_lock_drop(&s->lock);
+    return drop;
+}
+
+/* ======================================================================
+ * Limits, readers, errors
+ * ==================================================================== */
 
 static mmi_lock reg_limits_lock = MMI_LOCK_INIT(MMI_RANK_LIMIT, "limits");
 static long reg_limits; /* limits set anywhere (process, contexts); reg_limits_lock */
@@ -32,7 +127,12 @@ void mmi_contexts_unlock(void) {
 
 void mmi_contexts_read(void (*fn)(const mm_context *top, void *arg), void *arg) {
     mmi_lock_take(&mmi_ctx_lock);
-    for (mm_context *c = mmi_ctx_top; c; c = c->next_sibling) fn(c, arg);
+    for (int i = 0; i < REG_SHARDS; i++) {
+        reg_shard *s = &reg_shards[i];
+        mmi_lock_take(&s->lock);
+        for (mm_context *c = s->top; c; c = c->next_sibling) fn(c, arg);
+        mmi_lock_drop(&s->lock);
+    }
     mmi_lock_drop(&mmi_ctx_lock);
 }
 

@@ -19,6 +19,7 @@ void mmi_arena_init(mmi_arena *a, uint32_t tag) {
     a->tag = tag & MMI_TAG_MASK;
     a->next_chunk_bytes = ARENA_FIRST_CHUNK;
     a->retain_bytes = SIZE_MAX;
+    mmi_tool_pool_create(a); /* memcheck: the context's blocks are this pool's */
 }
 
 void mmi_arena_set_tag(mmi_arena *a, uint32_t tag) {
@@ -52,6 +53,9 @@ bool mmi_arena_refill(mmi_arena *a, mm_context *ctx, size_t need, int cat) {
     ch->ctx = ctx;
     ch->arena = a;
     ch->limit = (char *)(ch + 1);
+    /* under a tool: nothing carved yet, nothing to touch (a chunk of the
+     * dead cache is closed already; a fresh one is not) */
+    if (mmi_tool_on()) mmi_tool_noaccess(ch + 1, ch->bytes - MMI_CHUNK_HEADER);
     ch->next = a->chunks;
     a->chunks = ch;
     a->bump = (char *)(ch + 1);
@@ -66,8 +70,13 @@ void mmi_arena_rewind(mmi_arena *a) {
         mmi_big_free((mmi_header *)(ch + 1));
     }
     a->large = NULL;
+    if (mmi_tool_on()) { /* every block of the epoch is gone: a pool anew */
+        mmi_tool_pool_destroy(a);
+        mmi_tool_pool_create(a);
+    }
     for (mmi_chunk *ch = a->chunks, *next; ch; ch = next) {
         next = ch->next;
+        if (mmi_tool_on()) mmi_tool_noaccess(ch + 1, ch->bytes - MMI_CHUNK_HEADER);
         ch->limit = (char *)(ch + 1);
         ch->next = a->spare;
         a->spare = ch;
@@ -94,6 +103,50 @@ void mmi_arena_release(mmi_arena *a) {
     mmi_chunk_put(a->spare);
     a->spare = NULL;
     mmi_store(&a->chunk_bytes, 0);
+    mmi_tool_pool_destroy(a);
+}
+
+/* ======================================================================
+ * Under a tool (arena.h)
+ * ==================================================================== */
+
+mmi_header *mmi_arena_get_tool(mmi_arena *a, mm_context *ctx, size_t span, int cat,
+                               bool *reused) {
+    unsigned k = mmi_size_class(span);
+    void *f = a->freelist[k];
+    mmi_header *h;
+    if (f != NULL) {
+        h = mmi_hdr_of(f);
+        mmi_tool_defined(h, MMI_HEADER_BYTES + sizeof(void *)); /* header and link */
+        a->freelist[k] = *(void **)f;
+        mmi_tool_noaccess(f, sizeof(void *));
+        *reused = true;
+    } else {
+        *reused = false;
+        size_t need = MMI_HEADER_BYTES + mmi_class_bytes(k);
+        if ((size_t)(a->bump_end - a->bump) < need && !mmi_arena_refill(a, ctx, need, cat))
+            return NULL;
+        h = (mmi_header *)a->bump;
+        a->bump += need;
+        mmi_tool_undefined(h, MMI_HEADER_BYTES);
+        h->info = a->carve_info;
+    }
+    mmi_tool_pool_alloc(a, mmi_payload_of(h), span);
+    return h;
+}
+
+void mmi_arena_tool_freeing(mmi_header *h) {
+    mmi_tool_defined(mmi_payload_of(h), sizeof(void *));
+}
+
+void mmi_arena_tool_freed(mmi_arena *a, mmi_header *h, bool poisoned) {
+    size_t span = mmi_hdr_freed_span(h); /* the header is open: sealed freed by now */
+    size_t slot = MMI_HEADER_BYTES + mmi_class_bytes(mmi_size_class(span));
+    mmi_tool_pool_free(a, mmi_payload_of(h), span);
+    if (poisoned)
+        mmi_tool_defined(h, slot);
+    else
+        mmi_tool_noaccess(h, slot);
 }
 
 /* ======================================================================
@@ -112,6 +165,9 @@ mmi_header *mmi_arena_get_checked(mmi_arena *a, mm_context *ctx, size_t span, in
     *bad = NULL;
     unsigned k = mmi_size_class(span);
     void *f = a->freelist[k];
+    /* under a tool: the head's header and link are read here (and the
+     * header stays open: it is reused or set aside and reported) */
+    if (f != NULL) mmi_tool_defined(mmi_hdr_of(f), MMI_HEADER_BYTES + sizeof(void *));
     mmi_hdr_state st = f ? mmi_hdr_check(mmi_hdr_of(f)) : MMI_HDR_FREED;
     if (st == MMI_HDR_BAD || (st == MMI_HDR_POISONED && !mmi_hdr_link_intact(mmi_hdr_of(f)))) {
         /* its header or its link changed after the free: the list is
@@ -189,26 +245,45 @@ static bool arena_positioned(const mmi_header *h, uint32_t info) {
     return (h->info & ~(uint32_t)MMI_HF_DECOR) == info;
 }
 
+/* arena_positioned of a place that may be closed under a tool. */
+static bool arena_positioned_open(const mmi_header *h, uint32_t info) {
+    mmi_tool_peek pk;
+    mmi_tool_peek_begin(h, &pk);
+    bool at = arena_positioned(h, info);
+    mmi_tool_peek_end(h, &pk);
+    return at;
+}
+
 static void arena_walk_small(const mmi_chunk *ch, const char *limit, uint32_t info,
                              mmi_slot_fn fn, void *arg) {
     char *p = (char *)(uintptr_t)(ch + 1);
     while ((size_t)(limit - p) >= MMI_HEADER_BYTES) {
         mmi_header *h = (mmi_header *)p;
+        /* under a tool: the header, and a free slot (fn reads its fill), are
+         * open only while fn looks at them */
+        mmi_tool_peek pk;
+        mmi_tool_peek_begin(h, &pk);
         mmi_hdr_state st = mmi_hdr_check(h);
         size_t span = st == MMI_HDR_LIVE ? mmi_hdr_span(h) : mmi_hdr_freed_span(h);
         if (st != MMI_HDR_BAD && arena_positioned(h, info) && span <= MMI_SMALL_MAX &&
             mmi_cat_valid(mmi_hdr_cat(h))) {
             size_t step = MMI_HEADER_BYTES + mmi_class_bytes(mmi_size_class(span));
             if (step <= (size_t)(limit - p)) {
+                bool free_open = st != MMI_HDR_LIVE &&
+                                 mmi_tool_open(mmi_payload_of(h), step - MMI_HEADER_BYTES);
                 fn(h, st, MMI_SLOT_BLOCK, arg);
+                mmi_tool_reclose(mmi_payload_of(h), step - MMI_HEADER_BYTES, free_open);
+                mmi_tool_peek_end(h, &pk);
                 p += step;
                 continue;
             }
         }
         fn(h, MMI_HDR_BAD, MMI_SLOT_BAD_HEADER, arg);
+        mmi_tool_peek_end(h, &pk);
         do {
             p += MMI_HEADER_BYTES;
-        } while ((size_t)(limit - p) >= MMI_HEADER_BYTES && !arena_positioned((mmi_header *)p, info));
+        } while ((size_t)(limit - p) >= MMI_HEADER_BYTES &&
+                 !arena_positioned_open((mmi_header *)p, info));
     }
 }
 

@@ -69,6 +69,7 @@ static inline size_t mmi_big_total(size_t prefix, size_t size) {
 #define MMI_CHUNK_ORDERS  8
 #define MMI_SEGMENT_BYTES ((size_t)4 << 20)     /* mapped at a time, aligned to it */
 #define MMI_DEAD_MAX      ((size_t)64 << 20)    /* committed dead chunks kept */
+#define MMI_DEAD_THREAD_MAX ((size_t)8 << 20)   /* of which in one thread's cache */
 
 typedef struct mmi_chunk {
     uint32_t magic;         /* mmi_chunk_magic(chunk, kind): stale bytes fail it */
@@ -111,14 +112,20 @@ static inline mmi_chunk *mmi_arena_chunk_at(const mmi_header *h) {
  * injection, for cat and ctx); NULL when no memory is left. */
 mmi_chunk *mmi_chunk_get(size_t need, mm_context *ctx, int cat);
 /* Chunks nobody owns any more (destroy, a reset's retain cap): kept for
- * reuse, the committed ones up to MMI_DEAD_MAX, beyond that decommitted. */
+ * reuse, first in the calling thread's cache, the committed ones up to
+ * MMI_DEAD_MAX in all, beyond that decommitted. */
 void mmi_chunk_put(mmi_chunk *list);
-/* Decommits every dead chunk; returns the bytes given back. */
+/* Decommits every dead chunk, the threads' caches' included (a thread at
+ * work in its cache at that moment gives it back at its next call); returns
+ * the bytes given back. */
 size_t mmi_chunk_trim(void);
 /* True when addr lies in chunk memory (mapped for good, safe to read). */
 bool mmi_chunk_memory(uintptr_t addr);
-/* Bytes of the dead chunks still committed (reports). */
+/* Bytes of the dead chunks still committed, the threads' caches' included
+ * (reports; exact while the threads are quiet). */
 size_t mmi_chunk_dead_bytes(void);
+/* Bytes of dead chunks in the calling thread's cache. */
+size_t mmi_chunk_cached_bytes(void);
 
 /* ======================================================================
  * The arena of one context (arena.c)
@@ -147,11 +154,41 @@ void mmi_arena_set_tag(mmi_arena *a, uint32_t tag);
  * system ran out (nothing changes). */
 bool mmi_arena_refill(mmi_arena *a, mm_context *ctx, size_t need, int cat);
 
+/* ======================================================================
+ * Under Valgrind memcheck or ASan (platform/tool.h; docs/design.md, "What
+ * Valgrind and ASan see"), the arena keeps every byte of its chunks marked
+ * past the 64-byte chunk header: a live small block's payload (its span) is
+ * an allocation of the arena's pool; its header, the slack of its slot, free
+ * slots and the uncarved rest are no-access. The library opens a header
+ * only while it reads or writes it, on slow paths (every path is slow under
+ * a tool: mmi_ctx_fast_below and MMI_FREE_PAGE_MASK). Blocks with a decoration
+ * (checking modes) keep their header open. Large blocks are the system
+ * allocator's, which the tools already watch.
+ * ==================================================================== */
+
+/* mmi_arena_get under a tool: the slot's header is left open (defined), its
+ * span allocated in the pool. */
+mmi_header *mmi_arena_get_tool(mmi_arena *a, mm_context *ctx, size_t span, int cat, bool *reused);
+/* After the free of small block h (mmi_arena_put, or put_poisoned): the
+ * pool frees it and the whole slot, header included, is closed; poisoned
+ * (the poison check fills and watches it), the slot stays open instead, so
+ * a write after the free is the check's to report, as without a tool.
+ * Before that put, mmi_arena_tool_freeing opens the bytes its link takes. */
+void mmi_arena_tool_freeing(mmi_header *h);
+void mmi_arena_tool_freed(mmi_arena *a, mmi_header *h, bool poisoned);
+/* A header the library is done with is closed again when h is a plain
+ * carved block (its header is no-access while it lives). */
+static inline void mmi_arena_tool_close(mmi_header *h) {
+    if (mmi_tool_on() && (h->info & (MMI_HF_CONTEXT | MMI_HF_BIG | MMI_HF_DECOR)) == MMI_HF_CONTEXT)
+        mmi_tool_noaccess(h, MMI_HEADER_BYTES);
+}
+
 /* Carves or reuses a slot for span bytes (span <= MMI_SMALL_MAX): header
  * info set, size_cat and seal the caller's; *reused says it came from a free
  * list (zero then still to do). NULL when no memory is left. */
 static inline mmi_header *mmi_arena_get(mmi_arena *a, mm_context *ctx, size_t span, int cat,
                                         bool *reused) {
+    if (mmi_tool_on()) return mmi_arena_get_tool(a, ctx, span, cat, reused);
     unsigned k = mmi_size_class(span);
     void *f = a->freelist[k];
     if (f != NULL) {

@@ -1,11 +1,14 @@
 /* Chunk memory. Segments of 4 MiB, aligned to their size, are mapped as
  * needed and never unmapped; each is split buddy-style into chunks of
- * 8 KiB << order, aligned to their size. A free chunk waits for reuse on
- * one of two lists per order: warm (its pages resident: the chunks of
- * destroyed contexts, up to MMI_DEAD_MAX bytes, and the upper halves of
- * splits) or cold (decommitted: beyond that cap, or after mmi_chunk_trim;
- * they read as zeros, so their addresses are kept in a side array, not in
- * their own memory). Everything here is under chunk_lock; a context's own
+ * 8 KiB << order, aligned to their size. A free chunk waits for reuse in
+ * the cache of the thread that destroyed its context (resident, a share of
+ * the cap below; no lock another thread takes on its own create, destroy or
+ * refill), or on one of two process-wide lists per order: warm (its pages
+ * resident: the chunks of destroyed contexts, up to MMI_DEAD_MAX bytes with
+ * the threads' shares, and the upper halves of splits) or cold
+ * (decommitted: beyond that cap, or after mmi_chunk_trim; they read as
+ * zeros, so their addresses are kept in a side array, not in their own
+ * memory). The process-wide lists are under chunk_lock; a context's own
  * chunks are its arena's (arena.c). */
 #include "arena.h"
 
@@ -33,6 +36,9 @@ static size_t chunk_bytes_of(unsigned order) {
  * chunk_lock. dead: it held blocks (its pages count as resident). */
 static void chunk_push_warm(mmi_chunk *ch, unsigned order, bool dead) {
     if (dead) chunk_dead_resident += chunk_bytes_of(order);
+    /* under a tool the rest of a free chunk is no-access (arena.c); a split
+     * writes this header where a larger chunk's closed memory was */
+    mmi_tool_undefined(ch, MMI_CHUNK_HEADER);
     ch->magic = mmi_chunk_magic(ch, MMI_CHUNK_SMALL);
     ch->kind = MMI_CHUNK_SMALL;
     ch->order = (uint8_t)order;
@@ -95,19 +101,242 @@ static char *chunk_carve(unsigned order) {
     return base;
 }
 
+/* ======================================================================
+ * The threads' caches
+ *
+ * A context's chunks go, when it is destroyed (or a reset drops them), to
+ * the calling thread's cache: one LIFO list per order, taken back by the
+ * next context that thread makes. The memory is still in this core's
+ * caches, where a chunk from the process-wide lists was last written by
+ * whichever core destroyed its context (every line a coherence miss), and
+ * the common create/destroy/refill path takes no lock another thread's
+ * takes. Each cache holds what fits in its share (quota) of MMI_DEAD_MAX,
+ * reserved under chunk_lock in CHUNK_TC_STEP steps up to CHUNK_TC_MAX, so
+ * the cached and the process-wide warm dead chunks together stay under the
+ * cap; the rest goes to the process-wide lists as before. The owner works
+ * on its cache under the cache's flag (busy), which another thread takes
+ * only in mmi_chunk_trim, and only while it holds chunk_lock; a cache it
+ * finds busy is marked and its owner trims it at its next call. A thread's
+ * cache goes to the process-wide lists when the thread exits (a pthread key
+ * of this file: the arena's own exit path).
+ * ==================================================================== */
+
+#define CHUNK_TC_MAX  MMI_DEAD_THREAD_MAX /* bytes one thread's cache may hold */
+#define CHUNK_TC_STEP ((size_t)1 << 20)    /* quota reserved at a time */
+
+typedef struct chunk_tcache {
+    _Alignas(MMI_CACHE_LINE) _Atomic int busy; /* 1 while the owner (or a trim) works on it */
+    _Atomic int trim_due;          /* a trim found it busy: the owner trims it next */
+    mmi_chunk *free[MMI_CHUNK_ORDERS]; /* committed dead chunks per order; busy */
+    _Atomic size_t bytes;          /* bytes on the lists; written under busy, read anywhere */
+    size_t quota;                  /* share of MMI_DEAD_MAX reserved (>= bytes); changed
+                                      under busy and chunk_lock, read under either */
+    struct chunk_tcache *next, *prev; /* every live thread's cache; chunk_lock */
+} chunk_tcache;
+
+static chunk_tcache *chunk_tcaches; /* chunk_lock */
+static size_t chunk_quota;          /* the caches' quotas summed; chunk_lock */
+static pthread_key_t chunk_tc_key;  /* its destructor empties an exiting thread's cache */
+static pthread_once_t chunk_tc_once = PTHREAD_ONCE_INIT;
+static bool chunk_tc_keyed;         /* the key exists (set once, under chunk_tc_once) */
+static _Thread_local chunk_tcache *chunk_tc MMI_TLS_MODEL; /* the calling thread's, or NULL */
+static _Thread_local bool chunk_tc_off MMI_TLS_MODEL; /* exited, or no key: no cache */
+
+static void chunk_tc_take(chunk_tcache *tc) {
+    /* held by the owner for a few loads and stores, by a trim for a detach */
+    while (atomic_exchange_explicit(&tc->busy, 1, memory_order_acquire))
+        while (atomic_load_explicit(&tc->busy, memory_order_relaxed)) {
+        }
+}
+
+static bool chunk_tc_try(chunk_tcache *tc) {
+    return !atomic_exchange_explicit(&tc->busy, 1, memory_order_acquire);
+}
+
+static void chunk_tc_drop(chunk_tcache *tc) {
+    atomic_store_explicit(&tc->busy, 0, memory_order_release);
+}
+
+/* Every chunk of tc, linked through next; under busy and chunk_lock: the
+ * quota goes back to the process-wide cap too. */
+static mmi_chunk *chunk_tc_detach(chunk_tcache *tc) {
+    mmi_chunk *all = NULL;
+    for (unsigned o = 0; o < MMI_CHUNK_ORDERS; o++) {
+        for (mmi_chunk *ch = tc->free[o], *next; ch; ch = next) {
+            next = ch->next;
+            ch->next = all;
+            all = ch;
+        }
+        tc->free[o] = NULL;
+    }
+    mmi_store(&tc->bytes, 0);
+    chunk_quota -= tc->quota;
+    tc->quota = 0;
+    return all;
+}
+
+/* Decommits each chunk of list and puts it on its cold list; returns the
+ * bytes given back. No lock held. */
+static size_t chunk_decommit(mmi_chunk *list) {
+    size_t released = 0;
+    for (mmi_chunk *ch = list, *next; ch; ch = next) {
+        next = ch->next;
+        unsigned order = ch->order;
+        mmi_os_decommit(ch, chunk_bytes_of(order));
+        released += chunk_bytes_of(order);
+        mmi_lock_take(&chunk_lock);
+        chunk_push_cold((char *)ch, order);
+        mmi_lock_drop(&chunk_lock);
+    }
+    return released;
+}
+
+/* A trim found tc busy: its owner gives it back now. */
+static MMI_NOINLINE void chunk_tc_trim_due(chunk_tcache *tc) {
+    atomic_store_explicit(&tc->trim_due, 0, MMI_RELAXED);
+    mmi_lock_take(&chunk_lock);
+    chunk_tc_take(tc);
+    mmi_chunk *list = chunk_tc_detach(tc);
+    chunk_tc_drop(tc);
+    mmi_lock_drop(&chunk_lock);
+    chunk_decommit(list);
+}
+
+static void chunk_put_global(mmi_chunk *list);
+
+/* pthread key destructor: the thread exits; its cache goes to the
+ * process-wide lists (the cap decides warm or cold) and is freed. */
+static void chunk_tc_exit(void *arg) {
+    chunk_tcache *tc = arg;
+    mmi_lock_take(&chunk_lock);
+    chunk_tc_take(tc); /* free: a trim holds it only under chunk_lock */
+    mmi_chunk *list = chunk_tc_detach(tc);
+    chunk_tc_drop(tc);
+    if (tc->prev)
+        tc->prev->next = tc->next;
+    else
+        chunk_tcaches = tc->next;
+    if (tc->next) tc->next->prev = tc->prev;
+    mmi_lock_drop(&chunk_lock);
+    chunk_tc = NULL;
+    chunk_tc_off = true; /* a context destroyed later on this thread: process-wide */
+    if (list) chunk_put_global(list);
+    mmi_sys_free(tc);
+}
+
+static void chunk_tc_make_key(void) {
+    chunk_tc_keyed = pthread_key_create(&chunk_tc_key, chunk_tc_exit) == 0;
+}
+
+/* The calling thread's cache, made at its first put; NULL when it cannot
+ * have one (exited, or out of memory: the chunks then go process-wide). */
+static MMI_NOINLINE chunk_tcache *chunk_tc_make(void) {
+    pthread_once(&chunk_tc_once, chunk_tc_make_key);
+    /* library bookkeeping exempt from fault injection: the k-th failure of
+     * a test counts the same attempts with the cache as without it */
+    chunk_tcache *tc = chunk_tc_keyed ? mmi_sys_aligned_calloc(sizeof *tc, MMI_CACHE_LINE,
+                                                               MMI_SYS_EXEMPT, NULL)
+                                      : NULL;
+    if (tc == NULL || pthread_setspecific(chunk_tc_key, tc) != 0) {
+        mmi_sys_free(tc);
+        chunk_tc_off = true;
+        return NULL;
+    }
+    mmi_lock_take(&chunk_lock);
+    tc->next = chunk_tcaches;
+    if (chunk_tcaches) chunk_tcaches->prev = tc;
+    chunk_tcaches = tc;
+    mmi_lock_drop(&chunk_lock);
+    chunk_tc = tc;
+    return tc;
+}
+
+/* A chunk of this order from the calling thread's cache, or NULL. */
+static char *chunk_tc_pop(unsigned order) {
+    chunk_tcache *tc = chunk_tc;
+    if (tc == NULL) return NULL;
+    chunk_tc_take(tc);
+    mmi_chunk *ch = tc->free[order];
+    if (ch != NULL) {
+        tc->free[order] = ch->next;
+        mmi_store(&tc->bytes, mmi_load(&tc->bytes) - chunk_bytes_of(order));
+    }
+    chunk_tc_drop(tc);
+    if (MMI_UNLIKELY(atomic_load_explicit(&tc->trim_due, MMI_RELAXED))) chunk_tc_trim_due(tc);
+    return (char *)ch;
+}
+
+/* Grows tc's quota to hold want bytes, in steps, as far as the cap and
+ * CHUNK_TC_MAX allow; under busy and chunk_lock. */
+static void chunk_tc_reserve(chunk_tcache *tc, size_t want) {
+    size_t used = chunk_dead_resident + chunk_quota;
+    size_t room = used < MMI_DEAD_MAX ? MMI_DEAD_MAX - used : 0;
+    size_t grow = (want - tc->quota + CHUNK_TC_STEP - 1) / CHUNK_TC_STEP * CHUNK_TC_STEP;
+    if (grow > CHUNK_TC_MAX - tc->quota) grow = CHUNK_TC_MAX - tc->quota;
+    if (grow > room) grow = room;
+    tc->quota += grow;
+    chunk_quota += grow;
+}
+
+/* Puts what fits of list in the calling thread's cache; returns the rest. */
+static mmi_chunk *chunk_tc_put(mmi_chunk *list) {
+    chunk_tcache *tc = chunk_tc;
+    if (tc == NULL && (chunk_tc_off || (tc = chunk_tc_make()) == NULL)) return list;
+    size_t total = 0;
+    for (mmi_chunk *ch = list; ch; ch = ch->next) total += chunk_bytes_of(ch->order);
+    bool locked = false;
+    chunk_tc_take(tc);
+    if (mmi_load(&tc->bytes) + total > tc->quota && tc->quota < CHUNK_TC_MAX) {
+        chunk_tc_drop(tc); /* chunk_lock first, as a trim takes them */
+        mmi_lock_take(&chunk_lock);
+        locked = true;
+        chunk_tc_take(tc);
+        chunk_tc_reserve(tc, mmi_load(&tc->bytes) + total);
+    }
+    size_t bytes = mmi_load(&tc->bytes);
+    mmi_chunk *rest = NULL;
+    for (mmi_chunk *ch = list, *next; ch; ch = next) {
+        next = ch->next;
+        unsigned order = ch->order;
+        if (bytes + chunk_bytes_of(order) <= tc->quota) {
+            bytes += chunk_bytes_of(order);
+            ch->ctx = NULL; /* dead: a stale pointer into it is named so */
+            ch->arena = NULL;
+            ch->committed = 1;
+            ch->next = tc->free[order];
+            tc->free[order] = ch;
+        } else {
+            ch->next = rest;
+            rest = ch;
+        }
+    }
+    mmi_store(&tc->bytes, bytes);
+    chunk_tc_drop(tc);
+    if (locked) mmi_lock_drop(&chunk_lock);
+    if (MMI_UNLIKELY(atomic_load_explicit(&tc->trim_due, MMI_RELAXED))) chunk_tc_trim_due(tc);
+    return rest;
+}
+
+/* ======================================================================
+ * Getting and putting chunks
+ * ==================================================================== */
+
 mmi_chunk *mmi_chunk_get(size_t need, mm_context *ctx, int cat) {
     unsigned order = 0;
     while (chunk_bytes_of(order) < need) order++;
     MMI_ASSERT(order < MMI_CHUNK_ORDERS);
-    mmi_lock_take(&chunk_lock);
     /* a destroyed context's resident chunk of the right size is no failure
      * point (as a cache hit); anything else is fresh memory and may fail */
-    char *p = chunk_pop(order, true);
-    if (p == NULL && !mmi_sys_fails(cat, ctx)) {
-        p = chunk_pop(order, false);
-        if (p == NULL) p = chunk_carve(order);
+    char *p = chunk_tc_pop(order);
+    if (p == NULL) {
+        mmi_lock_take(&chunk_lock);
+        p = chunk_pop(order, true);
+        if (p == NULL && !mmi_sys_fails(cat, ctx)) {
+            p = chunk_pop(order, false);
+            if (p == NULL) p = chunk_carve(order);
+        }
+        mmi_lock_drop(&chunk_lock);
     }
-    mmi_lock_drop(&chunk_lock);
     if (p == NULL) return NULL;
     mmi_chunk *ch = (mmi_chunk *)p;
     ch->magic = mmi_chunk_magic(ch, MMI_CHUNK_SMALL);
@@ -122,13 +351,14 @@ mmi_chunk *mmi_chunk_get(size_t need, mm_context *ctx, int cat) {
     return ch;
 }
 
-void mmi_chunk_put(mmi_chunk *list) {
+/* The process-wide lists: warm while the cap allows, else decommitted. */
+static void chunk_put_global(mmi_chunk *list) {
     mmi_chunk *over = NULL; /* dead chunks beyond the resident cap */
     mmi_lock_take(&chunk_lock);
     for (mmi_chunk *ch = list, *next; ch; ch = next) {
         next = ch->next;
         unsigned order = ch->order;
-        if (chunk_dead_resident + chunk_bytes_of(order) <= MMI_DEAD_MAX) {
+        if (chunk_dead_resident + chunk_quota + chunk_bytes_of(order) <= MMI_DEAD_MAX) {
             chunk_push_warm(ch, order, true);
         } else { /* decommitted below, outside the lock */
             ch->ctx = NULL;
@@ -138,18 +368,35 @@ void mmi_chunk_put(mmi_chunk *list) {
         }
     }
     mmi_lock_drop(&chunk_lock);
-    for (mmi_chunk *ch = over, *next; ch; ch = next) {
-        next = ch->next;
-        unsigned order = ch->order;
-        mmi_os_decommit(ch, chunk_bytes_of(order));
-        mmi_lock_take(&chunk_lock);
-        chunk_push_cold((char *)ch, order);
-        mmi_lock_drop(&chunk_lock);
-    }
+    chunk_decommit(over);
+}
+
+void mmi_chunk_put(mmi_chunk *list) {
+    list = chunk_tc_put(list);
+    if (list) chunk_put_global(list);
 }
 
 size_t mmi_chunk_trim(void) {
-    size_t released = 0;
+    /* every thread's cache; one whose owner is at work gives itself back at
+     * its next call (the calling thread's never is) */
+    mmi_chunk *cached = NULL;
+    mmi_lock_take(&chunk_lock);
+    for (chunk_tcache *tc = chunk_tcaches; tc; tc = tc->next) {
+        if (!chunk_tc_try(tc)) {
+            atomic_store_explicit(&tc->trim_due, 1, MMI_RELAXED);
+            continue;
+        }
+        mmi_chunk *list = chunk_tc_detach(tc);
+        chunk_tc_drop(tc);
+        while (list) {
+            mmi_chunk *next = list->next;
+            list->next = cached;
+            cached = list;
+            list = next;
+        }
+    }
+    mmi_lock_drop(&chunk_lock);
+    size_t released = chunk_decommit(cached);
     for (unsigned order = 0; order <= CHUNK_TOP_ORDER; order++) {
         for (;;) { /* one at a time, decommitted outside the lock */
             mmi_lock_take(&chunk_lock);
@@ -179,6 +426,12 @@ bool mmi_chunk_memory(uintptr_t addr) {
 size_t mmi_chunk_dead_bytes(void) {
     mmi_lock_take(&chunk_lock);
     size_t n = chunk_dead_resident;
+    for (const chunk_tcache *tc = chunk_tcaches; tc; tc = tc->next) n += mmi_load(&tc->bytes);
     mmi_lock_drop(&chunk_lock);
     return n;
+}
+
+size_t mmi_chunk_cached_bytes(void) {
+    chunk_tcache *tc = chunk_tc;
+    return tc ? mmi_load(&tc->bytes) : 0;
 }

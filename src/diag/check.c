@@ -302,17 +302,12 @@ void *mmi_diag_alloc(mm_context *ctx, size_t size, int cat, bool zero, const cha
     uint64_t id = (diag & MMI_DIAG_TRACE) ? mmi_trace_alloc(size, cat) : 0;
     check_finish(h, size, cat, flags, site, id);
     if ((diag & MMI_DIAG_POISON) && !zero) check_fill_fresh(mmi_payload_of(h), size);
-    bool comp = false;
     if (ctx) {
         check_count_decor(ctx, flags, 1);
-        comp = mmi_ctx_count_alloc(ctx, cat, size);
+        mmi_ctx_count_alloc(ctx, cat, size);
     }
-    if (mmi_count_alloc(t, cat, size) || comp) {
-        if (ctx)
-            mmi_context_peaks(ctx);
-        else
-            mmi_peak_process(NULL);
-    }
+    mmi_count_alloc(t, cat, size);
+    t->where = ctx;
     return mmi_payload_of(h);
 }
 
@@ -367,14 +362,52 @@ void mmi_diag_free(mmi_header *h, const char *fn) {
         check_count_decor(ch->ctx, h->info, -1);
         mmi_context_count_free(ch->ctx, cat, size);
     }
-    mmi_count_free(t, cat, size);
+    if (mmi_count_free(t, cat, size)) mmi_peak_process(t->where, cat, size, 0, 0);
     check_release(t, ch, h, mmi_load(&mmi_diag));
 }
 
 /* ======================================================================
- * Realloc: a new block, a copy, the old block released (diagnostic runs
- * trade the system realloc's in-place growth for one code path).
+ * Realloc. A decorated block is resized where the plain path resizes it:
+ * in its slot when the new span keeps the slot's size class, by the
+ * system's realloc for a small process block or a big one (which grows and
+ * shrinks in place, or moves the pages without copying them, where it can);
+ * then its guard and tail are written at the new end. Where the plain path
+ * moves (another size class, small to big or back) it moves: a new block, a
+ * copy, the old block released. One exception: under poison a small process
+ * block whose capacity changes also moves, so the block left behind is
+ * poisoned and checked at its reuse (the system's realloc would hand it
+ * back unfilled); it is at most 32 KiB.
  * ==================================================================== */
+
+/* h (chunk ch, or NULL: a process block) resized to hold span bytes the
+ * way the plain path does it, keeping the payload up to the smaller size:
+ * the header (moved or not), or NULL when the plain path would move the
+ * block here (*oom false) or the system is out of memory (*oom true; h is
+ * then untouched and still holds the block). */
+static mmi_header *check_resize(mmi_chunk *ch, mmi_header *h, size_t span, int cat, bool poison,
+                                bool *oom) {
+    *oom = false;
+    size_t old_span = mmi_hdr_span(h);
+    mmi_header *n;
+    if (ch != NULL && ch->kind == MMI_CHUNK_SMALL) { /* the slot's class is old_span's */
+        bool same = span <= MMI_SMALL_MAX && mmi_size_class(span) == mmi_size_class(old_span);
+        return same ? h : NULL;
+    }
+    if (ch != NULL) {
+        if (span <= MMI_SMALL_MAX) return NULL;
+        n = mmi_arena_large_realloc(&ch->ctx->arena, ch, span, cat, ch->ctx);
+    } else if (h->info & MMI_HF_BIG) {
+        if (span <= MMI_CACHE_MAX_REQUEST) return NULL;
+        n = mmi_big_realloc(h, 0, span, cat, NULL);
+    } else {
+        if (span > MMI_CACHE_MAX_REQUEST) return NULL;
+        if (mmi_process_capacity(span) == mmi_process_capacity(old_span)) return h;
+        if (poison) return NULL;
+        n = mmi_process_sys_resize(h, span, cat);
+    }
+    *oom = n == NULL;
+    return n;
+}
 
 void *mmi_diag_realloc(mmi_header *h, size_t size, int cat, const char *fn, const char *file,
                        int line) {
@@ -407,20 +440,35 @@ void *mmi_diag_realloc(mmi_header *h, size_t size, int cat, const char *fn, cons
     if (h->info & MMI_HF_TAIL) old_tail = *check_tail(h);
     uint32_t flags = check_flags(diag);
     if (old_tail.site || old_tail.trace_id) flags |= MMI_HF_TAIL; /* records stay with the block */
+    size_t span = mmi_span(size, flags);
+    if (span < size) {
+        mmi_error(MM_ERR_SIZE_OVERFLOW, size, cat, NULL, ctx, "request of %zu bytes in %s", size,
+                  fn);
+        return NULL;
+    }
     mmi_thread *t = mmi_tls;
-    mmi_header *n = check_get(ctx, t, size, cat, flags, false, fn, diag);
-    if (n == NULL) return NULL;
-    memcpy(mmi_payload_of(n), mmi_payload_of(h), old_size < size ? old_size : size);
+    uint32_t old_info = h->info;
+    bool poison = (old_info & MMI_HF_POISON) || (diag & MMI_DIAG_POISON);
+    bool oom;
+    mmi_header *n = check_resize(ch, h, span, cat, poison, &oom);
+    if (oom) {
+        mmi_error_oom(span, cat, ctx, fn);
+        return NULL;
+    }
+    if (n == NULL) { /* where the plain path moves too */
+        n = check_get(ctx, t, size, cat, flags, false, fn, diag);
+        if (n == NULL) return NULL;
+        memcpy(mmi_payload_of(n), mmi_payload_of(h), old_size < size ? old_size : size);
+        check_release(t, ch, h, diag);
+    }
+    /* h is now n, or released: only old_info and old_tail remain of it */
 
     /* the site: kept (moved to the new category if it changes), or given now */
     mmi_site *site = (mmi_site *)(uintptr_t)old_tail.site;
     if (site != NULL) {
         if (cat != old_cat) {
-            const char *sfile;
-            int sline;
-            mmi_site_where(site, &sfile, &sline);
             mmi_site_free(site, old_size);
-            site = mmi_site_get(sfile, sline, cat);
+            site = mmi_site_recat(site, cat);
             mmi_site_alloc(site, size);
         } else {
             mmi_site_resize(site, old_size, size);
@@ -436,8 +484,7 @@ void *mmi_diag_realloc(mmi_header *h, size_t size, int cat, const char *fn, cons
         else
             id = mmi_trace_alloc(size, cat); /* the block enters the trace here */
     }
-    check_count_decor(ctx, h->info, -1);
-    check_release(t, ch, h, diag);
+    check_count_decor(ctx, old_info, -1);
     check_finish(n, size, cat, flags, site, id);
     if ((diag & MMI_DIAG_POISON) && size > old_size)
         check_fill_fresh((char *)mmi_payload_of(n) + old_size, size - old_size);
@@ -445,7 +492,9 @@ void *mmi_diag_realloc(mmi_header *h, size_t size, int cat, const char *fn, cons
         check_count_decor(ctx, flags, 1);
         mmi_context_count_resize(ctx, old_cat, old_size, cat, size);
     }
-    if (mmi_count_resize(t, old_cat, old_size, cat, size)) mmi_peak_process(ctx);
+    t->where = ctx;
+    if (mmi_count_resize(t, old_cat, old_size, cat, size))
+        mmi_peak_process(ctx, old_cat, old_size, cat, size);
     return mmi_payload_of(n);
 }
 

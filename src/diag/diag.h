@@ -14,11 +14,14 @@
 
 typedef struct mmi_site mmi_site;
 /* The record of (file, line, cat); file NULL: the unknown site. Never NULL
- * (a full table gives the "(other sites)" record). */
+ * (a full table gives the "(other sites)" record of cat). */
 mmi_site *mmi_site_get(const char *file, int line, int cat);
 void mmi_site_alloc(mmi_site *s, size_t bytes);
 void mmi_site_free(mmi_site *s, size_t bytes);
 void mmi_site_resize(mmi_site *s, size_t old_bytes, size_t new_bytes);
+/* The record of s's file and line in category cat (a realloc_cat moving
+ * the block): an overflow record gives the overflow record of cat. */
+mmi_site *mmi_site_recat(const mmi_site *s, int cat);
 void mmi_site_where(const mmi_site *s, const char **file, int *line);
 /* The site name of a return address, for the legacy entry points, whose names
  * a host may redeclare and so can never be macros that pass __FILE__ and
@@ -28,6 +31,12 @@ void mmi_site_where(const mmi_site *s, const char **file, int *line);
  * MM_WITH_SITES the first call switches recording on, unless MIMICMEM_SITES
  * is set. Lock-free once a pc is known. */
 const char *mmi_site_caller(const void *pc);
+/* For a name mmi_site_caller returned: the full path of the module that made
+ * the call (the name has only its basename) and the OFFSET addr2line takes;
+ * false for any other name (a __FILE__, "(other sites)") and when the path
+ * was not kept (unknown, longer than 1023 bytes, or more than 16 modules).
+ * For the report layer's symbolizer (report/symbolize.c); any thread. */
+bool mmi_site_caller_where(const char *name, const char **module, uintptr_t *offset);
 #if defined(__GNUC__) || defined(__clang__)
 #define MMI_CALLER() mmi_site_caller(__builtin_return_address(0))
 #else
@@ -49,8 +58,17 @@ void mmi_trace_path(char *buf, size_t len); /* the open trace's path ("" none) *
  * Peak composition (peak.c)
  * ==================================================================== */
 
-void mmi_peak_process(const mm_context *ctx);
-void mmi_peak_context(mm_context *p, const mm_context *where);
+void mmi_peak_process(const mm_context *where, int out_cat, size_t out_bytes, int in_cat,
+                      size_t in_bytes);
+void mmi_peak_context(mm_context *p, int out_cat, size_t out_bytes, int in_cat,
+                      size_t in_bytes);
+/* The composition of ctx's peak (the recorded one, or the state now during
+ * a rise); the caller holds the registry lock. cat[0..ncat-1] (may be NULL)
+ * gets its categories. Returns 0 when there is none. */
+int mmi_peak_context_view(const mm_context *ctx, mm_peak_info *out, size_t *cat, int ncat);
+/* Called by ctx's owner (others: no effect) before reading its composition:
+ * a rise no decrease has ended yet is recorded as a turn would record it. */
+void mmi_peak_context_settle(const mm_context *ctx);
 /* Copies the process record (and, when cat is not NULL, its bytes of
  * categories 0..ncat-1); returns whether one exists. */
 int mmi_peak_copy(mm_peak_info *out, size_t *cat, int ncat);

@@ -1,10 +1,12 @@
-/* Peak composition: when the process (or a context) reaches a new peak one
- * step above the last recorded one, the bytes of every category at that
- * moment and the epoch it happened in. The process record is made by the
- * thread whose peak estimate passed mmi_peak_next (under peak_lock, summing
- * every thread's per-category bytes); a context's record is made by its
- * owner from the context's own exact figures, under the registry lock that
- * readers hold. Neither allocates. */
+/* Peak composition, recorded at the turn: a figure's peak ends at its first
+ * decrease after a rise, and until then only allocations changed the state,
+ * so the state at that decrease (with the block it takes off put back) is
+ * the state at the peak. The process record is made by the thread whose
+ * turn found a new peak estimate at or above mmi_peak_next (under peak_lock,
+ * summing every thread's per-category bytes); a context's record is made by
+ * its owner from the context's own exact figures, under the registry lock
+ * that readers hold. A reader during a rise (no turn yet) takes the state
+ * now, which is the peak. Neither allocates. */
 #include "diag.h"
 
 #include <string.h>
@@ -20,8 +22,9 @@ static struct {
     size_t cat[MM_CATEGORY_MAX];  /* bytes per category at the record */
 } peak_rec;                       /* under peak_lock */
 
-/* Where the peak happened: context name, label and epoch index (ctx and its
- * ancestors are the calling thread's own). */
+/* Where the peak happened: context name, label and epoch index (ctx is the
+ * context of the allocation that reached it: the caller's own, or read
+ * under the registry lock). */
 static void peak_where(const mm_context *ctx, char *where, char *label, uint64_t *epoch) {
     where[0] = label[0] = '\0';
     *epoch = 0;
@@ -33,43 +36,99 @@ static void peak_where(const mm_context *ctx, char *where, char *label, uint64_t
     *epoch = mmi_epochs_count((l ? l : ctx)->epochs);
 }
 
-void mmi_peak_process(const mm_context *ctx) {
-    mmi_thread *t = mmi_tls;
-    if (t == NULL) return;
-    int64_t est = mmi_process_bytes_view(t, -1);
-    if (est < mmi_load(&mmi_peak_next)) return;
-    char where[MM_NAME_MAX + 1], label[MM_NAME_MAX + 1];
+/* The state at a peak: now's, with out_bytes of out_cat put back and in_bytes
+ * of in_cat taken off (the block a turn is changing). */
+static void peak_adjust(size_t *cat, int ncat, int out_cat, size_t out_bytes, int in_cat,
+                        size_t in_bytes) {
+    if (out_bytes && out_cat < ncat) cat[out_cat] += out_bytes;
+    if (in_bytes && in_cat < ncat) cat[in_cat] = cat[in_cat] > in_bytes ? cat[in_cat] - in_bytes : 0;
+}
+
+void mmi_peak_process(const mm_context *where, int out_cat, size_t out_bytes, int in_cat,
+                      size_t in_bytes) {
+    char w[MM_NAME_MAX + 1], label[MM_NAME_MAX + 1];
     uint64_t epoch;
-    peak_where(ctx, where, label, &epoch);
+    peak_where(where, w, label, &epoch);
+    size_t cat[MM_CATEGORY_MAX];
     mmi_lock_take(&peak_lock);
-    if (est >= mmi_load(&mmi_peak_next)) {
-        int ncat = mm_category_count();
-        mmi_process_cat_bytes(peak_rec.cat, ncat);
-        size_t sum = 0;
-        for (int c = 0; c < ncat; c++) sum += peak_rec.cat[c];
+    int ncat = mm_category_count();
+    mmi_process_cat_bytes(cat, ncat);
+    peak_adjust(cat, ncat, out_cat, out_bytes, in_cat, in_bytes);
+    size_t sum = 0;
+    for (int c = 0; c < ncat; c++) sum += cat[c];
+    /* the exact sum, rechecked under the lock: another thread may have
+     * recorded a higher peak meanwhile */
+    if ((int64_t)sum >= mmi_load(&mmi_peak_next) && (!peak_rec.have || sum > peak_rec.bytes)) {
+        memcpy(peak_rec.cat, cat, (size_t)ncat * sizeof cat[0]);
         peak_rec.ncat = ncat;
         peak_rec.bytes = sum;
         peak_rec.have = true;
-        memcpy(peak_rec.where, where, sizeof where);
+        memcpy(peak_rec.where, w, sizeof w);
         memcpy(peak_rec.label, label, sizeof label);
         peak_rec.epoch = epoch;
-        mmi_store(&mmi_peak_next, est + (int64_t)mmi_load(&mmi_peak_step));
+        mmi_store(&mmi_peak_next, (int64_t)sum + (int64_t)mmi_load(&mmi_peak_step));
     }
     mmi_lock_drop(&peak_lock);
 }
 
-void mmi_peak_context(mm_context *p, const mm_context *where) {
+/* A reader of the process record: if the process is at its peak now (a
+ * rise no decrease has ended yet), the state now is that peak's: record it,
+ * named by the calling thread's last allocation (exact while one thread
+ * allocates, as the peak is). */
+static void peak_settle_now(void) {
+    mm_stats tot = mmi_process_stats(-1);
+    if (tot.bytes == 0 || tot.bytes < tot.peak_bytes) return;
+    if ((int64_t)tot.bytes < mmi_load(&mmi_peak_next)) return;
+    mmi_thread *t = mmi_tls;
+    mmi_peak_process(t ? t->where : NULL, 0, 0, 0, 0);
+}
+
+void mmi_peak_context(mm_context *p, int out_cat, size_t out_bytes, int in_cat,
+                      size_t in_bytes) {
     char w[MM_NAME_MAX + 1], label[MM_NAME_MAX + 1];
     uint64_t epoch;
-    peak_where(where, w, label, &epoch);
+    peak_where(p->last ? p->last : p, w, label, &epoch);
+    size_t at_peak = mmi_load(&p->tree.bytes) + out_bytes - in_bytes;
     mmi_contexts_lock();
     for (int c = 0; c < p->ncap; c++) p->cold[c].comp_bytes = mmi_load(&p->cats[c].tree.bytes);
-    p->comp_bytes = mmi_load(&p->tree.bytes);
+    if (out_bytes && out_cat < p->ncap) p->cold[out_cat].comp_bytes += out_bytes;
+    if (in_bytes && in_cat < p->ncap) p->cold[in_cat].comp_bytes -= in_bytes;
+    p->comp_bytes = at_peak;
     memcpy(p->comp_where, w, sizeof w);
     memcpy(p->comp_label, label, sizeof label);
     p->comp_epoch = epoch;
     mmi_contexts_unlock();
-    p->comp_next = mmi_load(&p->tree.bytes) + mmi_load(&mmi_peak_step);
+    p->comp_next = at_peak + mmi_load(&mmi_peak_step);
+}
+
+void mmi_peak_context_settle(const mm_context *ctx) {
+    mmi_thread *t = mmi_tls;
+    if (t == NULL || ctx->owner_serial != t->serial) return;
+    mm_context *p = (mm_context *)(uintptr_t)ctx; /* the caller's own */
+    size_t b = mmi_load(&p->tree.bytes);
+    if (b <= mmi_load(&p->tree.peak)) return;
+    mmi_store(&p->tree.peak, b);
+    if (b >= p->comp_next) mmi_peak_context(p, 0, 0, 0, 0);
+}
+
+int mmi_peak_context_view(const mm_context *ctx, mm_peak_info *out, size_t *cat, int ncat) {
+    size_t b = mmi_load(&ctx->tree.bytes);
+    memset(out, 0, sizeof *out);
+    out->peak_bytes = mmi_context_total(ctx).peak_bytes;
+    if (b > mmi_load(&ctx->tree.peak) && b >= ctx->comp_next && b > ctx->comp_bytes) {
+        /* a rise no decrease has ended: the state now is the peak's */
+        peak_where(ctx->last ? ctx->last : ctx, out->context, out->label, &out->epoch);
+        out->bytes = b;
+        for (int c = 0; cat && c < ncat; c++)
+            cat[c] = c < ctx->ncap ? mmi_load(&ctx->cats[c].tree.bytes) : 0;
+        return 1;
+    }
+    out->bytes = ctx->comp_bytes;
+    out->epoch = ctx->comp_epoch;
+    memcpy(out->context, ctx->comp_where, sizeof out->context);
+    memcpy(out->label, ctx->comp_label, sizeof out->label);
+    for (int c = 0; cat && c < ncat; c++) cat[c] = c < ctx->ncap ? ctx->cold[c].comp_bytes : 0;
+    return out->bytes != 0;
 }
 
 int mm_peak_composition(const mm_context *ctx, mm_peak_info *out) {
@@ -80,6 +139,7 @@ int mm_peak_composition(const mm_context *ctx, mm_peak_info *out) {
     }
     memset(out, 0, sizeof *out);
     if (ctx == NULL) {
+        peak_settle_now();
         size_t peak = mm_stats_total(NULL).peak_bytes;
         mmi_lock_take(&peak_lock);
         int have = peak_rec.have;
@@ -95,14 +155,11 @@ int mm_peak_composition(const mm_context *ctx, mm_peak_info *out) {
         mmi_context_error(ctx, "mm_peak_composition");
         return 0;
     }
+    mmi_peak_context_settle(ctx);
     mmi_contexts_lock();
-    out->bytes = ctx->comp_bytes;
-    out->peak_bytes = mmi_context_total(ctx).peak_bytes;
-    out->epoch = ctx->comp_epoch;
-    memcpy(out->context, ctx->comp_where, sizeof out->context);
-    memcpy(out->label, ctx->comp_label, sizeof out->label);
+    int have = mmi_peak_context_view(ctx, out, NULL, 0);
     mmi_contexts_unlock();
-    return out->bytes != 0;
+    return have;
 }
 
 size_t mm_peak_composition_category(const mm_context *ctx, mm_category c) {
@@ -111,6 +168,7 @@ size_t mm_peak_composition_category(const mm_context *ctx, mm_category c) {
         return 0;
     }
     if (ctx == NULL) {
+        peak_settle_now();
         mmi_lock_take(&peak_lock);
         size_t b = c < peak_rec.ncat ? peak_rec.cat[c] : 0;
         mmi_lock_drop(&peak_lock);
@@ -120,10 +178,13 @@ size_t mm_peak_composition_category(const mm_context *ctx, mm_category c) {
         mmi_context_error(ctx, "mm_peak_composition_category");
         return 0;
     }
+    mm_peak_info info;
+    size_t cats[MM_CATEGORY_MAX];
+    mmi_peak_context_settle(ctx);
     mmi_contexts_lock();
-    size_t b = c < ctx->ncap ? ctx->cold[c].comp_bytes : 0;
+    mmi_peak_context_view(ctx, &info, cats, c + 1);
     mmi_contexts_unlock();
-    return b;
+    return cats[c];
 }
 
 size_t mm_set_peak_step(size_t bytes) {
@@ -142,6 +203,7 @@ size_t mm_set_peak_step(size_t bytes) {
 
 /* For the snapshot: the process record (NULL cat: not needed). */
 int mmi_peak_copy(mm_peak_info *out, size_t *cat, int ncat) {
+    peak_settle_now();
     mmi_lock_take(&peak_lock);
     int have = peak_rec.have;
     out->bytes = peak_rec.bytes;

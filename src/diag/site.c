@@ -3,9 +3,12 @@
  * allocations. Records are found through an open-addressing table keyed by
  * the __FILE__ pointer, the line and the category; lookups take no lock,
  * inserts take site_lock. Records are never removed, so a block's tail may
- * point at its record for as long as the block lives. The legacy entry
+ * point at its record for as long as the block lives. Sites beyond
+ * MM_SITES_MAX are counted in one "(other sites)" record per category, so
+ * every category's figures stay whole. The legacy entry
  * points name their sites by return address instead ("module+0xOFFSET",
- * interned here, see mmi_site_caller): their names cannot be macros. */
+ * interned here with the module's full path, see mmi_site_caller): their
+ * names cannot be macros; the report layer turns them into file:line. */
 #define _GNU_SOURCE      /* dl_iterate_phdr and readlink (glibc) */
 #define _DARWIN_C_SOURCE /* dladdr beside _POSIX_C_SOURCE on macOS */
 #include "diag.h"
@@ -36,8 +39,12 @@ struct mmi_site {
 #define SITE_SLOTS ((size_t)2 * MM_SITES_MAX) /* table slots: at most half full */
 
 static mmi_lock site_lock = MMI_LOCK_INIT(MMI_RANK_SITES, "sites");
-/* the last record collects every site beyond MM_SITES_MAX */
-static mmi_site site_recs[MM_SITES_MAX + 1] = {[MM_SITES_MAX] = {.file = "(other sites)"}};
+static mmi_site site_recs[MM_SITES_MAX];
+/* Sites beyond MM_SITES_MAX, one record per category (48 KiB of zero pages
+ * until used); the name is an array, not a literal, so its address is ours
+ * alone and a caller's "(other sites)" string is never taken for it. */
+static const char site_other_name[] = "(other sites)";
+static mmi_site site_other[MM_CATEGORY_MAX];
 static _Atomic int site_count;               /* records in use, below MM_SITES_MAX */
 static _Atomic(mmi_site *) site_table[SITE_SLOTS]; /* release-stored after the record */
 
@@ -49,6 +56,16 @@ static size_t site_hash(const char *file, int line, int cat) {
 
 static bool site_is(const mmi_site *s, const char *file, int line, int cat) {
     return s->file == file && s->line == line && s->cat == cat;
+}
+
+/* The overflow record of cat, named on its first use (site_lock held). */
+static mmi_site *site_other_of(int cat) {
+    mmi_site *o = &site_other[cat];
+    if (o->file == NULL) {
+        o->file = site_other_name;
+        o->cat = cat;
+    }
+    return o;
 }
 
 mmi_site *mmi_site_get(const char *file, int line, int cat) {
@@ -82,7 +99,7 @@ mmi_site *mmi_site_get(const char *file, int line, int cat) {
             atomic_store_explicit(&site_table[i], found, memory_order_release);
             atomic_store_explicit(&site_count, n + 1, memory_order_release);
         } else {
-            found = &site_recs[MM_SITES_MAX];
+            found = site_other_of(cat);
         }
     }
     mmi_lock_drop(&site_lock);
@@ -114,6 +131,14 @@ void mmi_site_resize(mmi_site *s, size_t old_bytes, size_t new_bytes) {
     if (d > 0) site_max(&s->peak, now);
 }
 
+mmi_site *mmi_site_recat(const mmi_site *s, int cat) {
+    if (s->file != site_other_name) return mmi_site_get(s->file, s->line, cat);
+    mmi_lock_take(&site_lock);
+    mmi_site *o = site_other_of(cat);
+    mmi_lock_drop(&site_lock);
+    return o;
+}
+
 void mmi_site_where(const mmi_site *s, const char **file, int *line) {
     *file = s->file;
     *line = s->line;
@@ -126,11 +151,21 @@ void mmi_site_where(const mmi_site *s, const char **file, int *line) {
  * ==================================================================== */
 
 #define SITE_NAME_MAX 64 /* bytes of a name: module basename (40 at most), "+0x", offset */
+#define SITE_MODS_MAX 16    /* module paths kept for the report layer's addr2line */
+#define SITE_PATH_MAX 1024  /* bytes of a kept path; a longer one is not kept */
 
 typedef struct {
     const void *pc;            /* return address */
     char name[SITE_NAME_MAX];  /* "module+0xOFFSET" (offset of pc - 1, the call) */
+    int mod;                   /* its module in site_mods; -1: path unknown or not kept */
+    uintptr_t offset;          /* OFFSET: pc - 1 minus the module's load bias */
 } site_pc;
+
+/* The full paths of the modules named (the basename in a name is not enough
+ * to run addr2line); appended under site_lock before the first record that
+ * uses one is published, never changed. */
+static char site_mods[SITE_MODS_MAX][SITE_PATH_MAX];
+static int site_nmods; /* under site_lock */
 
 static site_pc site_pcs[MM_SITES_MAX];              /* records; filled under site_lock */
 static _Atomic int site_npcs;                       /* records in use */
@@ -169,32 +204,51 @@ static int site_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg) {
 
 /* Writes the name of call address pc into buf: "module+0xOFFSET", where
  * OFFSET is what addr2line (Linux) takes with -e module; "0xADDRESS" when the
- * module is unknown. */
-static void site_name_of(uintptr_t pc, char *buf, size_t len) {
+ * module is unknown. path (SITE_PATH_MAX bytes) gets the module's full path
+ * ("" when unknown or too long) and *offset OFFSET. */
+static void site_name_of(uintptr_t pc, char *buf, size_t len, char *path, uintptr_t *offset) {
+    path[0] = '\0';
+    *offset = pc;
 #if defined(SITE_PHDR)
     site_find f = {pc, 0, "", false};
     dl_iterate_phdr(site_phdr_cb, &f);
     if (f.found && f.path[0] != '\0') { /* a shared library */
-        snprintf(buf, len, "%.40s+0x%jx", site_base(f.path), (uintmax_t)(pc - f.bias));
+        *offset = pc - f.bias;
+        if (strlen(f.path) < SITE_PATH_MAX) memcpy(path, f.path, strlen(f.path) + 1);
+        snprintf(buf, len, "%.40s+0x%jx", site_base(f.path), (uintmax_t)*offset);
         return;
     }
     if (f.found) { /* the main program: its name from /proc */
-        char exe[512];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? (size_t)n : 0] = '\0';
-        snprintf(buf, len, "%.40s+0x%jx", n > 0 ? site_base(exe) : "program",
-                 (uintmax_t)(pc - f.bias));
+        ssize_t n = readlink("/proc/self/exe", path, SITE_PATH_MAX - 1);
+        path[n > 0 ? (size_t)n : 0] = '\0';
+        *offset = pc - f.bias;
+        snprintf(buf, len, "%.40s+0x%jx", n > 0 ? site_base(path) : "program",
+                 (uintmax_t)*offset);
+        if (n >= SITE_PATH_MAX - 1) path[0] = '\0'; /* perhaps cut: not kept */
         return;
     }
 #elif defined(SITE_DLADDR)
     Dl_info info;
     if (dladdr((const void *)pc, &info) != 0 && info.dli_fname != NULL) {
-        snprintf(buf, len, "%.40s+0x%jx", site_base(info.dli_fname),
-                 (uintmax_t)(pc - (uintptr_t)info.dli_fbase));
+        *offset = pc - (uintptr_t)info.dli_fbase;
+        if (strlen(info.dli_fname) < SITE_PATH_MAX)
+            memcpy(path, info.dli_fname, strlen(info.dli_fname) + 1);
+        snprintf(buf, len, "%.40s+0x%jx", site_base(info.dli_fname), (uintmax_t)*offset);
         return;
     }
 #endif
     snprintf(buf, len, "0x%jx", (uintmax_t)pc);
+}
+
+/* The index of path in site_mods, added if new; -1 when path is "" or the
+ * table is full. Under site_lock. */
+static int site_mod_of(const char *path) {
+    if (path[0] == '\0') return -1;
+    for (int m = 0; m < site_nmods; m++)
+        if (strcmp(site_mods[m], path) == 0) return m;
+    if (site_nmods == SITE_MODS_MAX) return -1;
+    memcpy(site_mods[site_nmods], path, strlen(path) + 1);
+    return site_nmods++;
 }
 
 static size_t site_pc_hash(const void *pc) {
@@ -224,8 +278,9 @@ const char *mmi_site_caller(const void *pc) {
         if (s->pc == pc) return s->name;
         i = (i + 1) % SITE_SLOTS;
     }
-    char name[SITE_NAME_MAX];
-    site_name_of((uintptr_t)pc - 1, name, sizeof name); /* resolved outside the lock */
+    char name[SITE_NAME_MAX], path[SITE_PATH_MAX];
+    uintptr_t offset;
+    site_name_of((uintptr_t)pc - 1, name, sizeof name, path, &offset); /* outside the lock */
     const char *found = NULL;
     mmi_lock_take(&site_lock);
     for (;;) { /* again under the lock: another thread may have inserted it */
@@ -242,12 +297,25 @@ const char *mmi_site_caller(const void *pc) {
         site_pc *s = &site_pcs[n];
         s->pc = pc;
         memcpy(s->name, name, sizeof name);
+        s->mod = site_mod_of(path);
+        s->offset = offset;
         atomic_store_explicit(&site_pc_table[i], s, memory_order_release);
         atomic_store_explicit(&site_npcs, n + 1, memory_order_relaxed);
         found = s->name;
     }
     mmi_lock_drop(&site_lock);
     return found; /* NULL once MM_SITES_MAX addresses are known: the unknown site */
+}
+
+bool mmi_site_caller_where(const char *name, const char **module, uintptr_t *offset) {
+    /* a name of a record? compared as integers: name may point anywhere */
+    uintptr_t a = (uintptr_t)name, lo = (uintptr_t)site_pcs;
+    if (name == NULL || a < lo || a >= lo + sizeof site_pcs) return false;
+    const site_pc *s = &site_pcs[(a - lo) / sizeof *s];
+    if (s->name != name || s->mod < 0) return false;
+    *module = site_mods[s->mod]; /* written before the record was published */
+    *offset = s->offset;
+    return true;
 }
 
 int mm_set_sites(int on) {
@@ -269,28 +337,37 @@ static int site_order(const void *a, const void *b) {
     return x->line - y->line;
 }
 
+/* One entry of mm_sites: the file and category of an overflow record are
+ * given by its place, so its fields written under site_lock are not read. */
+static mm_site_stats site_stats(const mmi_site *s, int other_cat) {
+    int64_t bytes = mmi_load(&s->bytes), blocks = mmi_load(&s->blocks);
+    mm_site_stats st = {other_cat < 0 ? s->file : site_other_name,
+                        other_cat < 0 ? s->line : 0,
+                        other_cat < 0 ? s->cat : other_cat,
+                        bytes > 0 ? (size_t)bytes : 0,
+                        blocks > 0 ? (size_t)blocks : 0,
+                        (size_t)mmi_load(&s->peak),
+                        mmi_load(&s->allocs)};
+    return st;
+}
+
 size_t mm_sites(mm_site_stats *out, size_t max) {
     int n = atomic_load_explicit(&site_count, memory_order_acquire);
-    bool other = mmi_load(&site_recs[MM_SITES_MAX].allocs) != 0;
-    size_t total = (size_t)n + (other ? 1 : 0);
+    size_t total = (size_t)n;
+    /* the overflow records only fill once the table is full */
+    if (n == MM_SITES_MAX)
+        for (int c = 0; c < MM_CATEGORY_MAX; c++) total += mmi_load(&site_other[c].allocs) != 0;
     if (out == NULL || max == 0) return total;
     mm_site_stats *all = mmi_sys_malloc(total * sizeof *all + 1, MM_CAT_INVALID, NULL);
     if (all == NULL) {
         mmi_error_oom(total * sizeof *all, MM_CAT_UTILITY, NULL, "mm_sites");
         return 0;
     }
-    for (size_t i = 0; i < total; i++) {
-        const mmi_site *s = i < (size_t)n ? &site_recs[i] : &site_recs[MM_SITES_MAX];
-        int64_t bytes = mmi_load(&s->bytes), blocks = mmi_load(&s->blocks);
-        mm_site_stats st = {s->file,
-                            s->line,
-                            s->cat,
-                            bytes > 0 ? (size_t)bytes : 0,
-                            blocks > 0 ? (size_t)blocks : 0,
-                            (size_t)mmi_load(&s->peak),
-                            mmi_load(&s->allocs)};
-        all[i] = st;
-    }
+    size_t k = 0;
+    for (; k < (size_t)n; k++) all[k] = site_stats(&site_recs[k], -1);
+    for (int c = 0; c < MM_CATEGORY_MAX && k < total && n == MM_SITES_MAX; c++)
+        if (mmi_load(&site_other[c].allocs) != 0) all[k++] = site_stats(&site_other[c], c);
+    total = k; /* an overflow record first used since the count above waits for the next call */
     qsort(all, total, sizeof *all, site_order);
     memcpy(out, all, (max < total ? max : total) * sizeof *out);
     mmi_sys_free(all);

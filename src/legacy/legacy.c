@@ -83,7 +83,9 @@ static MMI_COLD void legacy_after_alloc_fresh(mmi_thread *t) {
 }
 
 /* After each allocation or resize that succeeded: a cheap check of the
- * calling thread's peak estimate (exact while one thread allocates). */
+ * calling thread's view of the process bytes (exact while one thread
+ * allocates): a mark is passed while the figure rises, so the view now is
+ * the high-water mark at that moment. */
 static inline void legacy_after_alloc(void) {
     mmi_thread *t = mmi_tls;
     if (t == NULL) return;
@@ -91,9 +93,9 @@ static inline void legacy_after_alloc(void) {
         legacy_after_alloc_fresh(t);
         return;
     }
-    if (legacy_on(MEMORY_REPORT_MINIMAL) &&
-        MMI_UNLIKELY(mmi_process_peak_hint(t) >= mmi_load(&legacy_mark)))
-        legacy_mark_passed(mmi_process_peak_hint(t));
+    if (!legacy_on(MEMORY_REPORT_MINIMAL)) return;
+    int64_t v = mmi_process_bytes_view(t, -1);
+    if (MMI_UNLIKELY(v > 0 && (size_t)v >= mmi_load(&legacy_mark))) legacy_mark_passed((size_t)v);
 }
 
 /* Starts a fresh tally (after a cleanup): the process figures now are its
@@ -243,8 +245,8 @@ static void *legacy_resize(void *ptr, size_t size, int cat, bool move, const cha
     /* The old size and category, read before the header changes; an invalid
      * ptr is left to the allocator, which reports it. */
     int known = mm_validate(ptr);
-    size_t old_size = known ? mmi_hdr_size(mmi_hdr_of(ptr)) : 0;
-    int old_cat = known ? mmi_hdr_cat(mmi_hdr_of(ptr)) : MM_CAT_INVALID;
+    size_t old_size = known ? mm_block_size(ptr) : 0; /* (a header a tool watches: opened there) */
+    int old_cat = known ? mm_block_category(ptr) : MM_CAT_INVALID;
     void *q = mmi_realloc_as(ptr, size, cat, !move, fn, file, line);
     if (q == NULL) return NULL;
     int new_cat = move ? cat : old_cat;
@@ -285,8 +287,8 @@ static void legacy_free(void *ptr) {
         mmi_free_as(ptr, "myfree"); /* an invalid ptr is reported there */
         return;
     }
-    size_t size = mmi_hdr_size(mmi_hdr_of(ptr));
-    int cat = mmi_hdr_cat(mmi_hdr_of(ptr));
+    size_t size = mm_block_size(ptr); /* validated; a header a tool watches is opened there */
+    int cat = mm_block_category(ptr);
     uintptr_t addr = (uintptr_t)ptr; /* printed after the free, never followed */
     mmi_free_as(ptr, "myfree");
     mmi_log(MM_LOG_INFO, "Freed %zu bytes in category %s at %p", size, mmi_cat_name(cat),

@@ -24,7 +24,9 @@
 #endif
 
 _Atomic unsigned mmi_diag;
-_Atomic size_t mmi_ctx_fast_below = (size_t)256 * 1024 + 1;
+/* 0 in an ASan build (every context allocation is annotated), and at first
+ * use under memcheck (mmi_tool_detect): the fast path never runs under a tool */
+_Atomic size_t mmi_ctx_fast_below = MMI_TOOL_ASAN ? 0 : (size_t)256 * 1024 + 1;
 static mmi_lock plat_diag_lock = MMI_LOCK_INIT(MMI_RANK_DIAG, "diagnostics bits");
 
 unsigned mmi_diag_set(unsigned mask, bool on) {
@@ -32,7 +34,7 @@ unsigned mmi_diag_set(unsigned mask, bool on) {
     unsigned old = mmi_load(&mmi_diag);
     unsigned now = on ? old | mask : old & ~mask;
     mmi_store(&mmi_diag, now);
-    mmi_store(&mmi_ctx_fast_below, now == 0 ? (size_t)256 * 1024 + 1 : 0);
+    mmi_store(&mmi_ctx_fast_below, now == 0 && !mmi_tool_on() ? (size_t)256 * 1024 + 1 : 0);
     mmi_lock_drop(&plat_diag_lock);
     return old;
 }
@@ -243,6 +245,7 @@ static _Thread_local bool plat_in_first_use;
 static void plat_first_use_once(void) {
     plat_in_first_use = true;
     pthread_atfork(plat_fork_prepare, plat_fork_release, plat_fork_child);
+    if (mmi_tool_detect() != MMI_TOOL_NONE) mmi_diag_set(0, true); /* the fast path off */
     mmi_hooks.read_environment();
     plat_in_first_use = false;
 }

@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tool.h" /* Valgrind and ASan annotations (no cost under no tool) */
+
 /* ======================================================================
  * Compiler and atomics shorthands
  * ==================================================================== */
@@ -109,6 +111,7 @@ enum {
     MMI_RANK_TRACE = 90,   /* trace.c: the trace buffer (takes diag inside) */
     MMI_RANK_LIMIT = 90,   /* limit.c: the count of limits (takes diag inside) */
     MMI_RANK_CONTEXTS = 80, /* context.c: the context registry (readers and structure) */
+    MMI_RANK_CTX_LIST = 75, /* registry.c: one shard's list of top-level contexts */
     MMI_RANK_PEAK = 70,    /* peak.c: the composition record (takes stats inside) */
     MMI_RANK_EPOCHS = 65,  /* epoch.c: the process-wide epoch ledger */
     MMI_RANK_STATS = 60,   /* stats.c: the thread registry and retired sums */
@@ -158,9 +161,15 @@ typedef struct mmi_hooks {
     /* diag/check.c: a reset or destroy is about to release ctx's own blocks:
      * check the decorated ones and take their sites and trace ids off */
     void (*diag_release)(mm_context *ctx, const char *fn);
-    /* diag/peak.c: a peak estimate passed the next composition mark */
-    void (*peak_process)(const mm_context *ctx);
-    void (*peak_context)(mm_context *p, const mm_context *where);
+    /* diag/peak.c: a turn (a decrease) ended a peak at or above the next
+     * composition mark: of the process (where: the context of the thread's
+     * last allocation) or of context p. The state at that peak is now's with
+     * out_bytes of category out_cat still live and in_bytes of in_cat not yet
+     * (a free: out only; a shrinking or moving realloc: both). */
+    void (*peak_process)(const mm_context *where, int out_cat, size_t out_bytes, int in_cat,
+                         size_t in_bytes);
+    void (*peak_context)(mm_context *p, int out_cat, size_t out_bytes, int in_cat,
+                         size_t in_bytes);
     /* diag/trace.c: a forest starts (top-level create or reset) */
     void (*trace_forest)(void);
     /* report/report.c: the text report of ctx (NULL: the process) as one

@@ -7,6 +7,7 @@
  * are case-insensitive, and "on" means the default where an option has an
  * obvious one. Also here: writing the report at exit. */
 #include "snapshot.h"
+#include "symbolize.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -163,6 +164,18 @@ static void opt_get_sites(char *b, size_t n) {
     snprintf(b, n, "%s", (mmi_load(&mmi_diag) & MMI_DIAG_SITES) ? "on" : "off");
 }
 
+/* auto: the reports resolve the legacy calls' "module+0xOFFSET" sites to
+ * file:line by running addr2line (a child process); off: never. */
+static bool opt_set_site_resolve(const char *v) {
+    int i = opt_word(v, "auto|off|on");
+    if (i < 0) return false;
+    mmi_store(&mmi_site_resolve, i == 1);
+    return true;
+}
+static void opt_get_site_resolve(char *b, size_t n) {
+    snprintf(b, n, "%s", mmi_load(&mmi_site_resolve) ? "off" : "auto");
+}
+
 static bool opt_set_peak_step(const char *v) {
     size_t bytes;
     if (!opt_parse_bytes(v, &bytes) || bytes == 0 || bytes > (size_t)INT64_MAX / 2) return false;
@@ -233,7 +246,8 @@ static const opt_entry opt_table[] = {
     MM_OPT(limit,         "LIMIT",          "0",      "process byte limit, K/M/G/T suffix (0: none)")
     MM_OPT(limit_warn,    "LIMIT_WARN",     "90",     "warn once at this percent of each limit (0: never)")
     MM_OPT(sites,         "SITES",          "off",    "record allocation sites of _at calls: off | on")
-    MM_OPT(peak_step,     "PEAK_STEP",      "64K",    "record the peak composition every this many bytes of growth")
+    MM_OPT(site_resolve,  "SITE_RESOLVE",   "auto",   "reports run addr2line to show legacy sites as file:line: auto | off (on = auto)")
+    MM_OPT(peak_step,     "PEAK_STEP",      "1",      "record the composition of peaks at least this many bytes above the last one (1: every peak, exact)")
     MM_OPT(trace,         "TRACE",          "",       "write a trace to this file (%p: process id, %r: rank; empty: off)")
     MM_OPT(cache,         "CACHE",          OPT_CACHE_DEFAULT, "freed blocks each thread keeps: on | off | bytes")
 };

@@ -5,6 +5,7 @@
  * makes the text and the JSON calls side by side on one emitter (emit.c),
  * so both forms always carry the same content. */
 #include "snapshot.h"
+#include "symbolize.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,13 @@ static void rep_stats(mmi_emitter *e, const mm_stats *s) {
     mmi_emit_u64(e, "frees", s->frees);
 }
 
-/* "file:line" of a site into buf. */
-static const char *rep_site_name(const mm_site_stats *s, char *buf, size_t len) {
-    if (s->file == NULL)
+/* "file:line" of a site into buf; a legacy site that y resolved reads
+ * "file:line (function)" (y NULL: as recorded). */
+static const char *rep_site_name(const mm_site_stats *s, const mmi_sym *y, char *buf, size_t len) {
+    if (y != NULL && y->line > 0)
+        snprintf(buf, len, y->function[0] ? "%s:%d (%s)" : "%s:%d%s", y->file, y->line,
+                 y->function);
+    else if (s->file == NULL)
         snprintf(buf, len, "(unknown site)");
     else if (s->line == 0)
         snprintf(buf, len, "%s", s->file);
@@ -37,21 +42,32 @@ static const char *rep_site_name(const mm_site_stats *s, char *buf, size_t len) 
 }
 
 /* Width of the site column: the longest "file:line" shown, at most 60. */
-static int rep_site_width(const mm_site_stats *sites, size_t n) {
+static int rep_site_width(const mm_site_stats *sites, const mmi_sym *syms, size_t n) {
     char where[512];
     int w = 16;
     for (size_t i = 0; i < n; i++) {
-        int len = (int)strlen(rep_site_name(&sites[i], where, sizeof where));
+        const mmi_sym *y = syms ? &syms[i] : NULL;
+        int len = (int)strlen(rep_site_name(&sites[i], y, where, sizeof where));
         if (len > w) w = len;
     }
     return w < 60 ? w : 60;
 }
 
-/* One site: JSON object; with_history adds its peak and allocations. */
-static void rep_site_json(mmi_emitter *e, const mm_site_stats *s, bool with_history) {
+/* One site: JSON object; with_history adds its peak and allocations. A
+ * legacy site keeps its recorded name in "address" and its module's path in
+ * "module" (to resolve again), and has "file", "line" and "function" when y
+ * resolved it. */
+static void rep_site_json(mmi_emitter *e, const mm_site_stats *s, const mmi_sym *y,
+                          bool with_history) {
     mmi_emit_obj_begin(e, NULL);
-    mmi_emit_str(e, "file", s->file);
-    mmi_emit_i64(e, "line", s->line);
+    bool resolved = y != NULL && y->line > 0;
+    mmi_emit_str(e, "file", resolved ? y->file : s->file);
+    mmi_emit_i64(e, "line", resolved ? y->line : s->line);
+    if (resolved && y->function[0]) mmi_emit_str(e, "function", y->function);
+    if (y != NULL && y->module != NULL) {
+        mmi_emit_str(e, "address", s->file);
+        mmi_emit_str(e, "module", y->module);
+    }
     mmi_emit_str(e, "category", mmi_cat_name(s->category));
     mmi_emit_u64(e, "bytes", s->bytes);
     mmi_emit_u64(e, "blocks", s->blocks);
@@ -139,7 +155,7 @@ static void rep_categories(mmi_emitter *e, const mmi_snapshot *s, int w) {
 
 /* "Peak 5.2 GB, reached in Forest 1,234: Cooling 2.1 GB, Halos 1.2 GB, ..." */
 static void rep_composition(mmi_emitter *e, const mmi_snapshot *s) {
-    char b1[32], b2[32];
+    char b1[32];
     if (!s->have_comp) return;
     const mm_peak_info *c = &s->comp;
     mmi_emit_text(e, "=== Peak Composition ===\n");
@@ -182,23 +198,39 @@ static void rep_composition(mmi_emitter *e, const mmi_snapshot *s) {
         last = s->comp_cat[best];
         last_cat = best;
     }
-    mmi_emit_text(e,
-                  "\n  (bytes of each category at one moment, adding up to %s; recorded each "
-                  "time the peak grows by %s)\n",
-                  mm_format_bytes(c->bytes, b1, sizeof b1),
-                  mm_format_bytes(mmi_load(&mmi_peak_step), b2, sizeof b2));
+    size_t step = mmi_load(&mmi_peak_step);
+    if (c->bytes == c->peak_bytes) {
+        mmi_emit_text(e, "\n  (bytes of each category at the peak, adding up to it)\n");
+    } else if (step <= 1) { /* threads allocating at once: design.md, "Statistics" */
+        mmi_emit_text(e,
+                      "\n  (bytes of each category at the last peak recorded, adding up to %s; "
+                      "the higher peak was reached while several threads allocated)\n",
+                      mm_format_bytes(c->bytes, b1, sizeof b1));
+    } else { /* a step above one byte: the record may lag the peak */
+        char b2[32];
+        mmi_emit_text(e,
+                      "\n  (bytes of each category at one moment, adding up to %s: recorded "
+                      "only when the peak grows by %s, so from a moment up to that many bytes "
+                      "below the peak)\n",
+                      mm_format_bytes(c->bytes, b1, sizeof b1),
+                      mm_format_bytes(step, b2, sizeof b2));
+    }
 }
 
-static void rep_sites(mmi_emitter *e, const mmi_snapshot *s, int namew) {
+/* resolve: legacy site names may be resolved by running addr2line (not
+ * for the limit message, which is written on an allocation path). */
+static void rep_sites(mmi_emitter *e, const mmi_snapshot *s, int namew, bool resolve) {
     char where[512], b1[32], b2[32], b3[32], b4[32];
     if (s->nsites == 0) return;
-    int w = rep_site_width(s->sites, s->nsites);
+    mmi_sym syms[MMI_SNAP_SITES];
+    mmi_symbolize(s->sites, s->nsites, syms, resolve);
+    int w = rep_site_width(s->sites, syms, s->nsites);
     mmi_emit_text(e, "=== Top Allocation Sites (by live bytes) ===\n");
     mmi_emit_arr_begin(e, "top_sites");
     for (size_t i = 0; i < s->nsites; i++) {
         const mm_site_stats *st = &s->sites[i];
         mmi_emit_text(e, "  ");
-        mmi_emit_name(e, rep_site_name(st, where, sizeof where), w);
+        mmi_emit_name(e, rep_site_name(st, &syms[i], where, sizeof where), w);
         mmi_emit_text(e, " ");
         mmi_emit_name(e, mmi_cat_name(st->category), namew);
         mmi_emit_text(e, " %10s  (peak %s, %s block%s, %s allocation%s)\n",
@@ -206,7 +238,7 @@ static void rep_sites(mmi_emitter *e, const mmi_snapshot *s, int namew) {
                       mm_format_bytes(st->peak_bytes, b2, sizeof b2),
                       mmi_format_count(st->blocks, b3, sizeof b3), rep_s(st->blocks),
                       mmi_format_count(st->allocs, b4, sizeof b4), rep_s(st->allocs));
-        rep_site_json(e, st, true);
+        rep_site_json(e, st, &syms[i], true);
     }
     mmi_emit_arr_end(e);
 }
@@ -393,7 +425,7 @@ static void rep_ledger(mmi_emitter *e, const mmi_snapshot *s, int w) {
  * The report
  * ==================================================================== */
 
-static void rep_write(mmi_emitter *e, const mmi_snapshot *s, const char *key) {
+static void rep_write(mmi_emitter *e, const mmi_snapshot *s, const char *key, bool resolve) {
     int w = rep_name_width(s);
     mmi_emit_obj_begin(e, key);
     mmi_emit_i64(e, "schema_version", MM_REPORT_SCHEMA_VERSION);
@@ -404,7 +436,7 @@ static void rep_write(mmi_emitter *e, const mmi_snapshot *s, const char *key) {
     if (s->rank >= 0) mmi_emit_i64(e, "rank", s->rank);
     rep_categories(e, s, w);
     rep_composition(e, s);
-    rep_sites(e, s, w);
+    rep_sites(e, s, w, resolve);
     if (s->process) rep_ledger(e, s, w);
     if (s->incomplete) {
         mmi_emit_text(e, "(out of memory while gathering: some lists below are incomplete)\n");
@@ -448,11 +480,12 @@ static bool rep_args(const void *out, const mm_context *ctx, mm_report_format fm
 
 /* The report of ctx (NULL: the process) on e; false when the snapshot did
  * not fit in memory (nothing written). *incomplete: some list of it was cut
- * short for lack of memory (the caller reports it, with no lock held). */
-static bool rep_emit(mmi_emitter *e, const mm_context *ctx, bool *incomplete) {
+ * short for lack of memory (the caller reports it, with no lock held).
+ * resolve: see rep_sites. */
+static bool rep_emit(mmi_emitter *e, const mm_context *ctx, bool *incomplete, bool resolve) {
     mmi_snapshot s;
     if (!mmi_snap_gather(&s, ctx)) return false;
-    rep_write(e, &s, NULL);
+    rep_write(e, &s, NULL, resolve);
     *incomplete = s.incomplete;
     mmi_snap_free(&s);
     return true;
@@ -464,7 +497,7 @@ void mm_report(FILE *out, const mm_context *ctx, mm_report_format fmt) {
     mmi_emitter e;
     mmi_emit_init(&e, out, fmt == MM_REPORT_JSON ? MMI_EMIT_JSON : MMI_EMIT_TEXT);
     bool incomplete = false;
-    bool ok = rep_emit(&e, ctx, &incomplete);
+    bool ok = rep_emit(&e, ctx, &incomplete, true);
     if (ok) mmi_emit_json_line_end(&e);
     fflush(out);
     if (!ok || incomplete)
@@ -480,7 +513,7 @@ char *mmi_report_text(const mm_context *ctx) {
     mmi_emitter e;
     mmi_emit_init(&e, f, MMI_EMIT_TEXT);
     bool incomplete;
-    bool ok = rep_emit(&e, ctx, &incomplete);
+    bool ok = rep_emit(&e, ctx, &incomplete, false);
     if (fclose(f) != 0 || !ok) {
         free(buf);
         return NULL;
@@ -523,19 +556,26 @@ static size_t rep_leaks(mmi_emitter *e, const mmi_leaks *l, const char *key) {
     }
     mmi_emit_arr_end(e);
     if (t->blocks > 0 && l->nsites > 0) mmi_emit_text(e, "By allocation site:\n");
-    int w = rep_site_width(l->sites, l->nsites);
+    /* legacy site names resolved (NULL when there are none, or that memory
+     * is missing: shown as recorded) */
+    mmi_sym *syms = NULL;
+    if (mmi_symbolize_any(l->sites, l->nsites))
+        syms = mmi_sys_malloc(l->nsites * sizeof *syms, MM_CAT_INVALID, NULL);
+    if (syms != NULL) mmi_symbolize(l->sites, l->nsites, syms, true);
+    int w = rep_site_width(l->sites, syms, l->nsites);
     mmi_emit_arr_begin(e, "by_site");
     for (size_t i = 0; i < l->nsites; i++) {
         const mm_site_stats *s = &l->sites[i];
         mmi_emit_text(e, "  ");
-        mmi_emit_name(e, rep_site_name(s, where, sizeof where), w);
+        mmi_emit_name(e, rep_site_name(s, syms ? &syms[i] : NULL, where, sizeof where), w);
         mmi_emit_text(e, " ");
         mmi_emit_name(e, mmi_cat_name(s->category), 16);
         mmi_emit_text(e, " %10s  %s block%s\n", mm_format_bytes(s->bytes, b2, sizeof b2),
                       mmi_format_count(s->blocks, b1, sizeof b1), rep_s(s->blocks));
-        rep_site_json(e, s, false);
+        rep_site_json(e, s, syms ? &syms[i] : NULL, false);
     }
     mmi_emit_arr_end(e);
+    mmi_sys_free(syms);
     if (t->blocks > 0 && l->nsites == 0)
         mmi_emit_text(e, "(set MIMICMEM_SITES=on and build with -DMM_WITH_SITES to list leaks by "
                          "file and line)\n");
@@ -573,7 +613,7 @@ void mmi_report_exit(FILE *out, bool json) {
     mmi_emit_obj_begin(&e, NULL);
     mmi_snapshot s;
     if (mmi_snap_gather(&s, NULL)) {
-        rep_write(&e, &s, "report");
+        rep_write(&e, &s, "report", true);
         mmi_snap_free(&s);
     } else {
         mmi_emit_text(&e, "(no report: out of memory)\n");

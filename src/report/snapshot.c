@@ -110,13 +110,8 @@ static void snap_root_locked(snap_ctx_arg *a) {
     const mm_context *root = a->root;
     s->total = mmi_context_total(root);
     for (int c = 0; c < s->ncat; c++) a->per_cat[c] = mmi_context_category(root, c);
-    s->have_comp = root->comp_bytes != 0;
-    s->comp.bytes = root->comp_bytes;
+    s->have_comp = mmi_peak_context_view(root, &s->comp, s->comp_cat, s->ncat) != 0;
     s->comp.peak_bytes = s->total.peak_bytes;
-    s->comp.epoch = root->comp_epoch;
-    memcpy(s->comp.context, root->comp_where, sizeof s->comp.context);
-    memcpy(s->comp.label, root->comp_label, sizeof s->comp.label);
-    for (int c = 0; c < s->ncat; c++) s->comp_cat[c] = c < root->ncap ? root->cold[c].comp_bytes : 0;
     snap_context(s, root, 0);
 }
 
@@ -149,6 +144,7 @@ bool mmi_snap_gather(mmi_snapshot *s, const mm_context *ctx) {
     } else {
         memcpy(s->root_name, ctx->name, sizeof s->root_name);
         snap_ctx_arg a = {s, ctx, per_cat};
+        mmi_peak_context_settle(ctx); /* the owner during a rise: its peak is now */
         mmi_contexts_lock();
         snap_root_locked(&a);
         mmi_contexts_unlock();

@@ -21,60 +21,87 @@ static _Atomic uint64_t stats_serial; /* last thread serial handed out */
 static pthread_key_t stats_key;     /* its destructor retires a thread */
 static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
 
-/* The threshold after a fold or a reading of the global sum g: the next
- * growth above it may need a fold (64 KiB pending) or be a new peak. */
-static int64_t stats_hi(const mmi_tcount *c, int64_t g) {
-    int64_t fold = c->flushed + MMI_BATCH - 1;
-    int64_t peak = mmi_load(&c->peak) - g + c->flushed; /* est = g + b - flushed > peak */
-    return peak < fold ? peak : fold;
+/* The thresholds after a fold or a reading of the global sum g: an
+ * allocation above `hi` has 64 KiB pending (a fold); a decrease from above
+ * `turn` leaves behind an estimate (g + bytes - flushed) above the peak. */
+static void stats_thresholds(mmi_tcount *c, int64_t g, int64_t seen_turn) {
+    mmi_store(&c->hi, c->flushed + MMI_BATCH - 1);
+    c->lo = c->flushed - MMI_BATCH;
+    int64_t turn = mmi_load(&c->peak) - g + c->flushed;
+    /* unless an exiting thread dropped it meanwhile (then it stays dropped,
+     * and the next decrease reads the sum again) */
+    atomic_compare_exchange_strong_explicit(&c->turn, &seen_turn, turn, MMI_RELAXED,
+                                            MMI_RELAXED);
 }
 
-/* Sets c's threshold unless an exiting thread dropped it meanwhile (then it
- * stays dropped, and the next growth reads the sum again). */
-static void stats_set_hi(mmi_tcount *c, int64_t seen, int64_t hi) {
-    atomic_compare_exchange_strong_explicit(&c->hi, &seen, hi, MMI_RELAXED, MMI_RELAXED);
-}
-
-int64_t mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g) {
-    int64_t seen = mmi_load(&c->hi);
+/* Folds c's pending bytes into g. (The estimate it gives is not recorded as
+ * a peak: other threads' unfolded frees could put it above any value the
+ * sum had. Turns and readers record exact sums only.) */
+static void stats_fold(mmi_tcount *c, mmi_gcount *g, int64_t seen_turn) {
     int64_t b = mmi_load(&c->bytes);
     int64_t pending = b - c->flushed;
     c->flushed = b;
     int64_t now = atomic_fetch_add_explicit(&g->flushed, pending, MMI_RELAXED) + pending;
-    int64_t moved = 0;
-    if (now > mmi_load(&c->peak)) {
-        mmi_store(&c->peak, now);
-        moved = now;
-    }
-    mmi_atomic_max(&g->peak, mmi_load(&c->peak));
-    stats_set_hi(c, seen, stats_hi(c, now));
-    return moved;
+    stats_thresholds(c, now, seen_turn);
 }
 
-int64_t mmi_tcount_slow(mmi_tcount *c, mmi_gcount *g, int64_t b) {
-    if (b - c->flushed >= MMI_BATCH) return mmi_tcount_flush(c, g);
-    int64_t seen = mmi_load(&c->hi);
+void mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g) {
+    stats_fold(c, g, mmi_load(&c->turn));
+}
+
+/* The exact process figure of g (the total or one category): the retired
+ * threads' bytes and every live thread's, under the statistics lock. */
+static int64_t stats_exact_bytes(const mmi_gcount *g) {
+    bool total = g == &mmi_g_total;
+    size_t cat = total ? 0 : (size_t)(g - mmi_g_cat);
+    mmi_lock_take(&stats_lock);
+    int64_t b = g->bytes;
+    for (mmi_thread *t = stats_threads; t; t = t->next)
+        b += mmi_load(total ? &t->total.bytes : &t->cat[cat].bytes);
+    mmi_lock_drop(&stats_lock);
+    return b;
+}
+
+int64_t mmi_tcount_turn(mmi_tcount *c, mmi_gcount *g, int64_t b_old) {
+    int64_t seen = mmi_load(&c->turn);
     int64_t gl = mmi_load(&g->flushed);
-    int64_t est = gl + (b - c->flushed), moved = 0;
+    int64_t est = gl + (b_old - c->flushed), moved = 0;
     if (est > mmi_load(&c->peak)) {
-        mmi_store(&c->peak, est);
-        moved = est;
+        /* perhaps a peak just before this decrease: the exact figure then
+         * (now's plus what this decrease took; other threads' pending bytes
+         * are in it, which the estimate lacks) */
+        int64_t exact = stats_exact_bytes(g) + (b_old - mmi_load(&c->bytes));
+        if (exact > mmi_load(&c->peak)) {
+            mmi_store(&c->peak, exact);
+            mmi_atomic_max(&g->peak, exact);
+            moved = exact;
+        }
     }
-    stats_set_hi(c, seen, stats_hi(c, gl));
+    if (mmi_load(&c->bytes) - c->flushed <= -MMI_BATCH)
+        stats_fold(c, g, seen);
+    else
+        stats_thresholds(c, gl, seen);
     return moved;
 }
 
-bool mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need) {
-    if (need & MMI_SETTLE_CAT)
-        mmi_tcount_slow(&t->cat[cat], &mmi_g_cat[cat], mmi_load(&t->cat[cat].bytes));
-    if (!(need & MMI_SETTLE_TOTAL)) return false;
-    int64_t est = mmi_tcount_slow(&t->total, &mmi_g_total, mmi_load(&t->total.bytes));
+void mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need) {
+    if (need & MMI_SETTLE_CAT) mmi_tcount_flush(&t->cat[cat], &mmi_g_cat[cat]);
+    if (need & MMI_SETTLE_TOTAL) mmi_tcount_flush(&t->total, &mmi_g_total);
+}
+
+/* A new process peak estimate est found at a turn: is its composition due? */
+static bool stats_comp_due(int64_t est) {
     return est != 0 && est >= mmi_load(&mmi_peak_next);
 }
 
-void mmi_count_settle_free(mmi_thread *t, int cat, unsigned need) {
-    if (need & MMI_SETTLE_CAT) mmi_tcount_flush(&t->cat[cat], &mmi_g_cat[cat]);
-    if (need & MMI_SETTLE_TOTAL) mmi_tcount_flush(&t->total, &mmi_g_total);
+bool mmi_count_settle_free(mmi_thread *t, int cat, size_t bytes, unsigned need) {
+    if (need & MMI_SETTLE_CAT) {
+        mmi_tcount *c = &t->cat[cat];
+        mmi_tcount_turn(c, &mmi_g_cat[cat], mmi_load(&c->bytes) + (int64_t)bytes);
+    }
+    if (!(need & MMI_SETTLE_TOTAL)) return false;
+    int64_t old = mmi_load(&t->total.bytes) + (int64_t)bytes;
+    return stats_comp_due(mmi_tcount_turn(&t->total, &mmi_g_total, old));
 }
 
 static void stats_retire_count(mmi_tcount *c, mmi_gcount *g) {
@@ -85,10 +112,17 @@ static void stats_retire_count(mmi_tcount *c, mmi_gcount *g) {
     g->blocks += (int64_t)(mmi_load(&c->allocs) - mmi_load(&c->frees)) + mmi_load(&c->moved);
 }
 
+static mm_stats stats_sum(int cat);
+
 /* pthread key destructor: the thread is exiting. */
 static void stats_retire(void *arg) {
     mmi_thread *t = arg;
     mmi_lock_take(&stats_lock);
+    /* a rise of this thread that no decrease ended is recorded now: the
+     * exact sums raise the recorded peaks */
+    (void)stats_sum(-1);
+    for (int i = 0; i < MM_CATEGORY_MAX; i++)
+        if (mmi_load(&t->cat[i].allocs)) (void)stats_sum(i);
     stats_retire_count(&t->total, &mmi_g_total);
     for (int i = 0; i < MM_CATEGORY_MAX; i++)
         if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees) ||
@@ -102,10 +136,10 @@ static void stats_retire(void *arg) {
     /* the others' views of the sums this thread changed are stale: their next
      * growth re-reads them (the peak stays exact while one thread allocates) */
     for (mmi_thread *o = stats_threads; o; o = o->next) {
-        mmi_store(&o->total.hi, INT64_MIN);
+        mmi_store(&o->total.turn, INT64_MIN);
         for (int i = 0; i < MM_CATEGORY_MAX; i++)
             if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees))
-                mmi_store(&o->cat[i].hi, INT64_MIN);
+                mmi_store(&o->cat[i].turn, INT64_MIN);
     }
     mmi_lock_drop(&stats_lock);
     if (mmi_tls == t) mmi_tls = NULL;
@@ -147,8 +181,15 @@ mmi_thread *mmi_thread_create(const char *fn) {
         return NULL;
     }
     t->serial = atomic_fetch_add(&stats_serial, 1) + 1;
-    mmi_store(&t->total.hi, INT64_MIN); /* the first growth reads the sums */
-    for (int i = 0; i < MM_CATEGORY_MAX; i++) mmi_store(&t->cat[i].hi, INT64_MIN);
+    /* the first decrease reads the sums; the first fold is 64 KiB away */
+    mmi_store(&t->total.turn, INT64_MIN);
+    mmi_store(&t->total.hi, MMI_BATCH - 1);
+    t->total.lo = -MMI_BATCH;
+    for (int i = 0; i < MM_CATEGORY_MAX; i++) {
+        mmi_store(&t->cat[i].turn, INT64_MIN);
+        mmi_store(&t->cat[i].hi, MMI_BATCH - 1);
+        t->cat[i].lo = -MMI_BATCH;
+    }
     mmi_lock_take(&stats_lock);
     t->next = stats_threads;
     if (stats_threads) stats_threads->prev = t;
@@ -172,16 +213,24 @@ bool mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat,
     } else {
         mmi_tcount_shrink(&t->cat[old_cat], &mmi_g_cat[old_cat], (int64_t)(old_bytes - new_bytes));
     }
-    if (new_bytes >= old_bytes) return mmi_total_grow(t, (int64_t)(new_bytes - old_bytes));
-    mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)(old_bytes - new_bytes));
-    return false;
+    if (new_bytes >= old_bytes) {
+        mmi_tcount_grow(&t->total, &mmi_g_total, (int64_t)(new_bytes - old_bytes));
+        return false;
+    }
+    return stats_comp_due(mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)(old_bytes - new_bytes)));
 }
 
-void mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks) {
+bool mmi_count_turn_now(mmi_thread *t) {
+    int64_t b = mmi_load(&t->total.bytes);
+    if (b <= mmi_load(&t->total.turn)) return false;
+    return stats_comp_due(mmi_tcount_turn(&t->total, &mmi_g_total, b));
+}
+
+bool mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks) {
     mmi_tcount *c = &t->cat[cat];
     mmi_bump(&c->frees, blocks);
     mmi_tcount_shrink(c, &mmi_g_cat[cat], (int64_t)bytes);
-    mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)bytes);
+    return stats_comp_due(mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)bytes));
 }
 
 /* Sums one figure over the retired sums and every live thread. The total's

@@ -60,12 +60,16 @@ static inline unsigned mmi_cache_bin_held(size_t n) {
  * readers: anyone summing under the statistics lock, with relaxed atomics).
  * Every 64 KiB of net change per figure, a thread folds its pending bytes
  * into the global `flushed` sum, so `global + own pending` is the process
- * figure as this thread sees it; its maximum is the thread's peak estimate.
- * The hot path keeps one threshold per figure, `hi`: a growth that stays at
- * or below it can neither need a fold nor make a new peak, so it is one
- * compare; above it the slow path folds or re-reads the global sum and sets
- * the next threshold. A thread that exits folds everything in and drops the
- * others' thresholds, so their next growth re-reads the sum: the peak stays
+ * figure as this thread sees it (its "estimate").
+ *
+ * Peaks are kept at the turn: a figure's maximum is reached just before one
+ * of its decreases (or is the value now), so only decreases look for a new
+ * peak. An allocation is one compare (`hi`: is a fold due?); a decrease
+ * compares the value it leaves against `turn` (above it, the estimate is a
+ * new peak: the slow path records it, and for the total, the peak's
+ * composition) and the fold bound. Readers take max(recorded peaks, the
+ * exact sum now). A thread that exits folds everything in and drops the
+ * others' `turn`, so their next decrease re-reads the sum: the peak stays
  * exact while one thread allocates after the others exited (design.md).
  * ==================================================================== */
 
@@ -75,13 +79,16 @@ static inline unsigned mmi_cache_bin_held(size_t n) {
 typedef struct {
     _Alignas(MMI_CACHE_LINE) _Atomic int64_t bytes; /* net requested bytes added by this
                                                        thread (may be < 0) */
-    _Atomic int64_t hi;      /* the slow path runs when bytes rises above this; written by
-                                the owner, and dropped by an exiting thread */
+    _Atomic int64_t hi;      /* an allocation taking bytes above this folds (owner only) */
+    _Atomic int64_t turn;    /* a decrease from above this may end a new peak: the slow
+                                path records it; written by the owner, dropped by an
+                                exiting thread */
     _Atomic uint64_t allocs; /* allocations made by this thread */
     _Atomic uint64_t frees;  /* frees made by this thread (reset/destroy included) */
     _Atomic int64_t moved;   /* blocks moved in minus moved out (realloc_cat); live
                                 blocks = allocs - frees + moved */
     int64_t flushed;         /* part of bytes already added to the global sum; owner only */
+    int64_t lo;              /* flushed - 64 KiB: a decrease to or below it folds */
     _Atomic int64_t peak;    /* largest process-wide estimate seen by this thread */
 } mmi_tcount;
 
@@ -97,6 +104,9 @@ typedef struct {
 typedef struct mmi_thread {
     mmi_tcount total;                /* all categories: bytes and peak only */
     mmi_tcount cat[MM_CATEGORY_MAX]; /* per category id */
+    const struct mm_context *where;  /* context of this thread's last allocation (NULL:
+                                        process-wide): where a peak found at the turn was
+                                        reached; cleared when that context goes away */
     mmi_cache cache;                 /* freed process-wide blocks for reuse */
     uint64_t serial;                 /* unique per thread record, from 1 */
     struct mmi_thread *next, *prev;  /* registry list; under the statistics lock */
@@ -109,13 +119,12 @@ extern _Thread_local mmi_thread *mmi_tls MMI_TLS_MODEL;
 /* Creates the calling thread's record; NULL after an MM_ERR_OUT_OF_MEMORY
  * error naming fn (the call that needed it then fails). */
 MMI_COLD mmi_thread *mmi_thread_create(const char *fn);
-/* Folds c's pending bytes into g; returns the new peak estimate if it moved
- * the thread's peak, else 0. */
-int64_t mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g);
-/* c rose above its threshold: folds (64 KiB pending) or re-reads the global
- * sum, keeps the peak estimate and sets the next threshold. Returns the new
- * peak estimate if it moved, else 0. */
-int64_t mmi_tcount_slow(mmi_tcount *c, mmi_gcount *g, int64_t b);
+/* Folds c's pending bytes into g (keeping the thread's peak estimate). */
+void mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g);
+/* c decreased from b_old (its value before) to its value now: records a new
+ * peak estimate (g + b_old - flushed) and folds when due. Returns the new
+ * peak estimate when it moved, else 0. */
+int64_t mmi_tcount_turn(mmi_tcount *c, mmi_gcount *g, int64_t b_old);
 
 /* The calling thread's record, created at its first call; NULL only when
  * that creation failed (the error is reported). */
@@ -125,41 +134,37 @@ static inline mmi_thread *mmi_thread_get(const char *fn) {
     return t;
 }
 
-/* Adds bytes to one figure of the calling thread; returns the new peak
- * estimate when it moved, else 0. The common case is one compare and
- * touches no cache line another thread writes. */
-static MMI_INLINE int64_t mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
+/* Adds bytes to one figure of the calling thread. The common case is one
+ * compare and touches no cache line another thread writes. */
+static MMI_INLINE void mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
     int64_t b = mmi_load(&c->bytes) + bytes;
     mmi_store(&c->bytes, b);
-    if (MMI_UNLIKELY(b > mmi_load(&c->hi))) return mmi_tcount_slow(c, g, b);
-    return 0;
+    if (MMI_UNLIKELY(b > mmi_load(&c->hi))) mmi_tcount_flush(c, g);
 }
 
-/* Grows the process total; true when its peak estimate passed the next
- * composition mark (the caller then calls mmi_hooks.peak_process last, so
- * the hot path itself makes no call there). */
+/* The composition of a process peak (diag/peak.c, through mmi_hooks) is
+ * recorded when a turn finds a peak estimate at or above this mark. */
 extern _Atomic int64_t mmi_peak_next; /* diag/peak.c moves it; defined in stats.c */
 extern _Atomic size_t mmi_peak_step;  /* option "peak_step", bytes >= 1 (diag/peak.c sets it) */
 
-static MMI_INLINE bool mmi_total_grow(mmi_thread *t, int64_t bytes) {
-    int64_t est = mmi_tcount_grow(&t->total, &mmi_g_total, bytes);
-    return MMI_UNLIKELY(est != 0) && est >= mmi_load(&mmi_peak_next);
-}
-
-/* Takes bytes off one figure; a shrinking figure cannot make a peak. */
-static MMI_INLINE void mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
-    int64_t b = mmi_load(&c->bytes) - bytes;
+/* Takes bytes off one figure; returns the new peak estimate when this turn
+ * found one, else 0. */
+static MMI_INLINE int64_t mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
+    int64_t old = mmi_load(&c->bytes), b = old - bytes;
     mmi_store(&c->bytes, b);
-    if (MMI_UNLIKELY(b - c->flushed <= -MMI_BATCH)) mmi_tcount_flush(c, g);
+    if (MMI_UNLIKELY(old > mmi_load(&c->turn) || b <= c->lo))
+        return mmi_tcount_turn(c, g, old);
+    return 0;
 }
 
 /* The hot paths count in two steps: the fast step updates the figures and
- * says which of the two (the category's, the total's) crossed a threshold;
+ * says which of the two (the category's, the total's) needs the slow path;
  * only then does the caller settle them, out of line, after its own work,
  * so the common path makes no call and keeps its registers. */
 #define MMI_SETTLE_CAT   1u
 #define MMI_SETTLE_TOTAL 2u
 
+/* Counts an allocation (no peak can end at an allocation). */
 static MMI_INLINE unsigned mmi_count_alloc_fast(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
     mmi_bump(&c->allocs, 1);
@@ -170,48 +175,57 @@ static MMI_INLINE unsigned mmi_count_alloc_fast(mmi_thread *t, int cat, size_t b
     return (unsigned)(b > mmi_load(&c->hi)) | (unsigned)(tb > mmi_load(&t->total.hi)) << 1;
 }
 
-/* After mmi_count_alloc_fast returned need != 0: true when a process peak
- * composition is due. */
-MMI_COLD bool mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need);
+/* After mmi_count_alloc_fast returned need != 0: the folds. */
+MMI_COLD void mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need);
 
 static MMI_INLINE unsigned mmi_count_free_fast(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
     mmi_bump(&c->frees, 1);
-    int64_t b = mmi_load(&c->bytes) - (int64_t)bytes;
+    int64_t old = mmi_load(&c->bytes), b = old - (int64_t)bytes;
     mmi_store(&c->bytes, b);
-    int64_t tb = mmi_load(&t->total.bytes) - (int64_t)bytes;
+    int64_t told = mmi_load(&t->total.bytes), tb = told - (int64_t)bytes;
     mmi_store(&t->total.bytes, tb);
-    return (unsigned)(b - c->flushed <= -MMI_BATCH) |
-           (unsigned)(tb - t->total.flushed <= -MMI_BATCH) << 1;
+    unsigned need = 0;
+    if (MMI_UNLIKELY(old > mmi_load(&c->turn) || b <= c->lo)) need = MMI_SETTLE_CAT;
+    if (MMI_UNLIKELY(told > mmi_load(&t->total.turn) || tb <= t->total.lo)) need |= MMI_SETTLE_TOTAL;
+    return need;
 }
 
-MMI_COLD void mmi_count_settle_free(mmi_thread *t, int cat, unsigned need);
+/* After mmi_count_free_fast returned need != 0 for a free of bytes in cat:
+ * records the peaks that turn ended and folds; true when a process peak
+ * composition is due (the caller then calls mmi_hooks.peak_process(t, cat,
+ * bytes): the state at the peak is now's plus the freed block). */
+MMI_COLD bool mmi_count_settle_free(mmi_thread *t, int cat, size_t bytes, unsigned need);
 
-/* Counts an allocation; true when a process peak composition is due. */
-static MMI_INLINE bool mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
+/* Counts an allocation. */
+static MMI_INLINE void mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
     unsigned need = mmi_count_alloc_fast(t, cat, bytes);
-    return MMI_UNLIKELY(need != 0) && mmi_count_settle_alloc(t, cat, need);
+    if (MMI_UNLIKELY(need != 0)) mmi_count_settle_alloc(t, cat, need);
 }
 
-static MMI_INLINE void mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
+/* Counts a free; true when a process peak composition is due (as
+ * mmi_count_settle_free). */
+static MMI_INLINE bool mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
     unsigned need = mmi_count_free_fast(t, cat, bytes);
-    if (MMI_UNLIKELY(need != 0)) mmi_count_settle_free(t, cat, need);
+    return MMI_UNLIKELY(need != 0) && mmi_count_settle_free(t, cat, bytes, need);
 }
 
 /* A block of old_bytes in old_cat became new_bytes in new_cat; true when a
- * process peak composition is due. */
+ * process peak composition is due: the state at the peak is now's with
+ * old_bytes back in old_cat and new_bytes out of new_cat (the caller passes
+ * both to mmi_hooks.peak_resized). */
 bool mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat,
                       size_t new_bytes);
 
-/* Many blocks of one category released at once (reset/destroy). */
-void mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks);
+/* Before a release (reset/destroy): a turn of the total now, as if it were
+ * about to decrease; true when a process peak composition is due (the state
+ * at the peak is now's). */
+bool mmi_count_turn_now(mmi_thread *t);
 
-/* The calling thread's estimate of the process peak (no lock; exact while one
- * thread allocates, see design.md). For cheap threshold checks. */
-static inline size_t mmi_process_peak_hint(mmi_thread *t) {
-    int64_t p = mmi_load(&t->total.peak);
-    return p > 0 ? (size_t)p : 0;
-}
+/* Many blocks of one category released at once (reset/destroy); true when a
+ * process peak composition is due (the state at the peak: now's plus bytes
+ * in cat). */
+bool mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks);
 
 /* Process-wide figures summed over all threads (takes the statistics lock);
  * cat < 0: all categories. The peak never decreases between calls. */

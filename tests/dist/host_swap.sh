@@ -6,7 +6,9 @@
 # builds it with plain make, unchanged, once plain and once with
 # -DMM_WITH_SITES in CFLAGS, and checks the program, its unit test (which
 # includes "../../src/util/memory.h") and, with sites, that the exit report
-# names the fixture's allocation sites, resolved to file:line by addr2line.
+# itself names the fixture's allocation sites by file:line (the library runs
+# addr2line at report time), text and JSON, and that
+# MIMICMEM_SITE_RESOLVE=off keeps the recorded thing+0xOFFSET names.
 #   tests/dist/host_swap.sh            # CC=clang picks the compiler
 set -euo pipefail
 
@@ -53,28 +55,39 @@ grep -qx "full API: ok" unit.txt || fail "the unit test did not reach the mimicm
 say "plain make: program output as before, unit test (\"../../src/util/memory.h\") passes, full API reached"
 
 # With -DMM_WITH_SITES: the same Makefile, the host's proto.h redeclares the
-# legacy functions, the exit report names each site; addr2line maps it back.
+# legacy functions, the exit report names each site by file and line.
 make -s -C "$work/host" clean
 make -s -C "$work/host" CC="$CC" CFLAGS="$flags -DMM_WITH_SITES" >/dev/null ||
   fail "make with -DMM_WITH_SITES in CFLAGS fails"
-env -u MIMICMEM_SITES MIMICMEM_REPORT=exit ./thing >sites.txt 2>sites.err || fail "the program built with sites fails"
+env -u MIMICMEM_SITES -u MIMICMEM_SITE_RESOLVE MIMICMEM_REPORT=exit ./thing >sites.txt 2>sites.err ||
+  fail "the program built with sites fails"
 grep -qxF "$expected" sites.txt || fail "the checksum with sites differs: $(cat sites.txt)"
 ./tests/unit/test_thing >unit.txt || fail "the unit test built with sites fails: $(cat unit.txt)"
 sed -n '/^=== Top Allocation Sites/,/^===/p' sites.err >top.txt # the exit report goes to stderr
+env -u MIMICMEM_SITES MIMICMEM_REPORT=exit MIMICMEM_REPORT_FORMAT=json ./thing >/dev/null 2>sites.json ||
+  fail "the program built with sites fails with a JSON exit report"
+env -u MIMICMEM_SITES MIMICMEM_REPORT=exit MIMICMEM_SITE_RESOLVE=off ./thing >/dev/null 2>raw.err ||
+  fail "the program built with sites fails with MIMICMEM_SITE_RESOLVE=off"
+sed -n '/^=== Top Allocation Sites/,/^===/p' raw.err >raw.txt
+have_addr2line=yes
+command -v addr2line >/dev/null || have_addr2line=
 for want in "halos:forest.c:Halos" "ages:tables.c:Utility"; do
   tag=${want%%:*} rest=${want#*:}
   file=${rest%%:*} cat=${rest#*:}
   line=$(grep -n "SITE:$tag" "src/$file" | cut -d: -f1)
-  site=$(awk -v c="$cat" '$1 ~ /^thing\+0x/ && $2 == c { print $1; exit }' top.txt)
-  [ -n "$site" ] || fail "the exit report names no thing+0x... site in $cat: $(cat top.txt)"
-  if command -v addr2line >/dev/null; then
-    where=$(addr2line -e thing "${site#thing+}")
-    case $where in
-      */src/$file:$line | src/$file:$line) ;;
-      *) fail "site $site ($cat) resolves to $where, not src/$file:$line" ;;
-    esac
-    say "-DMM_WITH_SITES: the report's $site ($cat) is src/$file:$line"
-  else
-    say "-DMM_WITH_SITES: the report names $site ($cat); addr2line missing, file:line not checked"
+  # MIMICMEM_SITE_RESOLVE=off: the name as recorded, module+0xOFFSET
+  raw=$(awk -v c="$cat" '$1 ~ /^thing\+0x[0-9a-f]+$/ && $2 == c { print $1; exit }' raw.txt)
+  [ -n "$raw" ] || fail "with MIMICMEM_SITE_RESOLVE=off the report names no thing+0x... site in $cat: $(cat raw.txt)"
+  if [ -z "$have_addr2line" ]; then
+    say "-DMM_WITH_SITES: the report names $raw ($cat); addr2line missing, file:line not checked"
+    continue
   fi
+  # the report itself: "src/forest.c:12 (function) Halos ..."
+  site=$(awk -v c="$cat" -v w="src/$file:$line" '$1 == w && $NF != "" { for (i = 2; i <= NF; i++) if ($i == c) { print $1 " " $2; exit } }' top.txt)
+  [ -n "$site" ] || fail "the exit report does not name src/$file:$line in $cat: $(cat top.txt)"
+  grep -q "thing+0x" top.txt && fail "the exit report still shows a raw thing+0x... name: $(cat top.txt)"
+  # JSON: file and line, with the recorded name kept in "address"
+  grep -q "\"file\":\"src/$file\",\"line\":$line,\"function\":\"[a-z_]*\",\"address\":\"$raw\"" sites.json ||
+    fail "the JSON exit report does not give src/$file:$line with \"address\":\"$raw\": $(cat sites.json)"
+  say "-DMM_WITH_SITES: the exit report names $site in $cat (text and JSON); $raw with MIMICMEM_SITE_RESOLVE=off"
 done

@@ -7,14 +7,23 @@
  * allocation order, forest-local flags, registered categories, one operation
  * per line that is neither blank nor a comment, no line over 254 bytes).
  * A NUL byte inside a line must make the load fail (regressions/trace has
- * the input that once let such a line through as two). */
+ * the input that once let such a line through as two). A trace that loads
+ * and holds at most 1 MiB live is replayed through raw malloc, mimicmem and
+ * the legacy table (bench/replay.c), as mimicmem-replay does: no double free
+ * (a zero size is a live block to all three), mimicmem left as it was. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <unistd.h>
 #include <zlib.h>
 
 #include "fuzz_common.h"
+#include "legacy_table.h"
+#include "replay.h"
 #include "trace.h"
+
+/* Largest live bytes a trace may hold to be replayed: a fuzzer's input can
+ * ask for any size, a replay really allocates it. */
+#define FT_REPLAY_MAX_BYTES ((uint64_t)1 << 20)
 
 static char ft_path[64];  /* the scratch file, made once per process */
 
@@ -193,6 +202,30 @@ static int ft_load(trace *t, char *err, size_t errlen)
     return rc;
 }
 
+/* The three replays of mimicmem-replay on t. The legacy table may fill up
+ * (50,000 live blocks), as it does on such a trace in mimicmem-replay. */
+static void ft_replay(const trace *t)
+{
+    if (t->peak_bytes > FT_REPLAY_MAX_BYTES) return;
+    void **slots = calloc(t->nblocks ? t->nblocks : 1, sizeof *slots);
+    FZ_CHECK(slots != NULL, "the system malloc should do");
+    replay_malloc(t, slots);
+    mm_stats before = mm_stats_total(NULL);
+    replay_mm(t, slots);
+    mm_stats after = mm_stats_total(NULL);
+    FZ_CHECK(after.bytes == before.bytes && after.allocs - before.allocs == t->nallocs &&
+                 after.frees - before.frees == t->nallocs,
+             "the mimicmem replay of %zu blocks made %llu allocations, %llu frees, %zu -> %zu "
+             "bytes live",
+             t->nallocs, (unsigned long long)(after.allocs - before.allocs),
+             (unsigned long long)(after.frees - before.frees), before.bytes, after.bytes);
+    int rc = replay_legacy(t, slots);
+    FZ_CHECK(rc == 0 || t->max_live_blocks > LEGACY_DEFAULT_MAX_BLOCKS,
+             "the legacy replay failed with %zu live blocks at most", t->max_live_blocks);
+    FZ_CHECK(legacy_block_count() == 0, "the legacy replay left %zu blocks", legacy_block_count());
+    free(slots);
+}
+
 static int ft_same(const trace *a, const trace *b)
 {
     return a->nops == b->nops && a->nblocks == b->nblocks && a->nallocs == b->nallocs &&
@@ -218,6 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ft_write_plain(data, size);
     int rc1 = ft_load(&plain, err1, sizeof err1);
     if (rc1 == 0 && !gz_input) ft_check_trace(&plain, &text);
+    if (rc1 == 0) ft_replay(&plain);
 
     ft_write_gzip(data, size);
     int rc2 = ft_load(&packed, err2, sizeof err2);

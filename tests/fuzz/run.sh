@@ -7,24 +7,28 @@
 # caches across inputs by design, and a leak scan after each one costs most
 # of the time.
 # Usage: tests/fuzz/run.sh [SECONDS]     (SECONDS 0: build and replay only)
-# Environment: CC (default clang), FUZZ_TARGETS (default "api trace report").
+# Environment: CC (default clang), FUZZ_TARGETS (default "api trace report roundtrip").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 cc=${CC:-clang}
-targets=${FUZZ_TARGETS:-api trace report}
+targets=${FUZZ_TARGETS:-api trace report roundtrip}
 out=build/fuzz
 mkdir -p "$out"
 
 flags=(-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
        -fno-omit-frame-pointer -Wall -Wextra -Wpedantic -Werror
-       -Iinclude -Ibench -Itests/support -Itests/fuzz)
+       -Iinclude -Ibench -Itools/replay -Itests/support -Itests/fuzz)
 mapfile -t lib < <(awk '/^[a-z]+ +src\// { print $2 }' src/LAYERS)
 lib+=(tests/support/mm_json.c)
 
 for t in $targets; do
   extra=()
-  [ "$t" = trace ] && extra=(bench/trace.c -lz)
+  # the replay loops and the legacy table: fuzz_trace replays what loads, and
+  # fuzz_roundtrip checks its traces with tools/replay's model
+  replay=(bench/trace.c bench/replay.c bench/legacy_table.c)
+  [ "$t" = trace ] && extra=("${replay[@]}" -lz)
+  [ "$t" = roundtrip ] && extra=("${replay[@]}" tools/replay/replay_core.c bench/bench_util.c -lz -lm)
   echo "building $out/fuzz_$t"
   "$cc" "${flags[@]}" "tests/fuzz/fuzz_$t.c" "${lib[@]}" "${extra[@]}" -lpthread -o "$out/fuzz_$t"
 done
@@ -55,7 +59,7 @@ done
 
 [ "$seconds" -gt 0 ] || exit $status
 
-declare -A max_len=([api]=4096 [trace]=8192 [report]=2048)
+declare -A max_len=([api]=4096 [trace]=8192 [report]=2048 [roundtrip]=4096)
 for t in $targets; do
   work=$out/work_$t
   rm -rf "$work"

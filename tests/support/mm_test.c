@@ -207,6 +207,25 @@ size_t mmt_scaled(size_t n, size_t minimum)
 #define MMT_ASAN 0
 #endif
 
+#if MMT_ASAN
+#include <sanitizer/asan_interface.h>
+#elif defined(MM_WITH_VALGRIND) && MM_WITH_VALGRIND
+#include <valgrind/memcheck.h>
+#define MMT_MEMCHECK 1
+#endif
+
+void mmt_tool_open(void *p, size_t n)
+{
+#if MMT_ASAN
+    __asan_unpoison_memory_region(p, n);
+#elif defined(MMT_MEMCHECK)
+    (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 int mmt_use_after_free_is_checked(void)
 {
     if (MMT_ASAN) return 1;

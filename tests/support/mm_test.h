@@ -189,6 +189,11 @@ size_t mmt_scaled(size_t n, size_t minimum);
  * Valgrind, or MM_TEST_SKIP_UAF set to anything but "" or "0"). */
 int mmt_use_after_free_is_checked(void);
 
+/* Lets the test write n bytes at p that Valgrind memcheck or ASan watch as
+ * no-access (a context block's header, docs/design.md "What Valgrind and
+ * ASan see"): a test that damages a header on purpose calls it first. */
+void mmt_tool_open(void *p, size_t n);
+
 /* ========================================================================
  * Reports
  * ====================================================================== */

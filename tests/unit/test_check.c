@@ -927,7 +927,8 @@ Test(check, blocks_allocated_under_poison_are_filled_when_freed_after_poison_is_
     mm_set_check(MM_CHECK_POISON);
     memset(q, 0x11, 24);
     mm_free(q);
-    cr_expect_eq(q[8], 0x11, "a plain block keeps its bytes after a free under poison");
+    if (!mmt_use_after_free_is_checked()) /* the tools see a plain freed block as no-access */
+        cr_expect_eq(q[8], 0x11, "a plain block keeps its bytes after a free under poison");
     p[20] = MM_FREED_BYTE;
     cr_expect_eq(mm_check(ctx), 0, "the restored fill and the plain freed block are fine");
     mmt_expect_no_error(&rec, "mm_check after the repair");
@@ -1118,6 +1119,7 @@ Test(check, a_damaged_block_header_found_by_mm_check_is_a_bad_pointer)
     memset(p, 0x22, 48);
     memset(after, 0x23, 48);
     unsigned char saved[16];
+    mmt_tool_open(p - 16, 16); /* the header, which memcheck and ASan watch */
     memcpy(saved, p - 16, 16);
     p[-16] ^= 0x40; /* one bit of the size word, as a stray write would do */
 
@@ -1152,6 +1154,7 @@ static void chk_child_damaged_header(void *arg)
     mm_context *ctx = mm_context_create("forest", NULL);
     unsigned char *p = mm_context_malloc(ctx, 48, MM_CAT_HALOS);
     memset(p, 0x22, 48);
+    mmt_tool_open(p - 16, 16); /* the header, which memcheck and ASan watch */
     p[-8] ^= 0x01; /* the info word */
     mm_check(ctx);
 }

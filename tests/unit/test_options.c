@@ -25,7 +25,7 @@
  * Helpers
  * ====================================================================== */
 
-#define OPT_COUNT 11
+#define OPT_COUNT 12
 
 /* Every option of the table, with its variable and default as
  * mm_option_get shows it (the cache default depends on the build). */
@@ -40,7 +40,7 @@ static const opt_row opt_rows[OPT_COUNT] = {
     {"fill", "MIMICMEM_FILL"},           {"limit", "MIMICMEM_LIMIT"},
     {"limit_warn", "MIMICMEM_LIMIT_WARN"}, {"sites", "MIMICMEM_SITES"},
     {"peak_step", "MIMICMEM_PEAK_STEP"}, {"trace", "MIMICMEM_TRACE"},
-    {"cache", "MIMICMEM_CACHE"},
+    {"cache", "MIMICMEM_CACHE"},         {"site_resolve", "MIMICMEM_SITE_RESOLVE"},
 };
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -118,7 +118,7 @@ static void opt_expect_malformed(const char *env, const char *value, const char 
     char want_default[64];
     snprintf(want_default, sizeof want_default, "the default \"%s\" stays",
              strcmp(name, "cache") == 0 ? "4M (0 under ASan/TSan)"
-             : strcmp(name, "peak_step") == 0 ? "64K" : def);
+             : strcmp(name, "peak_step") == 0 ? "1" : def);
     const char *v = opt_get(name); /* the first use: the environment is read here */
     cr_expect_str_eq(v, def, "after %s=\"%.80s\" option %s should keep its default \"%s\", it "
                      "reads \"%.80s\"", env, value, name, def, v);
@@ -167,9 +167,10 @@ Test(options, every_option_reads_its_default_without_environment)
     opt_expect_value("limit", "0", "no environment");
     opt_expect_value("limit_warn", "90", "no environment");
     opt_expect_value("sites", "off", "no environment");
-    opt_expect_value("peak_step", "65536", "no environment");
+    opt_expect_value("peak_step", "1", "no environment");
     opt_expect_value("trace", "", "no environment");
     opt_expect_value("cache", OPT_CACHE_DEFAULT, "no environment");
+    opt_expect_value("site_resolve", "auto", "no environment");
     cr_expect_eq(opt_logged.warnings + opt_logged.others, 0, "nothing should be logged");
 }
 
@@ -342,15 +343,27 @@ Test(options, peak_step_from_the_environment_records_the_composition_sooner)
     mm_free(p);
 }
 
-Test(options, the_default_peak_step_records_nothing_below_64k)
+Test(options, the_default_peak_step_records_the_exact_peak_at_its_turn)
 {
     unsetenv("MIMICMEM_PEAK_STEP");
-    void *p = mm_malloc(2000, MM_CAT_TREES);
-    cr_assert_not_null(p, "2000 bytes should be allocated");
+    void *t = mm_malloc(2000, MM_CAT_TREES);
+    void *h = mm_malloc(500, MM_CAT_HALOS);
+    cr_assert(t != NULL && h != NULL, "2000 and 500 bytes should be allocated");
+    mm_free(h); /* the turn: the peak (2500 bytes) ends here */
+    void *g = mm_malloc(100, MM_CAT_GALAXIES);
+    cr_assert_not_null(g, "100 bytes should be allocated");
     mm_peak_info info;
-    cr_expect_eq(mm_peak_composition(NULL, &info), 0,
-                 "a 2000-byte peak is under the 64K default step: nothing recorded");
-    mm_free(p);
+    cr_expect_eq(mm_peak_composition(NULL, &info), 1,
+                 "under the default step every peak has its composition");
+    cr_expect_eq(info.bytes, 2500, "the composition should be the 2500-byte peak, got %zu",
+                 info.bytes);
+    cr_expect_eq(info.peak_bytes, 2500, "the peak should be 2500 bytes, got %zu", info.peak_bytes);
+    cr_expect_eq(mm_peak_composition_category(NULL, MM_CAT_HALOS), 500,
+                 "the freed 500 Halos bytes were live at the peak");
+    cr_expect_eq(mm_peak_composition_category(NULL, MM_CAT_GALAXIES), 0,
+                 "Galaxies came after the peak");
+    mm_free(t);
+    mm_free(g);
 }
 
 Test(options, trace_from_the_environment_opens_the_trace_with_the_pid)
@@ -523,14 +536,19 @@ Test(options, malformed_sites_warns_once_and_keeps_off)
     opt_expect_malformed("MIMICMEM_SITES", "yes", "sites", "off");
 }
 
-Test(options, zero_peak_step_warns_once_and_keeps_64k)
+Test(options, malformed_site_resolve_warns_once_and_keeps_auto)
 {
-    opt_expect_malformed("MIMICMEM_PEAK_STEP", "0", "peak_step", "65536");
+    opt_expect_malformed("MIMICMEM_SITE_RESOLVE", "sometimes", "site_resolve", "auto");
 }
 
-Test(options, malformed_peak_step_warns_once_and_keeps_64k)
+Test(options, zero_peak_step_warns_once_and_keeps_the_default)
 {
-    opt_expect_malformed("MIMICMEM_PEAK_STEP", "64X", "peak_step", "65536");
+    opt_expect_malformed("MIMICMEM_PEAK_STEP", "0", "peak_step", "1");
+}
+
+Test(options, malformed_peak_step_warns_once_and_keeps_the_default)
+{
+    opt_expect_malformed("MIMICMEM_PEAK_STEP", "64X", "peak_step", "1");
 }
 
 Test(options, over_long_trace_path_warns_once_and_keeps_tracing_off)
@@ -579,6 +597,7 @@ Test(options, option_set_changes_every_option_from_code)
         {"fill", "bytes", "bytes"},         {"limit", "2K", "2048"},
         {"limit_warn", "75", "75"},         {"sites", "on", "on"},
         {"peak_step", "2M", "2097152"},     {"cache", "512K", "524288"},
+        {"site_resolve", "OFF", "off"},     {"site_resolve", "on", "auto"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_expect_eq(mm_option_set(cases[i].name, cases[i].value), 0,

@@ -103,7 +103,7 @@ static const peak_comp peak_scenario_comp = {{[MM_CAT_GALAXIES] = 3000, [MM_CAT_
 Test(peak, process_composition_adds_up_to_the_peak_unlike_per_category_peaks)
 {
     peak_require_empty_process();
-    cr_assert_eq(mm_set_peak_step(1), MM_DEFAULT_PEAK_STEP, "the default step should be 64 KiB");
+    cr_assert_eq(mm_set_peak_step(1), MM_DEFAULT_PEAK_STEP, "the default step should be 1 byte");
     void *live[2];
     peak_scenario(NULL, live);
 
@@ -348,7 +348,7 @@ Test(peak, a_large_step_records_a_context_only_when_its_peak_moves_by_the_step)
 
 Test(peak, set_peak_step_returns_the_old_step_and_the_option_reads_it)
 {
-    cr_expect_eq(mm_set_peak_step(4096), MM_DEFAULT_PEAK_STEP, "the old step was 64 KiB");
+    cr_expect_eq(mm_set_peak_step(4096), MM_DEFAULT_PEAK_STEP, "the old step was the default (1 byte)");
     cr_expect_eq(mm_set_peak_step(1), 4096, "the old step was 4096");
     char buf[32];
     cr_assert_eq(mm_option_get("peak_step", buf, sizeof buf), 0, "option peak_step exists");
@@ -415,10 +415,27 @@ static void peak_expect_text_line(const char *text, size_t peak, const char *wha
              mm_format_bytes(peak, b[0], sizeof b[0]), mm_format_bytes(2000, b[1], sizeof b[1]),
              mm_format_bytes(1000, b[2], sizeof b[2]), mm_format_bytes(500, b[3], sizeof b[3]));
     cr_expect(strstr(text, line) != NULL, "%s should contain\n%s\nit was:\n%s", what, line, text);
-    snprintf(line, sizeof line, "(bytes of each category at one moment, adding up to %s;",
-             mm_format_bytes(3500, b[0], sizeof b[0]));
+    snprintf(line, sizeof line, "(bytes of each category at the peak, adding up to it)");
     cr_expect(strstr(text, line) != NULL, "%s should contain \"%s\", it was:\n%s", what, line,
               text);
+}
+
+Test(peak, a_report_under_a_larger_step_says_the_composition_may_lag_the_peak)
+{
+    mm_set_peak_step(10000);
+    void *a = mm_malloc(6000, MM_CAT_HALOS), *b = mm_malloc(4000, MM_CAT_TREES);
+    mm_free(b); /* the turn: a 10000-byte peak, one step: recorded */
+    b = mm_malloc(9000, MM_CAT_TREES);
+    mm_free(b); /* a 15000-byte peak, less than a step above: not recorded */
+    char *text = mmt_report_string(NULL, MM_REPORT_TEXT);
+    char b1[32], b2[32], want[256];
+    snprintf(want, sizeof want, "adding up to %s: recorded only when the peak grows by %s, so "
+             "from a moment up to that many bytes below the peak)",
+             mm_format_bytes(10000, b1, sizeof b1), mm_format_bytes(10000, b2, sizeof b2));
+    cr_expect(strstr(text, want) != NULL, "the report should say \"%s\", it was:\n%s", want,
+              text);
+    free(text);
+    mm_free(a);
 }
 
 Test(peak, text_report_has_the_peak_reached_in_the_labelled_epoch)
@@ -487,4 +504,114 @@ Test(peak, json_report_has_the_peak_composition)
     peak_expect_json(NULL, "the process JSON report");
     peak_expect_json(f.forest, "the forest's JSON report");
     mm_context_destroy(f.forest);
+}
+
+/* ========================================================================
+ * The default step: the composition of the real peak, exactly
+ * ====================================================================== */
+
+/* 60 forests in a context labelled "Forest N" and reset after each, with a
+ * child context per forest: blocks of three categories of seeded random
+ * sizes, a third of them freed along the way (each free a turn). The test
+ * keeps its own model of every figure, so it knows which forest holds the
+ * peak and what was live at that moment; the library must name the same
+ * forest, the same bytes per category, adding up to the peak, for the
+ * process, the forest context and its child. */
+typedef struct {
+    size_t now[MM_CAT_BUILTIN_COUNT], at_peak[MM_CAT_BUILTIN_COUNT];
+    size_t total, peak;
+    int peak_forest;
+    const char *where, *where_at_peak; /* context of the last allocation; at the peak */
+} peak_model;
+
+static void peak_model_add(peak_model *m, mm_category c, long bytes, int forest)
+{
+    m->now[c] = (size_t)((long)m->now[c] + bytes);
+    m->total = (size_t)((long)m->total + bytes);
+    if (m->total > m->peak) {
+        m->peak = m->total;
+        m->peak_forest = forest;
+        m->where_at_peak = m->where;
+        memcpy(m->at_peak, m->now, sizeof m->now);
+    }
+}
+
+static void peak_expect_model(const mm_context *ctx, const peak_model *m, const char *what)
+{
+    mm_peak_info info;
+    cr_assert_eq(mm_peak_composition(ctx, &info), 1, "%s: a composition should exist", what);
+    cr_expect_eq(info.peak_bytes, m->peak, "%s: the peak should be %zu bytes, got %zu", what,
+                 m->peak, info.peak_bytes);
+    cr_expect_eq(info.bytes, m->peak, "%s: under the default step the composition is the peak's "
+                 "(%zu bytes), got %zu", what, m->peak, info.bytes);
+    char label[32];
+    snprintf(label, sizeof label, "Forest %d", m->peak_forest);
+    cr_expect_str_eq(info.label, label, "%s: the peak was reached in %s, the report says %s", what,
+                     label, info.label);
+    cr_expect_str_eq(info.context, m->where_at_peak,
+                     "%s: the peak's allocation was made in %s, not %s", what, m->where_at_peak,
+                     info.context);
+    size_t sum = 0;
+    for (int c = 0; c < MM_CAT_BUILTIN_COUNT; c++) {
+        size_t got = mm_peak_composition_category(ctx, c);
+        cr_expect_eq(got, m->at_peak[c], "%s: %s at the peak should be %zu bytes, got %zu", what,
+                     mm_category_name(c), m->at_peak[c], got);
+        sum += got;
+    }
+    cr_expect_eq(sum, m->peak, "%s: the categories should add up to the peak", what);
+}
+
+Test(peak, the_default_step_gives_the_composition_of_the_real_peak_and_its_forest)
+{
+    peak_require_empty_process();
+    mm_context *forest = mm_context_create("forest", NULL);
+    cr_assert_not_null(forest, "the forest context should be created");
+    peak_model proc = {{0}, {0}, 0, 0, 0, "", ""}, fm = proc;
+    unsigned seed = 12345;
+    static const mm_category cats[] = {MM_CAT_GALAXIES, MM_CAT_HALOS, MM_CAT_TREES};
+    for (int f = 0; f < 60; f++) {
+        char label[32];
+        snprintf(label, sizeof label, "Forest %d", f);
+        mm_context_set_label(forest, label);
+        mm_context *work = mm_context_create("work", forest);
+        cr_assert_not_null(work, "the work context should be created");
+        void *blocks[400];
+        size_t sizes[400];
+        mm_category bc[400];
+        int n = 0;
+        int count = 50 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 350;
+        for (int i = 0; i < count; i++) {
+            seed = seed * 1103515245u + 12345u;
+            mm_category c = cats[(seed >> 16) % 3];
+            size_t size = 16 + (seed >> 8) % 2000;
+            mm_context *in = (seed >> 4) % 4 == 0 ? work : forest;
+            proc.where = fm.where = in == work ? "work" : "forest";
+            blocks[n] = mm_context_malloc(in, size, c);
+            cr_assert_not_null(blocks[n], "a block of %zu bytes should be allocated", size);
+            sizes[n] = size;
+            bc[n] = c;
+            peak_model_add(&proc, c, (long)size, f);
+            peak_model_add(&fm, c, (long)size, f);
+            n++;
+            if ((seed >> 20) % 3 == 0) { /* free a random earlier block: a turn */
+                int k = (int)((seed >> 12) % (unsigned)n);
+                if (blocks[k]) {
+                    mm_free(blocks[k]);
+                    peak_model_add(&proc, bc[k], -(long)sizes[k], f);
+                    peak_model_add(&fm, bc[k], -(long)sizes[k], f);
+                    blocks[k] = NULL;
+                }
+            }
+        }
+        for (int k = 0; k < n; k++) /* what the reset takes */
+            if (blocks[k]) {
+                peak_model_add(&proc, bc[k], -(long)sizes[k], f);
+                peak_model_add(&fm, bc[k], -(long)sizes[k], f);
+            }
+        mm_context_reset(forest); /* destroys work too */
+    }
+    cr_assert(proc.peak_forest > 0, "the seed should not put the peak in the first forest");
+    peak_expect_model(NULL, &proc, "the process");
+    peak_expect_model(forest, &fm, "the forest context");
+    mm_context_destroy(forest);
 }

@@ -1,11 +1,15 @@
 /* Unit tests for tools/replay: the model pass on a hand-written trace whose
  * figures are worked out below, the recorded Mimic trace against the figures
  * of its README, mimicmem's statistics against the model, the timed pass
- * (legacy table full included), bad input with its line number, and the
- * mimicmem-replay program itself run as a child (JSON, exit statuses). */
+ * (legacy table full included), bad input with its line number, the
+ * mimicmem-replay program itself run as a child (JSON, exit statuses, its
+ * environment), and the round trip: random API sequences traced by mimicmem,
+ * replayed, and the replay's figures against what mimicmem reported live
+ * (the driver is tests/fuzz/roundtrip.h, shared with fuzz_roundtrip). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -19,6 +23,7 @@
 #include "mimicmem.h"
 #include "mm_json.h"
 #include "replay_core.h"
+#include "../fuzz/roundtrip.h"
 
 #ifndef MMR_TEST_TOOL
 #error "MMR_TEST_TOOL (path of mimicmem-replay) must be defined by tests/CMakeLists.txt"
@@ -83,8 +88,41 @@ typedef struct {
     char *err;       /* its stderr (malloc'd) */
 } tool_run;
 
-/* Runs mimicmem-replay with args (NULL-terminated, program name excluded). */
-static void run_tool(const char *const args[], tool_run *r)
+extern char **environ;
+
+/* In a child about to exec: unsets every MIMICMEM_* variable the test
+ * inherited (tools/valgrind.sh exports MIMICMEM_CACHE=0), so the tool's
+ * stderr is the same under every harness; 0, or -1 when one stays. */
+static int child_clear_mimicmem_environment(void)
+{
+    for (;;) {
+        char name[256];
+        const char *var = NULL;
+        for (char **v = environ; v != NULL && *v != NULL && var == NULL; v++) {
+            if (strncmp(*v, "MIMICMEM_", 9) == 0) {
+                var = *v;
+            }
+        }
+        if (var == NULL) {
+            return 0;
+        }
+        size_t n = strcspn(var, "=");
+        if (n >= sizeof name) {
+            return -1;
+        }
+        memcpy(name, var, n);
+        name[n] = '\0';
+        if (unsetenv(name) != 0) {
+            return -1;
+        }
+    }
+}
+
+/* Runs mimicmem-replay with args (NULL-terminated, program name excluded)
+ * and, in the child only, the variables of env (name, value, name, value,
+ * ..., NULL; NULL for none) set in its environment, which holds no other
+ * MIMICMEM_* variable. */
+static void run_tool_env(const char *const args[], const char *const env[], tool_run *r)
 {
     char out_path[64], err_path[64];
     write_temp("", out_path);
@@ -105,6 +143,14 @@ static void run_tool(const char *const args[], tool_run *r)
         if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) {
             _exit(126);
         }
+        if (child_clear_mimicmem_environment() != 0) {
+            _exit(125);
+        }
+        for (size_t i = 0; env != NULL && env[i] != NULL && env[i + 1] != NULL; i += 2) {
+            if (setenv(env[i], env[i + 1], 1) != 0) {
+                _exit(125);
+            }
+        }
         execv(MMR_TEST_TOOL, (char *const *)argv);
         _exit(127);
     }
@@ -115,6 +161,11 @@ static void run_tool(const char *const args[], tool_run *r)
     r->err = slurp(err_path);
     unlink(out_path);
     unlink(err_path);
+}
+
+static void run_tool(const char *const args[], tool_run *r)
+{
+    run_tool_env(args, NULL, r);
 }
 
 static void tool_run_free(tool_run *r)
@@ -272,6 +323,52 @@ Test(replay, peak_before_the_first_forest_has_forest_minus_one)
                  s.live_blocks_at_peak);
     mmr_summary_free(&s);
     trace_free(&t);
+}
+
+/* Left live at the end: block 2 (moved from Trees to Halos, 70 bytes) and
+ * block 3 (Trees, 5 bytes); block 1 was freed. */
+static const char leftover_trace[] = "A 1 100 Halos\nA 2 50 Trees\nR 2 70 Halos\nA 3 5 Trees\nD 1\n";
+
+Test(replay, blocks_left_live_at_the_end_are_counted_per_category)
+{
+    trace t;
+    char err[256], path[64];
+    cr_assert_eq(load_text(leftover_trace, &t, err, sizeof err, path), 0, "load: %s", err);
+    mmr_summary s;
+    cr_assert_eq(mmr_analyse(&t, &s), 0);
+    cr_expect_eq(s.live_blocks_at_end, 2, "2 blocks left live, got %zu", s.live_blocks_at_end);
+    cr_expect_eq(s.live_bytes_at_end, 75, "75 bytes left live, got %llu",
+                 (unsigned long long)s.live_bytes_at_end);
+    const mmr_category *h = find_category(&s, MM_CAT_HALOS), *tr = find_category(&s, MM_CAT_TREES);
+    cr_assert(h != NULL && tr != NULL, "Halos and Trees occur");
+    cr_expect(h->bytes_at_end == 70 && h->blocks_at_end == 1,
+              "Halos: 70 bytes in 1 block at the end, got %llu in %llu",
+              (unsigned long long)h->bytes_at_end, (unsigned long long)h->blocks_at_end);
+    cr_expect(tr->bytes_at_end == 5 && tr->blocks_at_end == 1,
+              "Trees: 5 bytes in 1 block at the end (the realloc moved the other), got %llu in %llu",
+              (unsigned long long)tr->bytes_at_end, (unsigned long long)tr->blocks_at_end);
+    mmr_check chk;
+    cr_assert_eq(mmr_check_stats(&t, &s, &chk), 0);
+    cr_expect_eq(chk.allocs, 3, "mimicmem made 3 allocations, got %llu",
+                 (unsigned long long)chk.allocs);
+    cr_expect_eq(chk.frees, 3, "and 3 frees (the replay frees what is left), got %llu",
+                 (unsigned long long)chk.frees);
+    cr_expect_eq(chk.agree, 1, "agree");
+    mmr_check_free(&chk);
+    mmr_summary_free(&s);
+    trace_free(&t);
+
+    write_temp(leftover_trace, path);
+    const char *args[] = {path, "--rounds", "1", NULL};
+    tool_run r;
+    run_tool(args, &r);
+    unlink(path);
+    cr_expect(strstr(r.out, "2 left live at the end (75 B (75 B))\n") != NULL,
+              "the blocks line gives their bytes; output:\n%s", r.out);
+    cr_expect(strstr(r.out, "mimicmem statistics agree: yes (peak 175 B, 3 allocations and frees") !=
+                  NULL,
+              "the agreement line names the counts; output:\n%s", r.out);
+    tool_run_free(&r);
 }
 
 Test(replay, empty_trace_has_no_peak_moment)
@@ -670,4 +767,220 @@ Test(replay, tool_exits_2_for_bad_usage)
     cr_expect_eq(r.exit_status, 0, "--help exits 0");
     cr_expect(strstr(r.out, "usage: mimicmem-replay TRACE") == r.out, "--help prints usage");
     tool_run_free(&r);
+}
+
+/* ------------------------------------------------------------------------
+ * Traces mimicmem writes replay through every allocator (issue 15)
+ * ---------------------------------------------------------------------- */
+
+/* The trace of mm_malloc(100, Halos); mm_realloc(p, 0); mm_free(p), as
+ * mimicmem wrote it. The malloc replay used to call realloc(p, 0), which
+ * glibc takes as a free, and the D line then freed p again (abort). */
+static const char zero_realloc_trace[] = "# mimic allocation trace v1\n"
+                                         "# written by mimicmem 0.3.0, process 13664\n"
+                                         "A 1 100 Halos\n"
+                                         "R 1 0 Halos\n"
+                                         "D 1\n";
+
+Test(replay, realloc_to_zero_then_free_replays_through_every_allocator)
+{
+    trace t;
+    char err[256], path[64];
+    /* the same trace, freshly written by mimicmem, is the one of the issue */
+    char live_path[64];
+    write_temp("", live_path);
+    cr_assert_eq(mm_trace_start(live_path), 0, "the trace should open");
+    void *p = mm_malloc(100, MM_CAT_HALOS);
+    p = mm_realloc(p, 0);
+    cr_assert_not_null(p, "realloc to 0 keeps a live block");
+    cr_expect_eq(mm_block_size(p), 0, "of size 0");
+    mm_free(p);
+    mm_trace_stop();
+    char *written = slurp(live_path);
+    unlink(live_path);
+    const char *body = strstr(written, "A 1 100 Halos\n");
+    cr_assert_not_null(body, "the trace holds the A line:\n%s", written);
+    cr_expect_str_eq(body, "A 1 100 Halos\nR 1 0 Halos\nD 1\n", "the lines of the issue");
+    free(written);
+
+    cr_assert_eq(load_text(zero_realloc_trace, &t, err, sizeof err, path), 0, "load: %s", err);
+    mmr_timing tm;
+    cr_assert_eq(mmr_time(&t, 2, &tm), 0);
+    for (int a = 0; a < MMR_NALLOCATORS; a++) {
+        cr_expect_null(tm.allocators[a].failure, "%s completes", tm.allocators[a].name);
+        cr_expect_eq(tm.allocators[a].nrounds, 2, "%s ran both rounds", tm.allocators[a].name);
+    }
+    trace_free(&t);
+
+    write_temp(zero_realloc_trace, path);
+    const char *args[] = {path, "--rounds", "2", NULL};
+    tool_run r;
+    run_tool(args, &r);
+    unlink(path);
+    cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
+    cr_expect(strstr(r.out, "mimicmem statistics agree: yes") != NULL, "agree; output:\n%s", r.out);
+    cr_expect(strstr(r.out, "failed") == NULL, "no allocator fails; output:\n%s", r.out);
+    tool_run_free(&r);
+}
+
+Test(replay, tool_ignores_mimicmem_settings_in_its_environment)
+{
+    /* exported for the traced run and still set: the trace named must not
+     * be overwritten by the replay's own, and a limit must not fail it */
+    char path[64];
+    write_temp(zero_realloc_trace, path);
+    const char *env[] = {"MIMICMEM_TRACE", path,   "MIMICMEM_LIMIT",  "1",    "MIMICMEM_CHECK",
+                         "full",           "MIMICMEM_REPORT", "exit", NULL};
+    const char *args[] = {path, "--json", "--rounds", "1", NULL};
+    tool_run r;
+    run_tool_env(args, env, &r);
+    char *after = slurp(path);
+    unlink(path);
+    cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
+    cr_expect_str_eq(after, zero_realloc_trace, "the trace read is left as it was");
+    free(after);
+    cr_expect(strstr(r.err, "mimicmem-replay: note: MIMICMEM_TRACE is ignored") != NULL,
+              "a note names each variable dropped; stderr:\n%s", r.err);
+    cr_expect(strstr(r.err, "MIMICMEM_LIMIT is ignored") != NULL, "and the limit; stderr:\n%s",
+              r.err);
+    cr_expect(strstr(r.err, "Memory Usage") == NULL, "no report at exit; stderr:\n%s", r.err);
+    char jerr[256];
+    mmt_json *doc = mmt_json_parse(r.out, jerr, sizeof jerr);
+    cr_assert_not_null(doc, "strict JSON: %s\n%s", jerr, r.out);
+    const mmt_json *agree = mmt_json_get(mmt_json_get(doc, "mimicmem"), "agree");
+    cr_expect(agree != NULL && agree->type == MMT_JSON_TRUE, "mimicmem agrees");
+    mmt_json_free(doc);
+    tool_run_free(&r);
+}
+
+/* ---- round trip ---------------------------------------------------------- */
+
+/* ncalls calls' worth of bytes from seed (splitmix64), malloc'd. */
+static uint8_t *rt_bytes(uint64_t seed, size_t n)
+{
+    uint8_t *b = malloc(n);
+    cr_assert_not_null(b);
+    uint64_t x = seed;
+    for (size_t i = 0; i < n; i++) {
+        x += 0x9e3779b97f4a7c15ULL;
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        b[i] = (uint8_t)(z ^ (z >> 31));
+    }
+    return b;
+}
+
+static uint64_t json_u64(const mmt_json *obj, const char *key)
+{
+    uint64_t v = 0;
+    cr_assert(mmt_json_uint(mmt_json_get(obj, key), &v), "\"%s\" should be a number", key);
+    return v;
+}
+
+/* Runs seed's calls traced, checks the trace against the live figures
+ * in-process (rt_verify), then runs mimicmem-replay on it and checks what it
+ * prints against the same figures. first: nothing went through mimicmem in
+ * this process before, so its process peak is the traced peak too. */
+static void roundtrip_seed(uint64_t seed, size_t nbytes, int first, rt_live *out)
+{
+    char path[64], why[512];
+    write_temp("", path);
+    uint8_t *bytes = rt_bytes(seed, nbytes);
+    rt_live l;
+    cr_assert_eq(rt_run(bytes, nbytes, path, &l), 0, "seed %llu: the trace should open",
+                 (unsigned long long)seed);
+    free(bytes);
+    if (first) {
+        cr_expect_eq(l.process_peak, l.peak,
+                     "seed %llu: mimicmem's process peak %llu is the largest live total seen %llu",
+                     (unsigned long long)seed, (unsigned long long)l.process_peak,
+                     (unsigned long long)l.peak);
+    }
+    int rc = rt_verify(path, &l, why, sizeof why);
+    cr_expect_eq(rc, 0, "seed %llu (%zu calls): %s", (unsigned long long)seed, l.calls, why);
+    mm_set_error_handler(NULL, NULL); /* rt_run's recording handler: the default again */
+
+    const char *args[] = {path, "--json", "--rounds", "1", NULL};
+    tool_run r;
+    run_tool(args, &r);
+    unlink(path);
+    cr_assert_eq(r.exit_status, 0, "seed %llu: the tool exits 0, got %d; stderr:\n%s",
+                 (unsigned long long)seed, r.exit_status, r.err);
+    char jerr[256];
+    mmt_json *doc = mmt_json_parse(r.out, jerr, sizeof jerr);
+    cr_assert_not_null(doc, "seed %llu: strict JSON: %s", (unsigned long long)seed, jerr);
+    cr_expect_eq(json_u64(doc, "peak_bytes"), l.peak, "seed %llu: peak", (unsigned long long)seed);
+    cr_expect_eq(json_u64(doc, "allocations"), l.allocs, "seed %llu: allocations",
+                 (unsigned long long)seed);
+    cr_expect_eq(json_u64(doc, "frees"), l.frees, "seed %llu: frees", (unsigned long long)seed);
+    cr_expect_eq(json_u64(doc, "reallocs"), l.reallocs, "seed %llu: reallocs",
+                 (unsigned long long)seed);
+    cr_expect_eq(json_u64(doc, "forests"), l.forests, "seed %llu: forests",
+                 (unsigned long long)seed);
+    cr_expect_eq(json_u64(doc, "live_blocks_at_end"), l.blocks_end, "seed %llu: live blocks",
+                 (unsigned long long)seed);
+    cr_expect_eq(json_u64(doc, "live_bytes_at_end"), l.bytes_end, "seed %llu: live bytes",
+                 (unsigned long long)seed);
+    const mmt_json *cats = mmt_json_get(doc, "categories");
+    cr_assert_not_null(cats);
+    for (int k = 0; k < RT_NCAT; k++) {
+        char tn[MM_NAME_MAX + 1];
+        rt_trace_name(rt_cat_names[k], tn, sizeof tn);
+        const mmt_json *c = NULL;
+        for (size_t i = 0; i < cats->count; i++)
+            if (mmt_json_string_is(mmt_json_get(cats->items[i], "name"), tn)) c = cats->items[i];
+        if (c == NULL) {
+            cr_expect_eq(l.cat[k].allocs, 0, "seed %llu: %s absent from the replay only if unused",
+                         (unsigned long long)seed, tn);
+            continue;
+        }
+        cr_expect_eq(json_u64(c, "peak_bytes"), l.cat[k].peak, "seed %llu: %s peak",
+                     (unsigned long long)seed, tn);
+        cr_expect_eq(json_u64(c, "allocations"), l.cat[k].allocs, "seed %llu: %s allocations",
+                     (unsigned long long)seed, tn);
+        cr_expect_eq(json_u64(c, "bytes_at_end"), l.cat[k].bytes_end, "seed %llu: %s at the end",
+                     (unsigned long long)seed, tn);
+        cr_expect_eq(json_u64(c, "blocks_at_end"), l.cat[k].blocks_end,
+                     "seed %llu: %s blocks at the end", (unsigned long long)seed, tn);
+    }
+    const mmt_json *mm = mmt_json_get(doc, "mimicmem");
+    cr_expect(mmt_json_get(mm, "fresh") && mmt_json_get(mm, "fresh")->type == MMT_JSON_TRUE &&
+                  mmt_json_get(mm, "agree") && mmt_json_get(mm, "agree")->type == MMT_JSON_TRUE,
+              "seed %llu: mimicmem statistics agree in the replay; output:\n%s",
+              (unsigned long long)seed, r.out);
+    const mmt_json *allocs = mmt_json_get(mmt_json_get(doc, "timing"), "allocators");
+    cr_assert(allocs != NULL && allocs->count == 3, "three allocators");
+    for (size_t a = 0; a < allocs->count; a++)
+        cr_expect(mmt_json_string_is(mmt_json_get(allocs->items[a], "status"), "ok"),
+                  "seed %llu: allocator %zu replays the trace", (unsigned long long)seed, a);
+    mmt_json_free(doc);
+    tool_run_free(&r);
+    if (out != NULL) *out = l;
+}
+
+Test(replay, roundtrip_of_a_fixed_seed_agrees_with_the_live_figures, .timeout = 120)
+{
+    rt_live l;
+    roundtrip_seed(0x15, 12000, 1, &l);
+    /* the sequence exercised what the round trip is about */
+    cr_expect_gt(l.zero_reallocs, 0, "reallocs to 0 happened");
+    cr_expect_gt(l.forests, 1, "top-level contexts were created or reset");
+    cr_expect_gt(l.failed, 0, "some calls failed (limits, impossible sizes)");
+    cr_expect_gt(l.blocks_end, 0, "blocks were live when the trace stopped");
+    cr_expect_gt(l.reallocs, l.zero_reallocs, "reallocs to other sizes happened");
+}
+
+/* One process per seed (Criterion runs each parameter apart), so mimicmem's
+ * own process peak is checked for every seed too. */
+ParameterizedTestParameters(replay, roundtrip_of_several_seeds_agrees_with_the_live_figures)
+{
+    static uint64_t seeds[] = {1, 2, 3, 42, 0xdeadbeef, 20261206};
+    return cr_make_param_array(uint64_t, seeds, sizeof seeds / sizeof seeds[0]);
+}
+
+ParameterizedTest(uint64_t *seed, replay, roundtrip_of_several_seeds_agrees_with_the_live_figures,
+                  .timeout = 120)
+{
+    roundtrip_seed(*seed, 6000, 1, NULL);
 }

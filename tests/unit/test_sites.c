@@ -597,3 +597,118 @@ Test(sites, sites_beyond_the_table_count_under_other_sites)
     cr_expect_eq(top.bytes, 0, "after the frees no site should hold bytes, the largest holds %zu",
                  top.bytes);
 }
+
+/* Expects the "(other sites)" entry of cat to hold exactly these figures
+ * (mm_sites knows more than site_find's 64 entries here). */
+static void site_expect_other(mm_category cat, size_t bytes, size_t blocks, size_t peak,
+                              uint64_t allocs, const char *what)
+{
+    size_t n = mm_sites(NULL, 0);
+    mm_site_stats *all = malloc(n * sizeof *all);
+    cr_assert_not_null(all);
+    n = mm_sites(all, n);
+    const mm_site_stats *o = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (all[i].file && strcmp(all[i].file, "(other sites)") == 0 && all[i].category == cat)
+            o = &all[i];
+    cr_expect_not_null(o, "%s: mm_sites should have an (other sites) entry in %s", what,
+                       mm_category_name(cat));
+    if (o)
+        cr_expect(o->line == 0 && o->bytes == bytes && o->blocks == blocks &&
+                      o->peak_bytes == peak && o->allocs == allocs,
+                  "%s: (other sites) in %s should hold bytes %zu, blocks %zu, peak %zu, allocs "
+                  "%llu; got line %d, bytes %zu, blocks %zu, peak %zu, allocs %llu",
+                  what, mm_category_name(cat), bytes, blocks, peak, (unsigned long long)allocs,
+                  o->line, o->bytes, o->blocks, o->peak_bytes, (unsigned long long)o->allocs);
+    free(all);
+}
+
+/* The rows of mm_report_leaks' JSON "by_site" list whose file is "(other
+ * sites)": their count, and the bytes and blocks of category cat's row. */
+static int site_other_rows(const char *json, const char *cat, uint64_t *bytes, uint64_t *blocks)
+{
+    char err[256];
+    mmt_json *doc = mmt_json_parse(json, err, sizeof err);
+    cr_assert_not_null(doc, "the JSON leak report should parse: %s", err);
+    const mmt_json *rows = mmt_json_get(doc, "by_site");
+    cr_assert(rows && rows->type == MMT_JSON_ARRAY, "the leak report should have by_site");
+    int n = 0;
+    for (size_t i = 0; i < rows->count; i++) {
+        const mmt_json *r = rows->items[i];
+        if (!mmt_json_string_is(mmt_json_get(r, "file"), "(other sites)")) continue;
+        n++;
+        if (mmt_json_string_is(mmt_json_get(r, "category"), cat)) {
+            cr_expect(mmt_json_uint(mmt_json_get(r, "bytes"), bytes), "the row should have bytes");
+            cr_expect(mmt_json_uint(mmt_json_get(r, "blocks"), blocks),
+                      "the row should have blocks");
+        }
+    }
+    mmt_json_free(doc);
+    return n;
+}
+
+Test(sites, sites_beyond_the_table_keep_their_categories)
+{
+    mm_set_sites(1);
+    const char *file = "many_sites.c";
+    enum { N = MM_SITES_MAX };
+    static void *fill[N];
+    for (int i = 0; i < N; i++) { /* the table full, with blocks of no interest */
+        fill[i] = mm_malloc_at(8, MM_CAT_UTILITY, file, i + 1);
+        cr_assert_not_null(fill[i]);
+    }
+    /* beyond it: 3 Halos blocks (100 B each) and 2 Trees blocks (1000 B) */
+    void *h[3], *t[2];
+    for (int i = 0; i < 3; i++) h[i] = mm_malloc_at(100, MM_CAT_HALOS, file, N + 1 + i);
+    for (int i = 0; i < 2; i++) t[i] = mm_malloc_at(1000, MM_CAT_TREES, file, N + 10 + i);
+    cr_assert(h[0] && h[1] && h[2] && t[0] && t[1]);
+    size_t n = mm_sites(NULL, 0);
+    cr_expect_eq(n, (size_t)MM_SITES_MAX + 2,
+                 "the table's sites and one \"(other sites)\" entry per category used (Halos, "
+                 "Trees), not %zu entries", n);
+    mm_site_stats *all = malloc(n * sizeof *all);
+    cr_assert_not_null(all);
+    cr_assert_eq(mm_sites(all, n), n);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (all[i].file == NULL || strcmp(all[i].file, "(other sites)") != 0) continue;
+        seen++;
+        cr_expect(all[i].category == MM_CAT_HALOS || all[i].category == MM_CAT_TREES,
+                  "no overflow entry in %s was expected", mm_category_name(all[i].category));
+    }
+    cr_expect_eq(seen, 2, "two \"(other sites)\" entries (Halos, Trees), not %d", seen);
+    free(all);
+    site_expect_other(MM_CAT_HALOS, 300, 3, 300, 3, "Halos");
+    site_expect_other(MM_CAT_TREES, 2000, 2, 2000, 2, "Trees");
+
+    /* a realloc_cat moves an overflow block to its new category's entry */
+    h[2] = mm_realloc_cat(h[2], 500, MM_CAT_TREES);
+    cr_assert_not_null(h[2]);
+    site_expect_other(MM_CAT_HALOS, 200, 2, 300, 3, "Halos after the move");
+    site_expect_other(MM_CAT_TREES, 2500, 3, 2500, 3, "Trees after the move");
+
+    /* the reports: text rows name their category; JSON rows carry it */
+    char *text = mmt_report_string(NULL, MM_REPORT_TEXT);
+    const char *row = strstr(text, "(other sites)");
+    cr_expect_not_null(row, "the report's top sites should show the Trees overflow row:\n%s", text);
+    if (row) {
+        const char *eol = strchr(row, '\n');
+        const char *cat = strstr(row, "Trees");
+        cr_expect(cat && eol && cat < eol, "the (other sites) row should name Trees:\n%s", text);
+    }
+    free(text);
+    size_t nleaks = 0;
+    char *json = site_leaks_string(MM_REPORT_JSON, &nleaks);
+    uint64_t hb = 0, hk = 0, tb = 0, tk = 0;
+    cr_expect_eq(site_other_rows(json, "Halos", &hb, &hk), 2,
+                 "the JSON leak list should have two (other sites) rows");
+    site_other_rows(json, "Trees", &tb, &tk);
+    cr_expect(hb == 200 && hk == 2, "its Halos row: 2 blocks, 200 B (got %llu, %llu)",
+              (unsigned long long)hk, (unsigned long long)hb);
+    cr_expect(tb == 2500 && tk == 3, "its Trees row: 3 blocks, 2500 B (got %llu, %llu)",
+              (unsigned long long)tk, (unsigned long long)tb);
+    free(json);
+    for (int i = 0; i < 3; i++) mm_free(h[i]);
+    for (int i = 0; i < 2; i++) mm_free(t[i]);
+    for (int i = 0; i < N; i++) mm_free(fill[i]);
+}

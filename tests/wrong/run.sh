@@ -19,6 +19,7 @@
 #   read_after_destroy   Invalid read                             use-after-poison, heap-use-after-free
 #   write_after_destroy  Invalid write                            use-after-poison, heap-use-after-free
 #   write_past_end       Invalid write                            use-after-poison, heap-buffer-overflow
+#   write_into_slack     Invalid write                            use-after-poison, heap-buffer-overflow
 #   uninit_branch        Conditional jump or move ... uninit.     (memcheck only: ASan has no shadow
 #                                                                  for definedness)
 #   context_leak         definitely/possibly lost, at make_halos  (memcheck only: LeakSanitizer scans
@@ -56,7 +57,7 @@ case $tool in
 memcheck)
     case $base in
     read_after_reset | read_after_destroy) kind="Invalid read of size" ;;
-    write_after_reset | write_after_destroy | write_past_end) kind="Invalid write of size" ;;
+    write_after_reset | write_after_destroy | write_past_end | write_into_slack) kind="Invalid write of size" ;;
     uninit_branch) kind="Conditional jump or move depends on uninitialised value" ;;
     context_leak) kind="are (definitely|possibly) lost in loss record" ;;
     *) echo "run.sh: unknown case $case"; exit 2 ;;
@@ -91,7 +92,7 @@ asan)
     case $base in
     read_after_reset | read_after_destroy) kinds="use-after-poison|heap-use-after-free"; dir=READ ;;
     write_after_reset | write_after_destroy) kinds="use-after-poison|heap-use-after-free"; dir=WRITE ;;
-    write_past_end) kinds="use-after-poison|heap-buffer-overflow"; dir=WRITE ;;
+    write_past_end | write_into_slack) kinds="use-after-poison|heap-buffer-overflow"; dir=WRITE ;;
     uninit_branch | context_leak) echo "run.sh: $case is memcheck only"; exit 2 ;;
     *) echo "run.sh: unknown case $case"; exit 2 ;;
     esac

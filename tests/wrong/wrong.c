@@ -135,6 +135,20 @@ static NOINLINE int write_past_end(int clean) {
     return 0;
 }
 
+/* ---- 5b. one byte past a 40-byte block, in the slack of its 48-byte slot
+ * (no header there: only the tool's view of the request's end sees it);
+ * twin: the block's last byte */
+static NOINLINE int write_into_slack(int clean) {
+    mm_context *ctx = new_context("forest");
+    unsigned char *p = ctx ? mm_context_malloc(ctx, SIZE - 8, MM_CAT_HALOS) : NULL;
+    if (p == NULL) return 1;
+    memset(p, 0x11, SIZE - 8);
+    size_t at = clean ? SIZE - 9 : SIZE - 8;
+    ((volatile unsigned char *)p)[at] = 0x5a;
+    mm_context_destroy(ctx);
+    return 0;
+}
+
 /* ---- 6. a branch on a block never written; twin: the block is written
  * first, and a calloc'd block (defined zeros) is branched on too */
 static NOINLINE int uninit_branch(int clean) {
@@ -184,7 +198,8 @@ static const struct {
 } cases[] = {
     {"read_after_reset", read_after_reset},     {"write_after_reset", write_after_reset},
     {"read_after_destroy", read_after_destroy}, {"write_after_destroy", write_after_destroy},
-    {"write_past_end", write_past_end},         {"uninit_branch", uninit_branch},
+    {"write_past_end", write_past_end},         {"write_into_slack", write_into_slack},
+    {"uninit_branch", uninit_branch},
     {"context_leak", context_leak},
 };
 

@@ -47,6 +47,7 @@ static void replay_usage(FILE *out)
             "  --json      one JSON object on stdout instead of the text report\n"
             "  --rounds N  timed rounds per allocator, 1..%d (default %d; 1 for a quick look)\n"
             "  --help      this text\n"
+            "MIMICMEM_* variables are ignored: the replay runs mimicmem with its defaults.\n"
             "Exit status: 0 done, 1 the trace could not be read or replayed, 2 bad usage.\n",
             REPLAY_MAX_ROUNDS, REPLAY_DEFAULT_ROUNDS);
 }
@@ -157,9 +158,13 @@ static void replay_text(FILE *out, const replay_options *o, const mmr_summary *s
             replay_count(s->operations, b1, sizeof b1), replay_count(s->forests, b2, sizeof b2),
             replay_count(s->allocs, b3, sizeof b3), replay_count(s->reallocs, b4, sizeof b4),
             replay_count(s->frees, b5, sizeof b5));
-    fprintf(out, "Blocks      %s allocated, at most %s live at once, %s left live at the end\n\n",
+    fprintf(out, "Blocks      %s allocated, at most %s live at once, %s left live at the end",
             replay_count(s->blocks, b1, sizeof b1), replay_count(s->max_live_blocks, b2, sizeof b2),
             replay_count(s->live_blocks_at_end, b3, sizeof b3));
+    if (s->live_blocks_at_end > 0) {
+        fprintf(out, " (%s)", replay_bytes(s->live_bytes_at_end, b1, sizeof b1));
+    }
+    fprintf(out, "\n\n");
 
     mm_format_bytes((size_t)s->peak_bytes, b1, sizeof b1);
     replay_count(s->peak_bytes, b2, sizeof b2);
@@ -203,9 +208,10 @@ static void replay_text(FILE *out, const replay_options *o, const mmr_summary *s
                  "the peak.\n\n");
 
     if (chk->agree) {
-        fprintf(out, "mimicmem statistics agree: yes (peak %s B and each category's peak "
-                     "match the model)\n\n",
-                replay_count(chk->peak_bytes, b1, sizeof b1));
+        fprintf(out, "mimicmem statistics agree: yes (peak %s B, %s allocations and frees, and "
+                     "each category's peak and allocations match the model)\n\n",
+                replay_count(chk->peak_bytes, b1, sizeof b1),
+                replay_count(chk->allocs, b2, sizeof b2));
     } else if (!chk->fresh) {
         fprintf(out, "mimicmem statistics agree: no (mimicmem had allocated before the replay, "
                      "so its peaks are not the trace's)\n\n");
@@ -213,13 +219,24 @@ static void replay_text(FILE *out, const replay_options *o, const mmr_summary *s
         fprintf(out, "mimicmem statistics agree: no (process peak %s B, model %s B",
                 replay_count(chk->peak_bytes, b1, sizeof b1),
                 replay_count(s->peak_bytes, b2, sizeof b2));
+        if (chk->allocs != s->allocs || chk->frees != s->allocs) {
+            fprintf(out, "; %s allocations and %s frees, model %s of each",
+                    replay_count(chk->allocs, b1, sizeof b1), replay_count(chk->frees, b2, sizeof b2),
+                    replay_count(s->allocs, b3, sizeof b3));
+        }
         for (size_t k = 0; k < chk->ncategories; k++) {
-            if (chk->category_peak_bytes[k] != s->categories[k].peak_bytes) {
+            const mmr_category *c = &s->categories[k];
+            if (chk->category_peak_bytes[k] != c->peak_bytes) {
                 fprintf(out, "; %s peak %s B, model %s B",
-                        replay_printable(replay_cat_name(s->categories[k].category), name,
-                                         sizeof name),
+                        replay_printable(replay_cat_name(c->category), name, sizeof name),
                         replay_count(chk->category_peak_bytes[k], b1, sizeof b1),
-                        replay_count(s->categories[k].peak_bytes, b2, sizeof b2));
+                        replay_count(c->peak_bytes, b2, sizeof b2));
+            }
+            if (chk->category_allocs[k] != c->allocs) {
+                fprintf(out, "; %s %s allocations, model %s",
+                        replay_printable(replay_cat_name(c->category), name, sizeof name),
+                        replay_count(chk->category_allocs[k], b1, sizeof b1),
+                        replay_count(c->allocs, b2, sizeof b2));
             }
         }
         if (chk->live_bytes_after != 0) {
@@ -268,6 +285,7 @@ static void replay_json(FILE *out, const replay_options *o, const mmr_summary *s
     mmi_emit_u64(&e, "blocks", s->blocks);
     mmi_emit_u64(&e, "max_live_blocks", s->max_live_blocks);
     mmi_emit_u64(&e, "live_blocks_at_end", s->live_blocks_at_end);
+    mmi_emit_u64(&e, "live_bytes_at_end", s->live_bytes_at_end);
     mmi_emit_u64(&e, "peak_bytes", s->peak_bytes);
     mmi_emit_u64(&e, "peak_operation", s->peak_operation);
     mmi_emit_i64(&e, "peak_forest", (int64_t)s->peak_forest);
@@ -281,10 +299,14 @@ static void replay_json(FILE *out, const replay_options *o, const mmr_summary *s
         mmi_emit_u64(&e, "allocations", c->allocs);
         mmi_emit_u64(&e, "peak_bytes", c->peak_bytes);
         mmi_emit_u64(&e, "bytes_at_peak", c->at_peak_bytes);
+        mmi_emit_u64(&e, "bytes_at_end", c->bytes_at_end);
+        mmi_emit_u64(&e, "blocks_at_end", c->blocks_at_end);
         mmi_emit_double(&e, "share_of_peak",
                         s->peak_bytes ? (double)c->at_peak_bytes / (double)s->peak_bytes : 0.0);
         mmi_emit_u64(&e, "mimicmem_peak_bytes",
                      k < chk->ncategories ? chk->category_peak_bytes[k] : 0);
+        mmi_emit_u64(&e, "mimicmem_allocations",
+                     k < chk->ncategories ? chk->category_allocs[k] : 0);
         mmi_emit_obj_end(&e);
     }
     mmi_emit_arr_end(&e);
@@ -292,6 +314,8 @@ static void replay_json(FILE *out, const replay_options *o, const mmr_summary *s
     mmi_emit_bool(&e, "fresh", chk->fresh);
     mmi_emit_bool(&e, "agree", chk->agree);
     mmi_emit_u64(&e, "peak_bytes", chk->peak_bytes);
+    mmi_emit_u64(&e, "allocations", chk->allocs);
+    mmi_emit_u64(&e, "frees", chk->frees);
     mmi_emit_u64(&e, "live_bytes_after", chk->live_bytes_after);
     mmi_emit_obj_end(&e);
     mmi_emit_obj_begin(&e, "timing");
@@ -330,6 +354,48 @@ static void replay_json(FILE *out, const replay_options *o, const mmr_summary *s
  * Main
  * ---------------------------------------------------------------------- */
 
+/* Drops every MIMICMEM_* variable before the library's first use, which
+ * reads them: the replay measures mimicmem as the library ships, and its
+ * statistics check needs a process that allocated nothing. A MIMICMEM_TRACE
+ * still exported from the traced run would otherwise make the replay write
+ * its own trace over the file it reads; a MIMICMEM_LIMIT could fail its
+ * allocations; MIMICMEM_CHECK would time the checks. One note on stderr
+ * names what was dropped. */
+static void replay_drop_mimicmem_environment(void)
+{
+#if defined(__unix__) || defined(__APPLE__)
+    extern char **environ;
+    for (;;) {
+        const char *var = NULL;
+        for (char **v = environ; v != NULL && *v != NULL; v++) {
+            if (strncmp(*v, "MIMICMEM_", 9) == 0) {
+                var = *v;
+                break;
+            }
+        }
+        if (var == NULL) {
+            return;
+        }
+        const char *eq = strchr(var, '=');
+        size_t n = eq != NULL ? (size_t)(eq - var) : strlen(var);
+        char *name = malloc(n + 1);
+        if (name == NULL) {
+            return;
+        }
+        memcpy(name, var, n);
+        name[n] = '\0';
+        fprintf(stderr, REPLAY_PROG ": note: %s is ignored (the replay runs mimicmem with its "
+                        "default settings)\n",
+                name);
+        int rc = unsetenv(name);
+        free(name);
+        if (rc != 0) {
+            return; /* never loop on a variable that stays */
+        }
+    }
+#endif
+}
+
 /* Physical memory in bytes, or 0 when unknown. */
 static uint64_t replay_physical_bytes(void)
 {
@@ -345,6 +411,7 @@ static uint64_t replay_physical_bytes(void)
 
 int main(int argc, char **argv)
 {
+    replay_drop_mimicmem_environment(); /* before anything calls mimicmem */
     replay_options o;
     int rc = replay_parse(argc, argv, &o);
     if (rc != 0) {

@@ -42,6 +42,7 @@ typedef struct {
     uint64_t *cat_live;      /* live bytes per category id, ncat entries */
     uint64_t *cat_peak;      /* high-water mark per category id */
     uint64_t *cat_allocs;    /* A lines per category id */
+    uint64_t *cat_blocks;    /* live blocks per category id */
     unsigned char *cat_seen; /* 1 when an A or R names the category */
     size_t ncat;             /* entries of the per-category arrays (largest id + 1) */
 } mmr_model;
@@ -53,6 +54,7 @@ static void mmr_model_free(mmr_model *m)
     free(m->cat_live);
     free(m->cat_peak);
     free(m->cat_allocs);
+    free(m->cat_blocks);
     free(m->cat_seen);
     memset(m, 0, sizeof *m);
 }
@@ -74,9 +76,11 @@ static int mmr_model_init(mmr_model *m, const trace *t)
     m->cat_live = calloc(m->ncat, sizeof *m->cat_live);
     m->cat_peak = calloc(m->ncat, sizeof *m->cat_peak);
     m->cat_allocs = calloc(m->ncat, sizeof *m->cat_allocs);
+    m->cat_blocks = calloc(m->ncat, sizeof *m->cat_blocks);
     m->cat_seen = calloc(m->ncat, 1);
     if (m->block_bytes == NULL || m->block_cat == NULL || m->cat_live == NULL ||
-        m->cat_peak == NULL || m->cat_allocs == NULL || m->cat_seen == NULL) {
+        m->cat_peak == NULL || m->cat_allocs == NULL || m->cat_blocks == NULL ||
+        m->cat_seen == NULL) {
         mmr_model_free(m);
         return -1;
     }
@@ -99,6 +103,7 @@ static int mmr_model_apply(mmr_model *m, const trace *t, const trace_op *op, uin
     uint64_t new_bytes = op->op == 'D' ? 0 : op->size;
     if (op->op != 'A') {
         m->cat_live[m->block_cat[b]] -= old_bytes;
+        m->cat_blocks[m->block_cat[b]]--;
     }
     if (new_bytes > UINT64_MAX - (*live_bytes - old_bytes)) {
         return -1;
@@ -109,6 +114,7 @@ static int mmr_model_apply(mmr_model *m, const trace *t, const trace_op *op, uin
         m->block_cat[b] = op->category;
         m->block_bytes[b] = new_bytes;
         m->cat_live[c] += new_bytes; /* cannot wrap: bounded by *live_bytes */
+        m->cat_blocks[c]++;
         if (m->cat_live[c] > m->cat_peak[c]) {
             m->cat_peak[c] = m->cat_live[c];
         }
@@ -161,6 +167,7 @@ int mmr_analyse(const trace *t, mmr_summary *out)
     }
     out->blocks = t->nblocks;
     out->live_blocks_at_end = live_blocks;
+    out->live_bytes_at_end = live_bytes;
 
     size_t nseen = 0;
     for (size_t c = 0; c < m.ncat; c++) {
@@ -178,11 +185,14 @@ int mmr_analyse(const trace *t, mmr_summary *out)
             mc->category = (mm_category)c;
             mc->peak_bytes = m.cat_peak[c];
             mc->allocs = m.cat_allocs[c];
+            mc->bytes_at_end = m.cat_live[c];
+            mc->blocks_at_end = m.cat_blocks[c];
         }
     }
 
     /* Pass 2: replay up to the peak moment for the composition. */
     memset(m.cat_live, 0, m.ncat * sizeof *m.cat_live);
+    memset(m.cat_blocks, 0, m.ncat * sizeof *m.cat_blocks);
     live_bytes = 0;
     for (size_t i = 0; i < out->peak_operation; i++) {
         (void)mmr_model_apply(&m, t, &t->ops[i], &live_bytes); /* pass 1 checked them */
@@ -212,12 +222,16 @@ int mmr_check_stats(const trace *t, const mmr_summary *s, mmr_check *out)
 {
     memset(out, 0, sizeof *out);
     void **slots = calloc(t->nblocks ? t->nblocks : 1, sizeof *slots);
-    out->category_peak_bytes = calloc(s->ncategories ? s->ncategories : 1,
-                                      sizeof *out->category_peak_bytes);
-    if (slots == NULL || out->category_peak_bytes == NULL) {
+    size_t ncat = s->ncategories ? s->ncategories : 1;
+    out->category_peak_bytes = calloc(ncat, sizeof *out->category_peak_bytes);
+    out->category_allocs = calloc(ncat, sizeof *out->category_allocs);
+    if (slots == NULL || out->category_peak_bytes == NULL || out->category_allocs == NULL) {
         free(slots);
         mmr_check_free(out);
         return -1;
+    }
+    for (size_t k = 0; k < s->ncategories; k++) { /* the gain is counted, not the total */
+        out->category_allocs[k] = mm_stats_category(NULL, s->categories[k].category).allocs;
     }
     mm_stats before = mm_stats_total(NULL);
     out->fresh = before.peak_bytes == 0 && before.bytes == 0;
@@ -227,11 +241,17 @@ int mmr_check_stats(const trace *t, const mmr_summary *s, mmr_check *out)
     mm_stats after = mm_stats_total(NULL);
     out->peak_bytes = after.peak_bytes;
     out->live_bytes_after = after.bytes;
+    out->allocs = after.allocs - before.allocs;
+    out->frees = after.frees - before.frees;
     out->ncategories = s->ncategories;
-    int same = out->peak_bytes == s->peak_bytes && after.bytes == 0;
+    int same = out->peak_bytes == s->peak_bytes && after.bytes == 0 && out->allocs == s->allocs &&
+               out->frees == s->allocs;
     for (size_t k = 0; k < s->ncategories; k++) {
-        out->category_peak_bytes[k] = mm_stats_category(NULL, s->categories[k].category).peak_bytes;
-        if (out->category_peak_bytes[k] != s->categories[k].peak_bytes) {
+        mm_stats c = mm_stats_category(NULL, s->categories[k].category);
+        out->category_peak_bytes[k] = c.peak_bytes;
+        out->category_allocs[k] = c.allocs - out->category_allocs[k];
+        if (out->category_peak_bytes[k] != s->categories[k].peak_bytes ||
+            out->category_allocs[k] != s->categories[k].allocs) {
             same = 0;
         }
     }
@@ -245,6 +265,7 @@ void mmr_check_free(mmr_check *c)
         return;
     }
     free(c->category_peak_bytes);
+    free(c->category_allocs);
     memset(c, 0, sizeof *c);
 }
 

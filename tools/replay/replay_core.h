@@ -43,6 +43,8 @@ typedef struct {
     uint64_t at_peak_bytes; /* its live bytes at the peak moment; these add up to the
                                peak exactly */
     uint64_t allocs;        /* A lines in this category */
+    uint64_t bytes_at_end;  /* its live bytes after the last line */
+    uint64_t blocks_at_end; /* its live blocks after the last line */
 } mmr_category;
 
 typedef struct {
@@ -60,6 +62,7 @@ typedef struct {
     size_t live_blocks_at_peak; /* live blocks right after that operation */
     size_t max_live_blocks;     /* high-water mark of live blocks (any moment) */
     size_t live_blocks_at_end;  /* blocks the trace never frees */
+    uint64_t live_bytes_at_end; /* their bytes */
     mmr_category *categories;   /* every category named by an A or R line, in id order */
     size_t ncategories;         /* entries of categories */
 } mmr_summary;
@@ -77,16 +80,22 @@ void mmr_summary_free(mmr_summary *s);
  * Agreement with mimicmem's own statistics
  * Rule: mimicmem's process statistics are cumulative over the process, so
  * the check means something only when nothing was allocated through
- * mimicmem before it (fresh is then 1): run it first.
+ * mimicmem before it (fresh is then 1): run it first. The replay frees the
+ * blocks the trace leaves live after its last line, so mimicmem's frees
+ * equal its allocations afterwards.
  * ====================================================================== */
 
 typedef struct {
     int fresh;               /* 1 when mimicmem's process peak was 0 before the replay */
     int agree;               /* 1 when fresh and every figure below equals the model */
     uint64_t peak_bytes;     /* mm_stats_total(NULL).peak_bytes after the replay */
+    uint64_t allocs;         /* mm_stats_total(NULL).allocs gained by the replay (the
+                                model's allocs expected) */
+    uint64_t frees;          /* .frees gained (the model's allocs expected: every block) */
     uint64_t *category_peak_bytes; /* mm_stats_category(NULL, c).peak_bytes, one per
                                       summary category, same order */
-    size_t ncategories;      /* entries of category_peak_bytes */
+    uint64_t *category_allocs; /* mm_stats_category(NULL, c).allocs gained, same order */
+    size_t ncategories;      /* entries of category_peak_bytes and category_allocs */
     size_t live_bytes_after; /* mm_stats_total(NULL).bytes after the replay (0 expected) */
 } mmr_check;
 
