@@ -478,7 +478,25 @@ static int count_lines(const char *path, const char *prefix, int *dup_ids) {
     return n;
 }
 
+/* AddressSanitizer's runtime before LLVM 18 (and GCC 12's libasan, of the
+ * same lineage) takes no lock of its own allocator across fork: a child of
+ * a process whose other threads are inside it can hang in the runtime, not
+ * in mimicmem (seen once in CI, in the first child). The test runs in the
+ * plain gcc, clang Release and Valgrind layers, which check our locks. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SAFETY_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(SAFETY_ASAN)
+#define SAFETY_ASAN 1
+#endif
+
 Test(safety, children_forked_while_threads_report_create_and_trace_all_finish) {
+#if defined(SAFETY_ASAN) && !(defined(__clang__) && __clang_major__ >= 18)
+    cr_skip_test("AddressSanitizer's runtime here is not fork-safe with busy threads "
+                 "(it locks its allocator across fork from LLVM 18); run in the other layers");
+#endif
     alarm(120); /* a deadlocked parent ends the test with SIGALRM */
     char dir[] = "/tmp/mimicmem-fork-XXXXXX";
     cr_assert_not_null(mkdtemp(dir), "mkdtemp");
