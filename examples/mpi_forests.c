@@ -26,7 +26,7 @@ static void abort_job(const mm_error *err, void *user) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     fprintf(stderr, "rank %d: %s\n", rank, err->message);
     fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_Abort(MPI_COMM_WORLD, 3); /* the job's exit status: 3, "mimicmem error" */
 }
 
 /* A deterministic forest size from rank and index: most small, a few large. */
