@@ -150,12 +150,8 @@ static MMI_INLINE void mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t byte
  * reset or destroy: a turn for each figure. True when a context's total
  * reached a new peak at or above its composition mark just before (the
  * caller then calls mmi_context_turn, out of line). */
-static MMI_INLINE bool mmi_ctx_count_free(mm_context *ctx, int cat, size_t bytes, uint64_t blocks) {
-    if (MMI_UNLIKELY(ctx->self_tracked)) {
-        size_t s = mmi_load(&ctx->self_bytes);
-        if (s > mmi_load(&ctx->self_peak)) mmi_store(&ctx->self_peak, s);
-        mmi_store(&ctx->self_bytes, s - bytes);
-    }
+static MMI_INLINE bool mmi_ctx_count_free_tree(mm_context *ctx, int cat, size_t bytes,
+                                               uint64_t blocks) {
     bool comp = false;
     for (mm_context *p = ctx; p; p = p->parent) {
         size_t b = mmi_load(&p->tree.bytes);
@@ -165,6 +161,18 @@ static MMI_INLINE bool mmi_ctx_count_free(mm_context *ctx, int cat, size_t bytes
         mmi_bump(&c->frees, blocks);
     }
     return comp;
+}
+
+/* The same for blocks of ctx's own (a free): its own figure turns too. (A
+ * reset or destroy takes the subtree's bytes off with the _tree form and
+ * sets the own figure to 0 itself.) */
+static MMI_INLINE bool mmi_ctx_count_free(mm_context *ctx, int cat, size_t bytes, uint64_t blocks) {
+    if (MMI_UNLIKELY(ctx->self_tracked)) {
+        size_t s = mmi_load(&ctx->self_bytes);
+        if (s > mmi_load(&ctx->self_peak)) mmi_store(&ctx->self_peak, s);
+        mmi_store(&ctx->self_bytes, s - bytes);
+    }
+    return mmi_ctx_count_free_tree(ctx, cat, bytes, blocks);
 }
 
 /* ======================================================================

@@ -453,7 +453,7 @@ static void ctx_count_release(mm_context *ctx, mmi_thread *t) {
         mmi_ccat *cc = &ctx->cats[c];
         size_t bytes = mmi_load(&cc->tree.bytes), blocks = mmi_ccat_blocks(cc);
         if (blocks == 0 && bytes == 0) continue;
-        mmi_ctx_count_free(ctx, c, bytes, blocks); /* no peak left to find */
+        mmi_ctx_count_free_tree(ctx, c, bytes, blocks); /* no peak left to find */
         if (mmi_count_release(t, c, bytes, blocks)) mmi_hooks.peak_process(t->where, c, bytes, 0, 0);
     }
     mmi_store(&ctx->self_bytes, 0);

@@ -1121,3 +1121,21 @@ Test(context, two_threads_with_their_own_contexts_leave_exact_process_totals, .t
     mmt_expect_figure(NULL, p.frees, base.frees + 2 * n,
                       "process frees after destroying the kept contexts");
 }
+
+/* A reset takes the whole subtree's bytes off at once, category by category:
+ * the context's own peak must stay the high-water mark of its own blocks
+ * (the fuzzer once found it wrapped to 2^64 - 209,320 here). */
+Test(context, a_reset_with_children_keeps_the_own_peak_of_the_own_blocks)
+{
+    mm_context *parent = mm_context_create("parent", NULL);
+    mm_context *child = mm_context_create("child", parent);
+    cr_assert(parent != NULL && child != NULL, "both contexts should be created");
+    cr_assert_not_null(mm_context_malloc(parent, 100, MM_CAT_HALOS), "own block");
+    cr_assert_not_null(mm_context_malloc(child, 5000, MM_CAT_TREES), "child's block");
+    cr_assert_not_null(mm_context_malloc(child, 300, MM_CAT_GALAXIES), "child's block");
+    mm_context_reset(parent); /* destroys child */
+    mm_stats s = mm_stats_self(parent);
+    cr_expect_eq(s.bytes, 0, "nothing of its own is left, got %zu", s.bytes);
+    cr_expect_eq(s.peak_bytes, 100, "its own blocks peaked at 100 bytes, got %zu", s.peak_bytes);
+    mm_context_destroy(parent);
+}
