@@ -65,9 +65,10 @@ static inline unsigned mmi_cache_bin_held(size_t n) {
  * Peaks are kept at the turn: a figure's maximum is reached just before one
  * of its decreases (or is the value now), so only decreases look for a new
  * peak. An allocation is one compare (`hi`: is a fold due?); a decrease
- * compares the value it leaves against `turn` (above it, the estimate is a
- * new peak: the slow path records it, and for the total, the peak's
- * composition) and the fold bound. Readers take max(recorded peaks, the
+ * compares the value it left against `turn` (above it, the estimate is a
+ * new peak: the slow path sums the figure exactly under the statistics lock
+ * and records it, and for the total the peak's composition) and the fold
+ * bound. Readers take max(recorded peaks, the
  * exact sum now). A thread that exits folds everything in and drops the
  * others' `turn`, so their next decrease re-reads the sum: the peak stays
  * exact while one thread allocates after the others exited (design.md).
@@ -75,7 +76,8 @@ static inline unsigned mmi_cache_bin_held(size_t n) {
 
 #define MMI_BATCH ((int64_t)64 * 1024)
 
-/* One figure of one thread: a cache line of its own. */
+/* One figure of one thread: cache-line aligned, its hot fields on the first
+ * line (the peak, read by slow paths, on the second). */
 typedef struct {
     _Alignas(MMI_CACHE_LINE) _Atomic int64_t bytes; /* net requested bytes added by this
                                                        thread (may be < 0) */
