@@ -157,6 +157,23 @@ static MMI_NOINLINE void block_free_slow(void *p, const char *fn) {
 _Static_assert(MMI_PAGE_MASK == 4095 && MMI_BIG_OFFSET == 16,
                "platform/tool.c's free switches hold header.h's big-block test");
 
+/* A live header with info != 0: a carved context block of a live owner in
+ * its current epoch is freed here, anything else goes the slow way. Out of
+ * line so the process path above needs none of the registers the context
+ * path does (no pushes before the hottest case). */
+static MMI_NOINLINE void block_free_context(mmi_thread *t, mmi_header *h, void *p,
+                                            const char *fn) {
+    if (MMI_LIKELY(!(h->info & (MMI_HF_DECOR | MMI_HF_BIG)))) {
+        mmi_owner_state owner;
+        mmi_chunk *ch = mmi_arena_owner(h, &owner);
+        if (MMI_LIKELY(ch != NULL)) {
+            mmi_context_free(t, h, ch);
+            return;
+        }
+    }
+    block_free_slow(p, fn); /* it names what is wrong, if anything */
+}
+
 static MMI_INLINE void block_free(void *p, const char *fn) {
     mmi_thread *t = mmi_tls;
     /* NULL goes the slow way, which returns; so does every p while a tool
@@ -169,14 +186,8 @@ static MMI_INLINE void block_free(void *p, const char *fn) {
             mmi_process_free(t, h);
             return;
         }
-        if (MMI_LIKELY(!(h->info & (MMI_HF_DECOR | MMI_HF_BIG)))) { /* a carved context block */
-            mmi_owner_state owner;
-            mmi_chunk *ch = mmi_arena_owner(h, &owner);
-            if (MMI_LIKELY(ch != NULL)) {
-                mmi_context_free(t, h, ch);
-                return;
-            }
-        }
+        block_free_context(t, h, p, fn);
+        return;
     }
     block_free_slow(p, fn); /* it names what is wrong, if anything */
 }

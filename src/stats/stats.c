@@ -21,32 +21,56 @@ static _Atomic uint64_t stats_serial; /* last thread serial handed out */
 static pthread_key_t stats_key;     /* its destructor retires a thread */
 static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
 
-/* The thresholds after a fold or a reading of the global sum g: an
- * allocation above `hi` has 64 KiB pending (a fold); a decrease from above
- * `turn` leaves behind an estimate (g + bytes - flushed) above the peak. */
-static void stats_thresholds(mmi_tcount *c, int64_t g, int64_t seen_turn) {
-    mmi_store(&c->hi, c->flushed + MMI_BATCH - 1);
-    c->lo = c->flushed - MMI_BATCH;
+/* Values an exiting thread drops the others' `hi` to: below any figure, so
+ * their next growth takes the slow path and reads the sums again. Each
+ * retirement drops to a value of its own, so an owner whose slow path began
+ * before a drop never mistakes the drop for the value it read (its CAS
+ * fails and the drop stays). */
+static _Atomic uint64_t stats_drops;
+static int64_t stats_drop_value(void) {
+    return INT64_MIN + (int64_t)(atomic_fetch_add(&stats_drops, 1) & 0xFFFFFF);
+}
+
+/* The thresholds after a fold or a reading of the global sum g (seen_hi:
+ * `hi` as the slow path found it on entry). `turn` is the value above which
+ * this thread's estimate (g + bytes - flushed) passes its recorded peak.
+ * Above it the figure is rising: every decrease is a turn (lo = RISING) and
+ * `hi` only marks the next fold; below it `hi` is also the turn, so the
+ * allocation that crosses it takes the slow path and starts the rise. */
+static void stats_thresholds(mmi_tcount *c, int64_t g, int64_t seen_hi) {
     int64_t turn = mmi_load(&c->peak) - g + c->flushed;
-    /* unless an exiting thread dropped it meanwhile (then it stays dropped,
-     * and the next decrease reads the sum again) */
-    atomic_compare_exchange_strong_explicit(&c->turn, &seen_turn, turn, MMI_RELAXED,
-                                            MMI_RELAXED);
+    int64_t hi = c->flushed + MMI_BATCH - 1;
+    mmi_store(&c->turn, turn);
+    if (mmi_load(&c->bytes) > turn) {
+        c->lo = MMI_LO_RISING;
+    } else {
+        c->lo = c->flushed - MMI_BATCH;
+        if (turn < hi) hi = turn;
+    }
+    /* unless an exiting thread dropped it meanwhile: then it stays dropped,
+     * and so does `turn`, and the next growth reads the sums again */
+    if (!atomic_compare_exchange_strong_explicit(&c->hi, &seen_hi, hi, memory_order_acq_rel,
+                                                 memory_order_acquire))
+        mmi_store(&c->turn, INT64_MIN);
 }
 
 /* Folds c's pending bytes into g. (The estimate it gives is not recorded as
  * a peak: other threads' unfolded frees could put it above any value the
  * sum had. Turns and readers record exact sums only.) */
-static void stats_fold(mmi_tcount *c, mmi_gcount *g, int64_t seen_turn) {
+static void stats_fold(mmi_tcount *c, mmi_gcount *g, int64_t seen_hi) {
     int64_t b = mmi_load(&c->bytes);
     int64_t pending = b - c->flushed;
     c->flushed = b;
     int64_t now = atomic_fetch_add_explicit(&g->flushed, pending, MMI_RELAXED) + pending;
-    stats_thresholds(c, now, seen_turn);
+    stats_thresholds(c, now, seen_hi);
 }
 
-void mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g) {
-    stats_fold(c, g, mmi_load(&c->turn));
+void mmi_tcount_rise(mmi_tcount *c, mmi_gcount *g) {
+    int64_t seen = atomic_load_explicit(&c->hi, memory_order_acquire);
+    if (mmi_load(&c->bytes) - c->flushed >= MMI_BATCH)
+        stats_fold(c, g, seen);
+    else /* crossed the turn, or hi was dropped: the sums as they are now */
+        stats_thresholds(c, mmi_load(&g->flushed), seen);
 }
 
 /* The exact process figure of g (the total or one category): the retired
@@ -63,7 +87,7 @@ static int64_t stats_exact_bytes(const mmi_gcount *g) {
 }
 
 int64_t mmi_tcount_turn(mmi_tcount *c, mmi_gcount *g, int64_t b_old) {
-    int64_t seen = mmi_load(&c->turn);
+    int64_t seen = atomic_load_explicit(&c->hi, memory_order_acquire);
     int64_t gl = mmi_load(&g->flushed);
     int64_t est = gl + (b_old - c->flushed), moved = 0;
     if (est > mmi_load(&c->peak)) {
@@ -85,8 +109,8 @@ int64_t mmi_tcount_turn(mmi_tcount *c, mmi_gcount *g, int64_t b_old) {
 }
 
 void mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need) {
-    if (need & MMI_SETTLE_CAT) mmi_tcount_flush(&t->cat[cat], &mmi_g_cat[cat]);
-    if (need & MMI_SETTLE_TOTAL) mmi_tcount_flush(&t->total, &mmi_g_total);
+    if (need & MMI_SETTLE_CAT) mmi_tcount_rise(&t->cat[cat], &mmi_g_cat[cat]);
+    if (need & MMI_SETTLE_TOTAL) mmi_tcount_rise(&t->total, &mmi_g_total);
 }
 
 /* A new process peak estimate est found at a turn: is its composition due? */
@@ -105,7 +129,7 @@ bool mmi_count_settle_free(mmi_thread *t, int cat, size_t bytes, unsigned need) 
 }
 
 static void stats_retire_count(mmi_tcount *c, mmi_gcount *g) {
-    mmi_tcount_flush(c, g);
+    stats_fold(c, g, atomic_load_explicit(&c->hi, memory_order_acquire));
     g->bytes += mmi_load(&c->bytes);
     g->allocs += mmi_load(&c->allocs);
     g->frees += mmi_load(&c->frees);
@@ -134,12 +158,17 @@ static void stats_retire(void *arg) {
         stats_threads = t->next;
     if (t->next) t->next->prev = t->prev;
     /* the others' views of the sums this thread changed are stale: their next
-     * growth re-reads them (the peak stays exact while one thread allocates) */
+     * growth re-reads them (the peak stays exact while one thread allocates:
+     * the sum now is recorded above, and only a growth can pass it) */
+    int64_t drop = stats_drop_value();
     for (mmi_thread *o = stats_threads; o; o = o->next) {
         mmi_store(&o->total.turn, INT64_MIN);
+        atomic_store_explicit(&o->total.hi, drop, memory_order_release);
         for (int i = 0; i < MM_CATEGORY_MAX; i++)
-            if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees))
+            if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees)) {
                 mmi_store(&o->cat[i].turn, INT64_MIN);
+                atomic_store_explicit(&o->cat[i].hi, drop, memory_order_release);
+            }
     }
     mmi_lock_drop(&stats_lock);
     if (mmi_tls == t) mmi_tls = NULL;
@@ -181,14 +210,15 @@ mmi_thread *mmi_thread_create(const char *fn) {
         return NULL;
     }
     t->serial = atomic_fetch_add(&stats_serial, 1) + 1;
-    /* the first decrease reads the sums; the first fold is 64 KiB away */
+    /* rising from the start: the first decrease reads the sums; the first
+     * fold is 64 KiB away */
     mmi_store(&t->total.turn, INT64_MIN);
     mmi_store(&t->total.hi, MMI_BATCH - 1);
-    t->total.lo = -MMI_BATCH;
+    t->total.lo = MMI_LO_RISING;
     for (int i = 0; i < MM_CATEGORY_MAX; i++) {
         mmi_store(&t->cat[i].turn, INT64_MIN);
         mmi_store(&t->cat[i].hi, MMI_BATCH - 1);
-        t->cat[i].lo = -MMI_BATCH;
+        t->cat[i].lo = MMI_LO_RISING;
     }
     mmi_lock_take(&stats_lock);
     t->next = stats_threads;

@@ -64,33 +64,41 @@ static inline unsigned mmi_cache_bin_held(size_t n) {
  *
  * Peaks are kept at the turn: a figure's maximum is reached just before one
  * of its decreases (or is the value now), so only decreases look for a new
- * peak. An allocation is one compare (`hi`: is a fold due?); a decrease
- * compares the value it left against `turn` (above it, the estimate is a
- * new peak: the slow path sums the figure exactly under the statistics lock
- * and records it, and for the total the peak's composition) and the fold
- * bound. Readers take max(recorded peaks, the
- * exact sum now). A thread that exits folds everything in and drops the
- * others' `turn`, so their next decrease re-reads the sum: the peak stays
- * exact while one thread allocates after the others exited (design.md).
+ * peak. Each direction is one compare. A growth compares against `hi`:
+ * the next fold, or `turn` if lower (the value above which the estimate
+ * passes the recorded peak); the growth that crosses `turn` takes the slow
+ * path once and marks the figure rising (`lo` = MMI_LO_RISING). A decrease
+ * compares against `lo`: the fold bound, or, while rising, always; its slow
+ * path sums the figure exactly under the statistics lock and records a new
+ * peak (for the total also its composition), and the figure stops rising.
+ * Readers take max(recorded peaks, the exact sum now). A thread that exits
+ * records the sums, folds everything in and drops the others' `hi`, so their
+ * next growth re-reads the sums: the peak stays exact while one thread
+ * allocates after the others exited (design.md).
  * ==================================================================== */
 
 #define MMI_BATCH ((int64_t)64 * 1024)
+/* `lo` while a figure rises past its turn: every decrease takes the slow path */
+#define MMI_LO_RISING INT64_MAX
 
 /* One figure of one thread: cache-line aligned, its hot fields on the first
  * line (the peak, read by slow paths, on the second). */
 typedef struct {
     _Alignas(MMI_CACHE_LINE) _Atomic int64_t bytes; /* net requested bytes added by this
                                                        thread (may be < 0) */
-    _Atomic int64_t hi;      /* an allocation taking bytes above this folds (owner only) */
-    _Atomic int64_t turn;    /* a decrease from above this may end a new peak: the slow
-                                path records it; written by the owner, dropped by an
-                                exiting thread */
+    _Atomic int64_t hi;      /* a growth taking bytes above this takes the slow path: a
+                                fold is due or the figure starts to rise past `turn`;
+                                written by the owner, dropped by an exiting thread */
+    _Atomic int64_t turn;    /* a decrease from above this may end a new peak; written
+                                by the owner, dropped by an exiting thread */
     _Atomic uint64_t allocs; /* allocations made by this thread */
     _Atomic uint64_t frees;  /* frees made by this thread (reset/destroy included) */
     _Atomic int64_t moved;   /* blocks moved in minus moved out (realloc_cat); live
                                 blocks = allocs - frees + moved */
     int64_t flushed;         /* part of bytes already added to the global sum; owner only */
-    int64_t lo;              /* flushed - 64 KiB: a decrease to or below it folds */
+    int64_t lo;              /* a decrease to or below it takes the slow path: flushed -
+                                64 KiB (a fold), or MMI_LO_RISING while bytes > turn
+                                (every decrease is a turn); owner only */
     _Atomic int64_t peak;    /* largest process-wide estimate seen by this thread */
 } mmi_tcount;
 
@@ -121,8 +129,9 @@ extern _Thread_local mmi_thread *mmi_tls MMI_TLS_MODEL;
 /* Creates the calling thread's record; NULL after an MM_ERR_OUT_OF_MEMORY
  * error naming fn (the call that needed it then fails). */
 MMI_COLD mmi_thread *mmi_thread_create(const char *fn);
-/* Folds c's pending bytes into g (keeping the thread's peak estimate). */
-void mmi_tcount_flush(mmi_tcount *c, mmi_gcount *g);
+/* A growth took c above `hi`: folds when due, and marks c rising when it
+ * passed its turn (the thresholds from the sums now). */
+void mmi_tcount_rise(mmi_tcount *c, mmi_gcount *g);
 /* c decreased from b_old (its value before) to its value now: records a new
  * peak estimate (g + b_old - flushed) and folds when due. Returns the new
  * peak estimate when it moved, else 0. */
@@ -141,7 +150,7 @@ static inline mmi_thread *mmi_thread_get(const char *fn) {
 static MMI_INLINE void mmi_tcount_grow(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
     int64_t b = mmi_load(&c->bytes) + bytes;
     mmi_store(&c->bytes, b);
-    if (MMI_UNLIKELY(b > mmi_load(&c->hi))) mmi_tcount_flush(c, g);
+    if (MMI_UNLIKELY(b > mmi_load(&c->hi))) mmi_tcount_rise(c, g);
 }
 
 /* The composition of a process peak (diag/peak.c, through mmi_hooks) is
@@ -154,7 +163,7 @@ extern _Atomic size_t mmi_peak_step;  /* option "peak_step", bytes >= 1 (diag/pe
 static MMI_INLINE int64_t mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_t bytes) {
     int64_t old = mmi_load(&c->bytes), b = old - bytes;
     mmi_store(&c->bytes, b);
-    if (MMI_UNLIKELY(old > mmi_load(&c->turn) || b <= c->lo))
+    if (MMI_UNLIKELY(b <= c->lo))
         return mmi_tcount_turn(c, g, old);
     return 0;
 }
@@ -188,8 +197,8 @@ static MMI_INLINE unsigned mmi_count_free_fast(mmi_thread *t, int cat, size_t by
     int64_t told = mmi_load(&t->total.bytes), tb = told - (int64_t)bytes;
     mmi_store(&t->total.bytes, tb);
     unsigned need = 0;
-    if (MMI_UNLIKELY(old > mmi_load(&c->turn) || b <= c->lo)) need = MMI_SETTLE_CAT;
-    if (MMI_UNLIKELY(told > mmi_load(&t->total.turn) || tb <= t->total.lo)) need |= MMI_SETTLE_TOTAL;
+    if (MMI_UNLIKELY(b <= c->lo)) need = MMI_SETTLE_CAT;
+    if (MMI_UNLIKELY(tb <= t->total.lo)) need |= MMI_SETTLE_TOTAL;
     return need;
 }
 
