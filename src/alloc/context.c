@@ -44,8 +44,6 @@ static uint32_t ctx_tag(const mm_context *ctx) {
 
 void mmi_context_turn(mm_context *ctx, int out_cat, size_t out_bytes, int in_cat,
                       size_t in_bytes) {
-    (void)out_cat;
-    (void)in_cat;
     for (mm_context *p = ctx; p; p = p->parent) {
         size_t at_peak = mmi_load(&p->tree.bytes) + out_bytes - in_bytes;
         if (at_peak == mmi_load(&p->tree.peak) && at_peak >= p->comp_next)
