@@ -65,9 +65,8 @@ static const diag_config diag_configs[] = {
     {"at-off", "_at calls, sites off", 1, MM_CHECK_OFF, 0, 0, 0, 0},
     {"trace", "mm_trace_start(file in /tmp)", 0, MM_CHECK_OFF, 0, 1, 0, 0},
     {"limit", "mm_limit_set(NULL, all, 1 PiB)", 0, MM_CHECK_OFF, 0, 0, 1, 0},
-    {"peak-step-64k", "mm_set_peak_step(64 KiB) (= off)", 0, MM_CHECK_OFF, 0, 0, 0,
-     MM_DEFAULT_PEAK_STEP},
-    {"peak-step-1", "mm_set_peak_step(1)", 0, MM_CHECK_OFF, 0, 0, 0, 1},
+    {"peak-step-64k", "mm_set_peak_step(64 KiB)", 0, MM_CHECK_OFF, 0, 0, 0, (size_t)64 << 10},
+    {"peak-step-1", "mm_set_peak_step(1) (= off)", 0, MM_CHECK_OFF, 0, 0, 0, 1},
 };
 #define DIAG_NCONFIGS (sizeof diag_configs / sizeof diag_configs[0])
 
