@@ -225,14 +225,9 @@ static int run_churn(const bench_options *o, bench_table *tab, const char *name,
         args[a].alloc = &core_allocators[a];
         bench_add_variant(&w, core_allocators[a].name, churn_run, &args[a]);
     }
-    int rc = 0;
-    if (o->only != NULL) {
-        rc = bench_run_only(&w, o) == 1 ? 1 : -1;
-    } else {
-        bench_result res[BENCH_MAX_VARIANTS];
-        bench_run_rounds(&w, o->rounds, res);
-        bench_table_add_results(tab, &w, res);
-        bench_table_rule(tab);
+    bench_result res[BENCH_MAX_VARIANTS];
+    int rc = bench_run_standard(&w, o, tab, res);
+    if (rc == 0) {
         core_summarise(sum, &w, res);
     }
     churn_plan_free(&plan);
@@ -242,22 +237,13 @@ static int run_churn(const bench_options *o, bench_table *tab, const char *name,
 static int run_trace(const bench_options *o, bench_table *tab, const char *file, core_summary *sum)
 {
     char name[32], path[4096], err[512];
-    snprintf(name, sizeof name, "trace-%s", file);
-    if (!bench_only_wants(o, name)) {
+    if (!bench_trace_wanted(o, file, name, sizeof name, path, sizeof path)) {
         return 0;
     }
-    bench_trace_path(o, file, path, sizeof path);
     trace t;
     double t0 = bench_now();
     if (trace_load(path, &t, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s\n", o->prog, err);
-        if (o->only == NULL) {
-            const char *cells[BENCH_STANDARD_COLS] = {name, "(all)", "-", "-", "-", "-", "-",
-                                                      "ERROR: trace not loaded"};
-            bench_table_row(tab, cells);
-            bench_table_rule(tab);
-        }
-        return -1; /* the tables still print; the exit status says a trace was missing */
+        return bench_table_add_load_failure(tab, o, name, "trace", err);
     }
     double load_s = bench_now() - t0;
     if (o->only == NULL) {
@@ -288,14 +274,9 @@ static int run_trace(const bench_options *o, bench_table *tab, const char *file,
         args[a].which = (int)a;
         bench_add_variant(&w, core_allocators[a].name, trace_run, &args[a]);
     }
-    int rc = 0;
-    if (o->only != NULL) {
-        rc = bench_run_only(&w, o) == 1 ? 1 : -1;
-    } else {
-        bench_result res[BENCH_MAX_VARIANTS];
-        bench_run_rounds(&w, o->rounds, res);
-        bench_table_add_results(tab, &w, res);
-        bench_table_rule(tab);
+    bench_result res[BENCH_MAX_VARIANTS];
+    int rc = bench_run_standard(&w, o, tab, res);
+    if (rc == 0) {
         core_summarise(sum, &w, res);
     }
     free(slots);
@@ -328,26 +309,19 @@ int main(int argc, char **argv)
                                        "malloc median of the same run (lower is better)",
                                        BENCH_STANDARD_COLS, bench_standard_headers, bench_standard_align);
     core_summary s_c1k = {0}, s_c50k = {0}, s_mm = {0}, s_cluster = {0}, s_small = {0};
-    int hits = 0, failed = 0;
+    int failed = 0;
     int rcs[5];
     rcs[0] = run_churn(&o, tab, "churn1k", 1000, &s_c1k);
     rcs[1] = run_churn(&o, tab, "churn50k", 50000, &s_c50k);
     rcs[2] = run_trace(&o, tab, "mm", &s_mm);
     rcs[3] = run_trace(&o, tab, "cluster", &s_cluster);
     rcs[4] = run_trace(&o, tab, "small", &s_small);
-    for (size_t i = 0; i < sizeof rcs / sizeof rcs[0]; i++) {
-        hits += rcs[i] > 0;
-        failed |= rcs[i] < 0;
-    }
+    int only_status = bench_tally(&o, rcs, sizeof rcs / sizeof rcs[0], core_usage, &failed);
 
     if (o.only != NULL) {
-        if (hits == 0 && !failed) {
-            fprintf(stderr, "%s: no workload called '%.*s'\n%s", o.prog, (int)strcspn(o.only, ":"),
-                    o.only, core_usage);
-        }
         bench_table_free(tab);
         legacy_shutdown();
-        return hits > 0 && !failed ? 0 : 2;
+        return only_status;
     }
 
     bench_table_print(tab, stdout);

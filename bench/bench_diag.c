@@ -169,8 +169,8 @@ static BENCH_NOINLINE void timed_churn(const churn_plan *p, int use_at)
 /* ------------------------------------------------------------------------
  * Forest: mm_bench_forest's workload (workloads.h). The plain configurations
  * run forest_run_mm; "sites" and "at-off" run the same loop through the _at
- * calls, written out again (timed_forest_at) so that each loop measures its
- * own calls with no branch between the two.
+ * calls (timed_forest_at): forest_mm_one is inline with use_at a constant,
+ * so that each loop measures its own calls with no branch between the two.
  * ---------------------------------------------------------------------- */
 
 /* Allocator calls of one forest run: workspace allocations and reallocs,
@@ -186,29 +186,13 @@ static BENCH_NOINLINE int timed_forest_at(const forest_plan *p)
     if (ctx == NULL) {
         return -1;
     }
-    for (size_t f = 0; f < p->nforests; f++) {
-        size_t cap = FOREST_WS_START, n = 0;
-        void **ws = mm_context_malloc_at(ctx, cap * sizeof *ws, MM_CAT_UTILITY, __FILE__, __LINE__);
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & FOREST_FREE_BIT) {
-                mm_free(ws[ev & ~FOREST_FREE_BIT]);
-                ws[ev & ~FOREST_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                ws = mm_realloc_at(ws, cap * sizeof *ws, __FILE__, __LINE__);
-            }
-            void *q = mm_context_malloc_at(ctx, forest_sizes[ev].bytes, forest_sizes[ev].category,
-                                           __FILE__, __LINE__);
-            bench_write_pages(q, forest_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
+    int st = 0;
+    for (size_t f = 0; f < p->nforests && st == 0; f++) {
+        st = forest_mm_one(p, f, ctx, 1);
         mm_context_reset(ctx);
     }
     mm_context_destroy(ctx);
-    return 0;
+    return st;
 }
 
 /* ------------------------------------------------------------------------

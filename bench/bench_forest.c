@@ -7,7 +7,6 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +14,13 @@
 
 #include "bench_util.h"
 #include "workloads.h"
+#include "workloads_foreign.h"
 #include "mimicmem.h"
 #include "replay.h"
 #include "trace.h"
 
 #ifdef MM_BENCH_HAVE_MIMALLOC
 #include <mimalloc.h>
-#endif
-#ifdef MM_BENCH_HAVE_TALLOC
-#include <talloc.h>
 #endif
 
 #define FOREST_DEFAULT_COUNT 3000   /* forests per run */
@@ -37,44 +34,13 @@ static const char forest_usage[] =
 
 
 /* ------------------------------------------------------------------------
- * One full run of the plan per allocator. Each forest keeps its blocks in a
- * workspace array grown by doubling realloc; explicit frees clear their
- * entry; the end of a forest releases the rest the allocator's way.
+ * One full run of the plan per allocator (workloads.h), each in a function of
+ * its own for callgrind's --toggle-collect='timed_*'.
  * ---------------------------------------------------------------------- */
 
 static BENCH_NOINLINE int timed_forest_malloc(const forest_plan *p)
 {
-    for (size_t f = 0; f < p->nforests; f++) {
-        size_t cap = FOREST_WS_START, n = 0;
-        void **ws = malloc(cap * sizeof *ws);
-        if (ws == NULL) {
-            return -1;
-        }
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & FOREST_FREE_BIT) {
-                free(ws[ev & ~FOREST_FREE_BIT]);
-                ws[ev & ~FOREST_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                void **grown = realloc(ws, cap * sizeof *ws);
-                if (grown == NULL) {
-                    return -1;
-                }
-                ws = grown;
-            }
-            void *q = malloc(forest_sizes[ev].bytes);
-            bench_write_pages(q, forest_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
-        for (size_t i = 0; i < n; i++) {
-            free(ws[i]);
-        }
-        free(ws);
-    }
-    return 0;
+    return forest_run_malloc(p);
 }
 
 static BENCH_NOINLINE int timed_forest_mm(const forest_plan *p)
@@ -85,70 +51,14 @@ static BENCH_NOINLINE int timed_forest_mm(const forest_plan *p)
 #ifdef MM_BENCH_HAVE_MIMALLOC
 static BENCH_NOINLINE int timed_forest_mimalloc(const forest_plan *p)
 {
-    for (size_t f = 0; f < p->nforests; f++) {
-        mi_heap_t *heap = mi_heap_new();
-        size_t cap = FOREST_WS_START, n = 0;
-        void **ws = mi_heap_malloc(heap, cap * sizeof *ws);
-        if (ws == NULL) {
-            return -1;
-        }
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & FOREST_FREE_BIT) {
-                mi_free(ws[ev & ~FOREST_FREE_BIT]);
-                ws[ev & ~FOREST_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                void **grown = mi_heap_realloc(heap, ws, cap * sizeof *ws);
-                if (grown == NULL) {
-                    return -1;
-                }
-                ws = grown;
-            }
-            void *q = mi_heap_malloc(heap, forest_sizes[ev].bytes);
-            bench_write_pages(q, forest_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
-        mi_heap_destroy(heap);
-    }
-    return 0;
+    return forest_run_mimalloc(p);
 }
 #endif
 
 #ifdef MM_BENCH_HAVE_TALLOC
 static BENCH_NOINLINE int timed_forest_talloc(const forest_plan *p)
 {
-    for (size_t f = 0; f < p->nforests; f++) {
-        void *fctx = talloc_new(NULL);
-        size_t cap = FOREST_WS_START, n = 0;
-        void **ws = talloc_size(fctx, cap * sizeof *ws);
-        if (fctx == NULL || ws == NULL) {
-            return -1;
-        }
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & FOREST_FREE_BIT) {
-                talloc_free(ws[ev & ~FOREST_FREE_BIT]);
-                ws[ev & ~FOREST_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                void **grown = talloc_realloc_size(fctx, ws, cap * sizeof *ws);
-                if (grown == NULL) {
-                    return -1;
-                }
-                ws = grown;
-            }
-            void *q = talloc_size(fctx, forest_sizes[ev].bytes);
-            bench_write_pages(q, forest_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
-        talloc_free(fctx);
-    }
-    return 0;
+    return forest_run_talloc(p);
 }
 #endif
 
@@ -158,17 +68,7 @@ static BENCH_NOINLINE int timed_forest_talloc(const forest_plan *p)
 
 static BENCH_NOINLINE int timed_spin(const forest_plan *p)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (int pass = 0; pass < FOREST_SPIN_PASSES; pass++) {
-        for (size_t e = 0; e < p->nevents; e++) {
-            h ^= p->events[e] + (uint64_t)pass;
-            h *= 0xff51afd7ed558ccdULL;
-            h ^= h >> 29;
-        }
-    }
-    volatile uint64_t sink = h;
-    (void)sink;
-    return 0;
+    return forest_spin(p, FOREST_SPIN_PASSES);
 }
 
 typedef int (*forest_fn)(const forest_plan *p);
@@ -220,46 +120,20 @@ static int forest_run(void *arg, double *seconds)
 }
 
 /* ------------------------------------------------------------------------
- * Threads: each thread runs the whole plan with its own context or heaps.
- * Timed from before the first pthread_create to after the last join.
+ * Threads: each thread runs the whole plan with its own context or heaps
+ * (bench_run_threads: timed from the first pthread_create to the last join).
  * ---------------------------------------------------------------------- */
 
-typedef struct {
-    const forest_arg *fa;   /* what to run */
-    int status;             /* fn's return */
-} forest_thread_arg;
-
-static void *forest_thread(void *arg)
+static int forest_thread(const void *arg)
 {
-    forest_thread_arg *ta = arg;
-    ta->status = ta->fa->alloc->fn(ta->fa->plan);
-    return NULL;
+    const forest_arg *fa = arg;
+    return fa->alloc->fn(fa->plan);
 }
 
 static int forest_run_threads(void *arg, double *seconds)
 {
     const forest_arg *fa = arg;
-    pthread_t tid[2];
-    forest_thread_arg ta[2];
-    int started = 0, st = BENCH_OK;
-    double t0 = bench_now();
-    for (int i = 0; i < fa->nthreads && i < 2; i++) {
-        ta[i].fa = fa;
-        ta[i].status = 0;
-        if (pthread_create(&tid[i], NULL, forest_thread, &ta[i]) != 0) {
-            st = BENCH_ERROR;
-            break;
-        }
-        started++;
-    }
-    for (int i = 0; i < started; i++) {
-        pthread_join(tid[i], NULL);
-        if (ta[i].status != 0) {
-            st = BENCH_ERROR;
-        }
-    }
-    *seconds = bench_now() - t0;
-    return st;
+    return bench_run_threads(forest_thread, fa, fa->nthreads, seconds, NULL);
 }
 
 /* ------------------------------------------------------------------------
@@ -336,13 +210,11 @@ static int run_forest(const bench_options *o, const forest_plan *plan, bench_tab
         args[a].nthreads = 0;
         bench_add_variant(&w, forest_allocators[a].name, forest_run, &args[a]);
     }
-    if (o->only != NULL) {
-        return bench_run_only(&w, o) == 1 ? 1 : -1;
-    }
     bench_result res[BENCH_MAX_VARIANTS];
-    bench_run_rounds(&w, o->rounds, res);
-    bench_table_add_results(tab, &w, res);
-    bench_table_rule(tab);
+    int rc = bench_run_standard(&w, o, tab, res);
+    if (rc != 0) {
+        return rc;
+    }
     *malloc_s = forest_median(&w, res, "malloc");
     *mm_s = forest_median(&w, res, "mm");
     *talloc_s = forest_median(&w, res, "talloc");
@@ -353,21 +225,12 @@ static int run_scoped(const bench_options *o, const char *file, bench_table *tab
                       double *scoped_s, double *scoped_reset_s)
 {
     char name[32], path[4096], err[512];
-    snprintf(name, sizeof name, "trace-%s", file);
-    if (!bench_only_wants(o, name)) {
+    if (!bench_trace_wanted(o, file, name, sizeof name, path, sizeof path)) {
         return 0;
     }
-    bench_trace_path(o, file, path, sizeof path);
     trace t;
     if (trace_load(path, &t, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s\n", o->prog, err);
-        if (o->only == NULL) {
-            const char *cells[BENCH_STANDARD_COLS] = {name, "(all)", "-", "-", "-", "-", "-",
-                                                      "ERROR: trace not loaded"};
-            bench_table_row(tab, cells);
-            bench_table_rule(tab);
-        }
-        return -1; /* the tables still print; the exit status says a trace was missing */
+        return bench_table_add_load_failure(tab, o, name, "trace", err);
     }
     if (o->only == NULL) {
         char ops[32], local[32];
@@ -395,14 +258,9 @@ static int run_scoped(const bench_options *o, const char *file, bench_table *tab
         args[m].mode = m;
         bench_add_variant(&w, modes[m], scoped_run, &args[m]);
     }
-    int rc = 0;
-    if (o->only != NULL) {
-        rc = bench_run_only(&w, o) == 1 ? 1 : -1;
-    } else {
-        bench_result res[BENCH_MAX_VARIANTS];
-        bench_run_rounds(&w, o->rounds, res);
-        bench_table_add_results(tab, &w, res);
-        bench_table_rule(tab);
+    bench_result res[BENCH_MAX_VARIANTS];
+    int rc = bench_run_standard(&w, o, tab, res);
+    if (rc == 0) {
         *malloc_s = forest_median(&w, res, "malloc");
         *scoped_s = forest_median(&w, res, "mm-scoped");
         *scoped_reset_s = forest_median(&w, res, "mm-scoped-reset");
@@ -517,18 +375,7 @@ int main(int argc, char **argv)
                bench_fmt_count(plan.nws_grows, g, sizeof g));
         printf("sizes   : 104 B 40%%, 184 B 25%%, 256 B 25%%, 4096 B 9.5%%, 64 KiB 0.5%%; "
                "every 4 KiB page of each block written\n");
-        printf("columns : mimalloc %s, talloc %s\n",
-#ifdef MM_BENCH_HAVE_MIMALLOC
-               "yes",
-#else
-               "no (not found at build time)",
-#endif
-#ifdef MM_BENCH_HAVE_TALLOC
-               "yes"
-#else
-               "no (not found at build time)"
-#endif
-        );
+        printf("columns : mimalloc %s, talloc %s\n", BENCH_MIMALLOC_COLUMN, BENCH_TALLOC_COLUMN);
         if (forest_malloc_is_mimalloc()) {
             printf("WARNING : malloc in this process is mimalloc's, not the system's: every "
                    "'malloc' figure (and mimicmem's and talloc's) runs on mimalloc\n");
@@ -542,7 +389,7 @@ int main(int argc, char **argv)
     double f_malloc = -1, f_mm = -1, f_talloc = -1, mm_threads = -1, cpu_threads = -1;
     double s_malloc[3] = {-1, -1, -1}, s_scoped[3] = {-1, -1, -1}, s_reset[3] = {-1, -1, -1};
     static const char *const files[3] = {"mm", "cluster", "small"};
-    int rcs[5], hits = 0, failed = 0;
+    int rcs[5], failed = 0;
     rcs[0] = run_forest(&o, &plan, tab, &f_malloc, &f_mm, &f_talloc);
     for (int i = 0; i < 3; i++) {
         rcs[1 + i] = run_scoped(&o, files[i], tab, &s_malloc[i], &s_scoped[i], &s_reset[i]);
@@ -553,16 +400,9 @@ int main(int argc, char **argv)
     rcs[4] = run_threads(&o, &plan, &mm_threads, &cpu_threads);
     bench_table_free(tab);
     forest_plan_free(&plan);
-    for (size_t i = 0; i < sizeof rcs / sizeof rcs[0]; i++) {
-        hits += rcs[i] > 0;
-        failed |= rcs[i] < 0;
-    }
+    int only_status = bench_tally(&o, rcs, sizeof rcs / sizeof rcs[0], forest_usage, &failed);
     if (o.only != NULL) {
-        if (hits == 0 && !failed) {
-            fprintf(stderr, "%s: no workload called '%.*s'\n%s", o.prog, (int)strcspn(o.only, ":"),
-                    o.only, forest_usage);
-        }
-        return hits > 0 && !failed ? 0 : 2;
+        return only_status;
     }
 
     printf("\nAgainst the targets of the issue (measured here; not a pass/fail test):\n");

@@ -8,17 +8,15 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/time.h>
 
 #include "bench_util.h"
 #include "mimicmem.h"
+#include "workloads.h"
+#include "workloads_foreign.h"
 
 #ifdef MM_BENCH_HAVE_MIMALLOC
 #include <mimalloc.h>
@@ -32,13 +30,6 @@
 #define THR_SMALL_FORESTS 10000   /* forests per thread */
 #define THR_MIXED_FORESTS 8000    /* forests per thread of the mixed workload */
 #define THR_QUICK_DIV 20          /* --quick divides the counts by this */
-#define THR_MAX_THREADS 4
-#define THR_MIN_BLOCKS 100        /* mixed forests: Pareto from here ... */
-#define THR_MAX_BLOCKS 5000       /* ... capped here */
-#define THR_PARETO_ALPHA 1.2
-#define THR_FREE_PROB 0.3         /* chance, after each allocation, of one explicit free */
-#define THR_WS_START 64           /* workspace entries at the start of a forest */
-#define THR_FREE_BIT 0x80000000u  /* event: free of block (event & ~FREE_BIT) */
 #define THR_SPIN_PASSES 24        /* the CPU-only control's passes over the events */
 
 static const int thr_counts[] = {1, 2, 4};
@@ -50,88 +41,21 @@ static const char thr_usage[] =
     "e.g. --only destroy:mm-2t    (--ops N sets the forests per thread)\n";
 
 /* ------------------------------------------------------------------------
- * The mixed plan: drawn once, replayed by every thread of every allocator.
+ * The mixed plan: mm_bench_forest's forests (workloads.h) with fewer 64 KiB
+ * blocks (0.2%, as the issue's table), drawn once, replayed by every thread
+ * of every allocator.
  * ---------------------------------------------------------------------- */
 
-typedef struct {
-    uint32_t bytes;       /* block size */
-    double weight;        /* probability */
-    mm_category category; /* category used by mimicmem */
-} thr_size;
-
-static const thr_size thr_sizes[] = {
+static const forest_size thr_sizes[] = {
     {104, 0.40, MM_CAT_HALOS},    {184, 0.25, MM_CAT_GALAXIES}, {256, 0.25, MM_CAT_TREES},
     {4096, 0.098, MM_CAT_IO},     {65536, 0.002, MM_CAT_UTILITY},
 };
 #define THR_NSIZES (sizeof thr_sizes / sizeof thr_sizes[0])
 
-typedef struct {
-    size_t nforests;  /* forests per thread */
-    size_t *first;    /* nforests + 1 offsets into events */
-    uint32_t *events; /* size index (allocate) or FREE_BIT | block number (free) */
-    size_t nevents;   /* entries of events */
-    uint64_t nallocs; /* allocations per thread */
-    uint64_t nfrees;  /* explicit frees per thread */
-} thr_plan;
-
-static int thr_plan_make(thr_plan *p, size_t nforests, uint64_t seed)
-{
-    memset(p, 0, sizeof *p);
-    bench_rng r;
-    bench_rng_seed(&r, seed);
-    size_t *counts = malloc(nforests * sizeof *counts);
-    uint32_t *live = malloc(THR_MAX_BLOCKS * sizeof *live);
-    p->first = malloc((nforests + 1) * sizeof *p->first);
-    size_t cap = 0;
-    for (size_t f = 0; counts != NULL && f < nforests; f++) {
-        double x = THR_MIN_BLOCKS * pow(1.0 - bench_rng_unit(&r), -1.0 / THR_PARETO_ALPHA);
-        counts[f] = x >= THR_MAX_BLOCKS ? THR_MAX_BLOCKS : (size_t)x;
-        cap += 2 * counts[f];
-    }
-    p->events = malloc((cap ? cap : 1) * sizeof *p->events);
-    if (counts == NULL || live == NULL || p->first == NULL || p->events == NULL) {
-        free(counts);
-        free(live);
-        return -1;
-    }
-    p->nforests = nforests;
-    for (size_t f = 0; f < nforests; f++) {
-        size_t nlive = 0;
-        p->first[f] = p->nevents;
-        for (size_t b = 0; b < counts[f]; b++) {
-            double u = bench_rng_unit(&r), acc = 0.0;
-            uint32_t c = 0;
-            while (c + 1 < THR_NSIZES && u >= (acc += thr_sizes[c].weight)) {
-                c++;
-            }
-            p->events[p->nevents++] = c;
-            live[nlive++] = (uint32_t)b;
-            p->nallocs++;
-            if (bench_rng_unit(&r) < THR_FREE_PROB) {
-                size_t k = (size_t)bench_rng_below(&r, nlive);
-                p->events[p->nevents++] = THR_FREE_BIT | live[k];
-                live[k] = live[--nlive];
-                p->nfrees++;
-            }
-        }
-    }
-    p->first[nforests] = p->nevents;
-    free(counts);
-    free(live);
-    return 0;
-}
-
-static void thr_plan_free(thr_plan *p)
-{
-    free(p->first);
-    free(p->events);
-    memset(p, 0, sizeof *p);
-}
-
 /* What one thread runs: the whole workload (every thread the same). */
 typedef struct {
     size_t small_forests;  /* forests of the destroy and reset workloads */
-    const thr_plan *mixed; /* the mixed plan */
+    const forest_plan *mixed; /* the mixed plan */
 } thr_work;
 
 /* ------------------------------------------------------------------------
@@ -248,148 +172,31 @@ static BENCH_NOINLINE int reset_talloc(const thr_work *w)
 
 /* ------------------------------------------------------------------------
  * Mixed: the plan's forests, a workspace grown by doubling realloc, the
- * explicit frees, every page of each block written, destroy per forest.
+ * explicit frees, every page of each block written, destroy per forest
+ * (workloads.h; each in a function of its own for callgrind and perf).
  * ---------------------------------------------------------------------- */
 
 static BENCH_NOINLINE int mixed_malloc(const thr_work *w)
 {
-    const thr_plan *p = w->mixed;
-    for (size_t f = 0; f < p->nforests; f++) {
-        size_t cap = THR_WS_START, n = 0;
-        void **ws = malloc(cap * sizeof *ws);
-        if (ws == NULL) {
-            return -1;
-        }
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & THR_FREE_BIT) {
-                free(ws[ev & ~THR_FREE_BIT]);
-                ws[ev & ~THR_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                void **grown = realloc(ws, 2 * cap * sizeof *ws);
-                if (grown == NULL) {
-                    return -1;
-                }
-                ws = grown;
-                cap *= 2;
-            }
-            void *q = malloc(thr_sizes[ev].bytes);
-            bench_write_pages(q, thr_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
-        for (size_t i = 0; i < n; i++) {
-            free(ws[i]);
-        }
-        free(ws);
-    }
-    return 0;
+    return forest_run_malloc(w->mixed);
 }
 
 static BENCH_NOINLINE int mixed_mm(const thr_work *w)
 {
-    const thr_plan *p = w->mixed;
-    for (size_t f = 0; f < p->nforests; f++) {
-        mm_context *ctx = mm_context_create("forest", NULL);
-        size_t cap = THR_WS_START, n = 0;
-        void **ws = ctx ? mm_context_malloc(ctx, cap * sizeof *ws, MM_CAT_UTILITY) : NULL;
-        if (ws == NULL) {
-            return -1;
-        }
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & THR_FREE_BIT) {
-                mm_free(ws[ev & ~THR_FREE_BIT]);
-                ws[ev & ~THR_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                void **grown = mm_realloc(ws, 2 * cap * sizeof *ws);
-                if (grown == NULL) {
-                    return -1;
-                }
-                ws = grown;
-                cap *= 2;
-            }
-            void *q = mm_context_malloc(ctx, thr_sizes[ev].bytes, thr_sizes[ev].category);
-            bench_write_pages(q, thr_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
-        mm_context_destroy(ctx);
-    }
-    return 0;
+    return forest_run_mm_destroy(w->mixed);
 }
 
 #ifdef MM_BENCH_HAVE_MIMALLOC
 static BENCH_NOINLINE int mixed_mimalloc(const thr_work *w)
 {
-    const thr_plan *p = w->mixed;
-    for (size_t f = 0; f < p->nforests; f++) {
-        mi_heap_t *heap = mi_heap_new();
-        size_t cap = THR_WS_START, n = 0;
-        void **ws = heap ? mi_heap_malloc(heap, cap * sizeof *ws) : NULL;
-        if (ws == NULL) {
-            return -1;
-        }
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & THR_FREE_BIT) {
-                mi_free(ws[ev & ~THR_FREE_BIT]);
-                ws[ev & ~THR_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                void **grown = mi_heap_realloc(heap, ws, 2 * cap * sizeof *ws);
-                if (grown == NULL) {
-                    return -1;
-                }
-                ws = grown;
-                cap *= 2;
-            }
-            void *q = mi_heap_malloc(heap, thr_sizes[ev].bytes);
-            bench_write_pages(q, thr_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
-        mi_heap_destroy(heap);
-    }
-    return 0;
+    return forest_run_mimalloc(w->mixed);
 }
 #endif
 
 #ifdef MM_BENCH_HAVE_TALLOC
 static BENCH_NOINLINE int mixed_talloc(const thr_work *w)
 {
-    const thr_plan *p = w->mixed;
-    for (size_t f = 0; f < p->nforests; f++) {
-        void *ctx = talloc_new(NULL);
-        size_t cap = THR_WS_START, n = 0;
-        void **ws = ctx ? talloc_size(ctx, cap * sizeof *ws) : NULL;
-        if (ws == NULL) {
-            return -1;
-        }
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & THR_FREE_BIT) {
-                talloc_free(ws[ev & ~THR_FREE_BIT]);
-                ws[ev & ~THR_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                void **grown = talloc_realloc_size(ctx, ws, 2 * cap * sizeof *ws);
-                if (grown == NULL) {
-                    return -1;
-                }
-                ws = grown;
-                cap *= 2;
-            }
-            void *q = talloc_size(ctx, thr_sizes[ev].bytes);
-            bench_write_pages(q, thr_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
-        talloc_free(ctx);
-    }
-    return 0;
+    return forest_run_talloc(w->mixed);
 }
 #endif
 
@@ -397,24 +204,13 @@ static BENCH_NOINLINE int mixed_talloc(const thr_work *w)
  * events, to show how far this machine's CPUs scale right now. */
 static BENCH_NOINLINE int spin_control(const thr_work *w)
 {
-    const thr_plan *p = w->mixed;
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (int pass = 0; pass < THR_SPIN_PASSES; pass++) {
-        for (size_t e = 0; e < p->nevents; e++) {
-            h ^= p->events[e] + (uint64_t)pass;
-            h *= 0xff51afd7ed558ccdULL;
-            h ^= h >> 29;
-        }
-    }
-    volatile uint64_t sink = h;
-    (void)sink;
-    return 0;
+    return forest_spin(w->mixed, THR_SPIN_PASSES);
 }
 
 /* ------------------------------------------------------------------------
- * Running k threads: timed from before the first pthread_create to after
- * the last join; CPU time is the process's (user + system) over the same
- * span, so it counts every thread (the joining main thread sleeps).
+ * Running k threads (bench_run_threads): timed from before the first
+ * pthread_create to after the last join; CPU time is the process's (user +
+ * system) over the same span, so it counts every thread.
  * ---------------------------------------------------------------------- */
 
 typedef int (*thr_fn)(const thr_work *w);
@@ -442,53 +238,20 @@ static const char *const thr_workloads[3] = {"destroy", "reset", "mixed"};
 typedef struct {
     thr_fn fn;            /* what each thread runs */
     const thr_work *work; /* its argument */
-    int status;           /* fn's return */
 } thr_job;
 
-static void *thr_main(void *arg)
+static int thr_main(const void *arg)
 {
-    thr_job *j = arg;
-    j->status = j->fn(j->work);
-    return NULL;
-}
-
-static double thr_cpu_seconds(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) {
-        return 0.0;
-    }
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+    const thr_job *j = arg;
+    return j->fn(j->work);
 }
 
 /* Runs fn on k new threads at once; wall and CPU seconds; BENCH_OK or
  * BENCH_ERROR. */
 static int thr_run(thr_fn fn, const thr_work *w, int k, double *wall, double *cpu)
 {
-    pthread_t tid[THR_MAX_THREADS];
-    thr_job jobs[THR_MAX_THREADS];
-    int started = 0, st = BENCH_OK;
-    double c0 = thr_cpu_seconds(), t0 = bench_now();
-    for (int i = 0; i < k; i++) {
-        jobs[i].fn = fn;
-        jobs[i].work = w;
-        jobs[i].status = 0;
-        if (pthread_create(&tid[i], NULL, thr_main, &jobs[i]) != 0) {
-            st = BENCH_ERROR;
-            break;
-        }
-        started++;
-    }
-    for (int i = 0; i < started; i++) {
-        pthread_join(tid[i], NULL);
-        if (jobs[i].status != 0) {
-            st = BENCH_ERROR;
-        }
-    }
-    *wall = bench_now() - t0;
-    *cpu = thr_cpu_seconds() - c0;
-    return st;
+    const thr_job job = {fn, w};
+    return bench_run_threads(thr_main, &job, k, wall, cpu);
 }
 
 /* ------------------------------------------------------------------------
@@ -644,15 +407,16 @@ int main(int argc, char **argv)
     if (o.ops != 0) {
         small = mixed = (size_t)o.ops;
     }
-    thr_plan plan;
-    if (thr_plan_make(&plan, mixed, o.seed) != 0) {
+    forest_plan plan;
+    if (forest_plan_make_sized(&plan, mixed, o.seed, thr_sizes, THR_NSIZES) != 0) {
+        forest_plan_free(&plan);
         fprintf(stderr, "%s: out of memory building the plan\n", o.prog);
         return 1;
     }
     thr_work w = {small, &plan};
     if (o.only != NULL) {
         int rc = thr_only(o.only, &w, o.prog);
-        thr_plan_free(&plan);
+        forest_plan_free(&plan);
         return rc;
     }
 
@@ -666,21 +430,11 @@ int main(int argc, char **argv)
     printf("mixed   : %zu forests per thread of %d..%d blocks (Pareto %.1f): 104 B 40%%, 184 B "
            "25%%, 256 B 25%%, 4 KiB 9.8%%, 64 KiB 0.2%%, every page written; a realloc-grown "
            "workspace, %.0f%% freed one by one, destroy per forest; per thread %llu allocations\n",
-           mixed, THR_MIN_BLOCKS, THR_MAX_BLOCKS, THR_PARETO_ALPHA, 100.0 * THR_FREE_PROB,
-           (unsigned long long)plan.nallocs);
+           mixed, FOREST_MIN_BLOCKS, FOREST_MAX_BLOCKS, FOREST_PARETO_ALPHA,
+           100.0 * FOREST_FREE_PROB, (unsigned long long)plan.nallocs);
     printf("columns : mimalloc %s, talloc %s; cpu-only: integer mixing, no allocation (the "
            "machine's own scaling right now)\n",
-#ifdef MM_BENCH_HAVE_MIMALLOC
-           "yes",
-#else
-           "no (not found at build time)",
-#endif
-#ifdef MM_BENCH_HAVE_TALLOC
-           "yes"
-#else
-           "no (not found at build time)"
-#endif
-    );
+           BENCH_MIMALLOC_COLUMN, BENCH_TALLOC_COLUMN);
     fflush(stdout);
 
     double r2[3] = {-1, -1, -1}, r4[3] = {-1, -1, -1};
@@ -694,6 +448,6 @@ int main(int argc, char **argv)
                "below 2T/1T)\n",
                thr_workloads[wl], r2[wl], r4[wl]);
     }
-    thr_plan_free(&plan);
+    forest_plan_free(&plan);
     return failed ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 /* bench_util.c: clock, random numbers, options, machine banner, the round
- * runner and the table printer shared by mm_bench_core and mm_bench_forest.
+ * runner, the thread runner and the table printer shared by the benchmark
+ * programs.
  * Everything OS-specific in bench/ lives here, behind #ifdefs. */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -13,6 +14,9 @@
 #include <time.h>
 
 #if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #define BENCH_HAVE_POSIX 1
@@ -207,6 +211,14 @@ char *bench_trace_path(const bench_options *o, const char *name, char *buf, size
     return buf;
 }
 
+int bench_trace_wanted(const bench_options *o, const char *name, char *label, size_t labellen,
+                       char *path, size_t pathlen)
+{
+    snprintf(label, labellen, "trace-%s", name);
+    bench_trace_path(o, name, path, pathlen);
+    return bench_only_wants(o, label);
+}
+
 /* ------------------------------------------------------------------------
  * Machine banner
  * ---------------------------------------------------------------------- */
@@ -305,6 +317,94 @@ double bench_median(double *v, size_t n)
 {
     qsort(v, n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ------------------------------------------------------------------------
+ * Threads
+ * ---------------------------------------------------------------------- */
+
+#ifdef BENCH_HAVE_POSIX
+typedef struct {
+    bench_thread_fn fn; /* what the thread runs */
+    const void *arg;    /* its argument */
+    int status;         /* fn's return */
+} bench_thread_job;
+
+static void *bench_thread_main(void *arg)
+{
+    bench_thread_job *j = arg;
+    j->status = j->fn(j->arg);
+    return NULL;
+}
+
+static double bench_cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        return 0.0;
+    }
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+#endif
+
+int bench_run_threads(bench_thread_fn fn, const void *arg, int nthreads, double *wall_s,
+                      double *cpu_s)
+{
+    *wall_s = 0.0;
+    if (cpu_s != NULL) {
+        *cpu_s = 0.0;
+    }
+#ifdef BENCH_HAVE_POSIX
+    pthread_t tid[BENCH_MAX_THREADS];
+    bench_thread_job jobs[BENCH_MAX_THREADS];
+    int started = 0, st = BENCH_OK;
+    double c0 = cpu_s != NULL ? bench_cpu_seconds() : 0.0, t0 = bench_now();
+    for (int i = 0; i < nthreads && i < BENCH_MAX_THREADS; i++) {
+        jobs[i].fn = fn;
+        jobs[i].arg = arg;
+        jobs[i].status = 0;
+        if (pthread_create(&tid[i], NULL, bench_thread_main, &jobs[i]) != 0) {
+            st = BENCH_ERROR;
+            break;
+        }
+        started++;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(tid[i], NULL);
+        if (jobs[i].status != 0) {
+            st = BENCH_ERROR;
+        }
+    }
+    *wall_s = bench_now() - t0;
+    if (cpu_s != NULL) {
+        *cpu_s = bench_cpu_seconds() - c0;
+    }
+    return st;
+#else
+    (void)fn;
+    (void)arg;
+    (void)nthreads;
+    return BENCH_ERROR;
+#endif
+}
+
+int bench_tally(const bench_options *o, const int rcs[], size_t n, const char *usage, int *failed)
+{
+    int hits = 0;
+    *failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        hits += rcs[i] > 0;
+        *failed |= rcs[i] < 0;
+    }
+    if (o->only == NULL) {
+        return -1;
+    }
+    if (hits == 0 && !*failed) {
+        fprintf(stderr, "%s: no workload called '%.*s'\n%s", o->prog, (int)strcspn(o->only, ":"),
+                o->only, usage);
+    }
+    return hits > 0 && !*failed ? 0 : 2;
 }
 
 void bench_run_rounds(const bench_workload *w, int rounds, bench_result out[])
@@ -523,6 +623,32 @@ void bench_table_free(bench_table *t)
 const char *const bench_standard_headers[BENCH_STANDARD_COLS] = {
     "workload", "allocator", "ops", "median ms", "min ms", "max ms", "ns/op", "vs malloc"};
 const char bench_standard_align[BENCH_STANDARD_COLS + 1] = "llrrrrrr";
+
+int bench_run_standard(const bench_workload *w, const bench_options *o, bench_table *t,
+                       bench_result res[])
+{
+    if (o->only != NULL) {
+        return bench_run_only(w, o) == 1 ? 1 : -1;
+    }
+    bench_run_rounds(w, o->rounds, res);
+    bench_table_add_results(t, w, res);
+    bench_table_rule(t);
+    return 0;
+}
+
+int bench_table_add_load_failure(bench_table *t, const bench_options *o, const char *workload,
+                                 const char *noun, const char *why)
+{
+    fprintf(stderr, "%s: %s\n", o->prog, why);
+    if (o->only == NULL) {
+        char what[BENCH_CELL_MAX];
+        snprintf(what, sizeof what, "ERROR: %s not loaded", noun);
+        const char *cells[BENCH_STANDARD_COLS] = {workload, "(all)", "-", "-", "-", "-", "-", what};
+        bench_table_row(t, cells);
+        bench_table_rule(t);
+    }
+    return -1;
+}
 
 void bench_table_add_results(bench_table *t, const bench_workload *w, const bench_result res[])
 {

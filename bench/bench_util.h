@@ -1,6 +1,7 @@
-/* bench_util: what both benchmark programs share: the clock, a seeded random
+/* bench_util: what the benchmark programs share: the clock, a seeded random
  * generator, command-line options, the machine banner, the round runner
- * (variants alternated ABCABC..., medians) and the aligned table printer. */
+ * (variants alternated ABCABC..., medians), the thread runner and the aligned
+ * table printer. */
 #ifndef MM_BENCH_UTIL_H
 #define MM_BENCH_UTIL_H
 
@@ -16,6 +17,15 @@
 #endif
 #else
 #define BENCH_NOINLINE
+#endif
+
+/* For a loop written once and inlined into several functions, each with its
+ * own calls passed as constant function pointers: after inlining, each copy
+ * makes direct calls only. */
+#if defined(__GNUC__) || defined(__clang__)
+#define BENCH_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define BENCH_ALWAYS_INLINE inline
 #endif
 
 /* Default seed; --seed overrides it. Printed in every banner. */
@@ -86,6 +96,12 @@ int bench_parse_options(int argc, char **argv, bench_options *o, const char *usa
 /* Path of the named trace ("mm" -> DIR/mimic-trace-mm.txt.gz) into buf. */
 char *bench_trace_path(const bench_options *o, const char *name, char *buf, size_t buflen);
 
+/* The workload of the named trace: its label ("mm" -> "trace-mm") into
+ * label and its path into path. Returns whether --only wants it (always
+ * without --only). */
+int bench_trace_wanted(const bench_options *o, const char *name, char *label, size_t labellen,
+                       char *path, size_t pathlen);
+
 /* Prints the title, machine (uname, nproc, CPU model, libc, compiler, build
  * type), seed and rounds. */
 void bench_print_banner(FILE *out, const char *title, const bench_options *o);
@@ -145,6 +161,30 @@ int bench_run_only(const bench_workload *w, const bench_options *o);
 /* Median of n values (n > 0); v is reordered. */
 double bench_median(double *v, size_t n);
 
+/* Tallies the returns of a program's workload runners (1: ran the --only
+ * variant, 0: not run, -1: failed): *failed is set when one failed. With
+ * --only, says so on stderr when no workload has that name (usage follows)
+ * and returns the exit status, 0 or 2; without, returns -1 (go on). */
+int bench_tally(const bench_options *o, const int rcs[], size_t n, const char *usage, int *failed);
+
+/* ------------------------------------------------------------------------
+ * Threads
+ * ---------------------------------------------------------------------- */
+
+#define BENCH_MAX_THREADS 8
+
+/* What each thread runs; its return is 0 for success. */
+typedef int (*bench_thread_fn)(const void *arg);
+
+/* Runs fn(arg) on nthreads (1..BENCH_MAX_THREADS) new threads at once and
+ * waits for them. *wall_s is the time from before the first pthread_create
+ * to after the last join; *cpu_s (unless NULL) the process's CPU time, user
+ * plus system, over the same span, which counts every thread (the joining
+ * thread sleeps). BENCH_OK, or BENCH_ERROR when a thread could not start or
+ * an fn returned non-zero. POSIX only; elsewhere BENCH_ERROR. */
+int bench_run_threads(bench_thread_fn fn, const void *arg, int nthreads, double *wall_s,
+                      double *cpu_s);
+
 /* ------------------------------------------------------------------------
  * Tables
  * ---------------------------------------------------------------------- */
@@ -166,6 +206,18 @@ void bench_table_free(bench_table *t);
 /* Appends the rows of one workload in the standard layout (see
  * bench_standard_headers): one row per variant, ratio to variants[0]. */
 void bench_table_add_results(bench_table *t, const bench_workload *w, const bench_result res[]);
+/* Runs workload w as the programs do: with --only, its matching variant once
+ * (bench_run_only), returning 1 when that ran and succeeded, else -1; without,
+ * every variant for --rounds rounds into res, its rows and a rule appended
+ * to t, returning 0. */
+int bench_run_standard(const bench_workload *w, const bench_options *o, bench_table *t,
+                       bench_result res[]);
+/* For a workload whose input could not be loaded: prints "PROG: why" to
+ * stderr and, unless --only is given, appends its row in the standard layout
+ * ("ERROR: NOUN not loaded") and a rule. Returns -1, for the caller to return:
+ * the tables still print, the exit status says something was missing. */
+int bench_table_add_load_failure(bench_table *t, const bench_options *o, const char *workload,
+                                 const char *noun, const char *why);
 /* Headers of the standard layout (BENCH_STANDARD_COLS columns) and alignment. */
 #define BENCH_STANDARD_COLS 8
 extern const char *const bench_standard_headers[BENCH_STANDARD_COLS];

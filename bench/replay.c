@@ -1,6 +1,7 @@
-/* replay.c: the trace replay loops of both benchmark programs, one function
- * per allocator so each loop has direct calls only. They do nothing but the
- * allocator calls, the slot bookkeeping and one byte written per block. */
+/* replay.c: the trace replay loops of the benchmark programs, one function
+ * per allocator so each loop has direct calls only (malloc's and mimicmem's
+ * are one loop inlined twice). They do nothing but the allocator calls, the
+ * slot bookkeeping and one byte written per block. */
 #include "replay.h"
 
 #include <stdlib.h>
@@ -59,70 +60,86 @@ static size_t replay_malloc_size(uint64_t size)
     return size > 0 ? (size_t)size : 1;
 }
 
-void replay_malloc(const trace *t, void **slots)
+/* Keeps the block an A line allocated in its slot, its first byte written. */
+static inline void replay_store_new(void **slots, const trace_op *op, void *p, size_t i)
+{
+    if (op->size > 0) {
+        bench_touch(p, (unsigned char)i);
+    }
+    slots[op->block] = p;
+}
+
+/* The same for the block an R line resized; a resize that returned NULL
+ * leaves the block where it was. */
+static inline void replay_store_resized(void **slots, const trace_op *op, void *p, size_t i)
+{
+    if (p != NULL) {
+        slots[op->block] = p;
+        if (op->size > 0) {
+            bench_touch(p, (unsigned char)i);
+        }
+    }
+}
+
+/* The loop of replay_malloc and replay_mm, written once: alloc, resize and
+ * release are constants at each call, so each inlined copy has direct calls
+ * only. A resize that returns NULL leaves the block where it was. */
+static BENCH_ALWAYS_INLINE void replay_loop(const trace *t, void **slots,
+                                            void *(*alloc)(uint64_t size, mm_category cat),
+                                            void *(*resize)(void *p, uint64_t size,
+                                                            mm_category cat),
+                                            void (*release)(void *p))
 {
     const trace_op *ops = t->ops;
     for (size_t i = 0, n = t->nops; i < n; i++) {
         const trace_op *op = &ops[i];
-        void *p;
         switch (op->op) {
         case 'A':
-            p = malloc(replay_malloc_size(op->size));
-            if (op->size > 0) {
-                bench_touch(p, (unsigned char)i);
-            }
-            slots[op->block] = p;
+            replay_store_new(slots, op, alloc(op->size, op->category), i);
             break;
         case 'R':
-            p = realloc(slots[op->block], replay_malloc_size(op->size));
-            if (p != NULL) {
-                slots[op->block] = p;
-                if (op->size > 0) {
-                    bench_touch(p, (unsigned char)i);
-                }
-            }
+            replay_store_resized(slots, op, resize(slots[op->block], op->size, op->category), i);
             break;
         case 'D':
-            free(slots[op->block]);
+            release(slots[op->block]);
             break;
         default:
             break;
         }
     }
-    replay_leftovers(t, slots, replay_free_malloc);
+    replay_leftovers(t, slots, release);
+}
+
+static inline void *replay_alloc_malloc(uint64_t size, mm_category cat)
+{
+    (void)cat;
+    return malloc(replay_malloc_size(size));
+}
+
+static inline void *replay_resize_malloc(void *p, uint64_t size, mm_category cat)
+{
+    (void)cat;
+    return realloc(p, replay_malloc_size(size));
+}
+
+void replay_malloc(const trace *t, void **slots)
+{
+    replay_loop(t, slots, replay_alloc_malloc, replay_resize_malloc, replay_free_malloc);
+}
+
+static inline void *replay_alloc_mm(uint64_t size, mm_category cat)
+{
+    return mm_malloc((size_t)size, cat);
+}
+
+static inline void *replay_resize_mm(void *p, uint64_t size, mm_category cat)
+{
+    return mm_realloc_cat(p, (size_t)size, cat);
 }
 
 void replay_mm(const trace *t, void **slots)
 {
-    const trace_op *ops = t->ops;
-    for (size_t i = 0, n = t->nops; i < n; i++) {
-        const trace_op *op = &ops[i];
-        void *p;
-        switch (op->op) {
-        case 'A':
-            p = mm_malloc((size_t)op->size, op->category);
-            if (op->size > 0) {
-                bench_touch(p, (unsigned char)i);
-            }
-            slots[op->block] = p;
-            break;
-        case 'R':
-            p = mm_realloc_cat(slots[op->block], (size_t)op->size, op->category);
-            if (p != NULL) {
-                slots[op->block] = p;
-                if (op->size > 0) {
-                    bench_touch(p, (unsigned char)i);
-                }
-            }
-            break;
-        case 'D':
-            mm_free(slots[op->block]);
-            break;
-        default:
-            break;
-        }
-    }
-    replay_leftovers(t, slots, replay_free_mm);
+    replay_loop(t, slots, replay_alloc_mm, replay_resize_mm, replay_free_mm);
 }
 
 int replay_legacy(const trace *t, void **slots)
@@ -177,19 +194,11 @@ void replay_mm_scoped(const trace *t, void **slots, mm_context *ctx, int skip_lo
             } else {
                 p = mm_malloc((size_t)op->size, op->category);
             }
-            if (op->size > 0) {
-                bench_touch(p, (unsigned char)i);
-            }
-            slots[op->block] = p;
+            replay_store_new(slots, op, p, i);
             break;
         case 'R':
             p = mm_realloc_cat(slots[op->block], (size_t)op->size, op->category);
-            if (p != NULL) {
-                slots[op->block] = p;
-                if (op->size > 0) {
-                    bench_touch(p, (unsigned char)i);
-                }
-            }
+            replay_store_resized(slots, op, p, i);
             break;
         case 'D':
             if (!(skip_local_frees && (op->flags & TRACE_FOREST_LOCAL))) {

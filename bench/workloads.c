@@ -1,5 +1,5 @@
-/* workloads: the churn and forest plans, and the forest's run through
- * mimicmem (see workloads.h). */
+/* workloads: the churn and forest plans, and the forest's runs through libc
+ * malloc and mimicmem (see workloads.h). */
 #include "workloads.h"
 
 #include <math.h>
@@ -64,16 +64,16 @@ const size_t forest_nsizes = FOREST_NSIZES;
  * The forest plan: drawn once, replayed identically by every allocator.
  * ---------------------------------------------------------------------- */
 
-static uint32_t forest_draw_class(bench_rng *r)
+static uint32_t forest_draw_class(bench_rng *r, const forest_size *sizes, size_t nsizes)
 {
     double u = bench_rng_unit(r), acc = 0.0;
-    for (uint32_t c = 0; c + 1 < FOREST_NSIZES; c++) {
-        acc += forest_sizes[c].weight;
+    for (uint32_t c = 0; c + 1 < nsizes; c++) {
+        acc += sizes[c].weight;
         if (u < acc) {
             return c;
         }
     }
-    return (uint32_t)(FOREST_NSIZES - 1);
+    return (uint32_t)(nsizes - 1);
 }
 
 static size_t forest_draw_count(bench_rng *r)
@@ -85,7 +85,15 @@ static size_t forest_draw_count(bench_rng *r)
 
 int forest_plan_make(forest_plan *p, size_t nforests, uint64_t seed)
 {
+    return forest_plan_make_sized(p, nforests, seed, forest_sizes, FOREST_NSIZES);
+}
+
+int forest_plan_make_sized(forest_plan *p, size_t nforests, uint64_t seed,
+                           const forest_size *sizes, size_t nsizes)
+{
     memset(p, 0, sizeof *p);
+    p->sizes = sizes;
+    p->nsizes = nsizes;
     bench_rng r;
     bench_rng_seed(&r, seed);
     size_t *counts = malloc(nforests * sizeof *counts);
@@ -101,7 +109,7 @@ int forest_plan_make(forest_plan *p, size_t nforests, uint64_t seed)
         counts[f] = forest_draw_count(&r);
         cap += 2 * counts[f];
     }
-    p->events = malloc(cap * sizeof *p->events);
+    p->events = malloc((cap ? cap : 1) * sizeof *p->events);
     if (p->events == NULL) {
         free(counts);
         free(live);
@@ -119,7 +127,7 @@ int forest_plan_make(forest_plan *p, size_t nforests, uint64_t seed)
                 ws *= 2;
                 p->nws_grows++;
             }
-            p->events[p->nevents++] = forest_draw_class(&r);
+            p->events[p->nevents++] = forest_draw_class(&r, sizes, nsizes);
             live[nlive++] = (uint32_t)b;
             p->nallocs++;
             if (bench_rng_unit(&r) < FOREST_FREE_PROB) {
@@ -143,32 +151,81 @@ void forest_plan_free(forest_plan *p)
     memset(p, 0, sizeof *p);
 }
 
+/* ------------------------------------------------------------------------
+ * The forest's runs
+ * ---------------------------------------------------------------------- */
+
+static inline void *forest_malloc_alloc(void *scope, size_t bytes, mm_category cat)
+{
+    (void)scope;
+    (void)cat;
+    return malloc(bytes);
+}
+
+static inline void *forest_malloc_grow(void *scope, void *q, size_t bytes)
+{
+    (void)scope;
+    return realloc(q, bytes);
+}
+
+int forest_run_malloc(const forest_plan *p)
+{
+    for (size_t f = 0; f < p->nforests; f++) {
+        void **ws;
+        size_t n;
+        if (forest_one(p, f, NULL, forest_malloc_alloc, forest_malloc_grow, free, &ws, &n) != 0) {
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            free(ws[i]);
+        }
+        free(ws);
+    }
+    return 0;
+}
+
 int forest_run_mm(const forest_plan *p)
 {
     mm_context *ctx = mm_context_create("forest", NULL);
     if (ctx == NULL) {
         return -1;
     }
-    for (size_t f = 0; f < p->nforests; f++) {
-        size_t cap = FOREST_WS_START, n = 0;
-        void **ws = mm_context_malloc(ctx, cap * sizeof *ws, MM_CAT_UTILITY);
-        for (size_t e = p->first[f]; e < p->first[f + 1]; e++) {
-            uint32_t ev = p->events[e];
-            if (ev & FOREST_FREE_BIT) {
-                mm_free(ws[ev & ~FOREST_FREE_BIT]);
-                ws[ev & ~FOREST_FREE_BIT] = NULL;
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                ws = mm_realloc(ws, cap * sizeof *ws);
-            }
-            void *q = mm_context_malloc(ctx, forest_sizes[ev].bytes, forest_sizes[ev].category);
-            bench_write_pages(q, forest_sizes[ev].bytes, (unsigned char)e);
-            ws[n++] = q;
-        }
+    int st = 0;
+    for (size_t f = 0; f < p->nforests && st == 0; f++) {
+        st = forest_mm_one(p, f, ctx, 0);
         mm_context_reset(ctx);
     }
     mm_context_destroy(ctx);
+    return st;
+}
+
+int forest_run_mm_destroy(const forest_plan *p)
+{
+    for (size_t f = 0; f < p->nforests; f++) {
+        mm_context *ctx = mm_context_create("forest", NULL);
+        if (ctx == NULL) {
+            return -1;
+        }
+        int st = forest_mm_one(p, f, ctx, 0);
+        mm_context_destroy(ctx);
+        if (st != 0) {
+            return st;
+        }
+    }
+    return 0;
+}
+
+int forest_spin(const forest_plan *p, int passes)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (int pass = 0; pass < passes; pass++) {
+        for (size_t e = 0; e < p->nevents; e++) {
+            h ^= p->events[e] + (uint64_t)pass;
+            h *= 0xff51afd7ed558ccdULL;
+            h ^= h >> 29;
+        }
+    }
+    volatile uint64_t sink = h;
+    (void)sink;
     return 0;
 }

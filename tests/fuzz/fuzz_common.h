@@ -1,8 +1,10 @@
 /* Shared pieces of the libFuzzer targets: a byte reader over the input, a
  * recording error handler (errors are expected from hostile inputs; the
  * default handler would abort, which libFuzzer reports as a crash), report
- * capture into a string, and the check macro that turns a broken expectation
- * into a crash with a message. Test code only; it uses the system malloc. */
+ * capture into a string, the scratch file of the targets that need a file,
+ * and the check macro that turns a broken expectation into a crash with a
+ * message. Test code only; it uses the system malloc. Needs POSIX 2008: each
+ * target defines _POSIX_C_SOURCE before its first include. */
 #ifndef MM_FUZZ_COMMON_H
 #define MM_FUZZ_COMMON_H
 
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mimicmem.h"
 
@@ -91,8 +94,7 @@ static inline void fz_errors_clear(void) { memset(&fz_err, 0, sizeof fz_err); }
 /* ---- report capture ------------------------------------------------------ */
 
 /* The report of ctx in fmt as a NUL-terminated string from the system malloc
- * (the caller frees it); *len gets its length. Needs open_memstream (POSIX
- * 2008): each target defines _POSIX_C_SOURCE before its first include. */
+ * (the caller frees it); *len gets its length. */
 static inline char *fz_report_string(const mm_context *ctx, mm_report_format fmt, size_t *len)
 {
     char *text = NULL;
@@ -103,6 +105,41 @@ static inline char *fz_report_string(const mm_context *ctx, mm_report_format fmt
     FZ_CHECK(fclose(f) == 0 && text != NULL, "the report stream should close");
     *len = n;
     return text;
+}
+
+/* ---- scratch file ------------------------------------------------------- */
+
+#define FZ_SCRATCH_MAX 64 /* bytes of a scratch file's path, NUL included */
+
+/* This process's scratch file path: "" until fz_scratch_file makes it. */
+static inline char *fz_scratch_buffer(void)
+{
+    static char path[FZ_SCRATCH_MAX];
+    return path;
+}
+
+static inline void fz_scratch_remove(void)
+{
+    if (fz_scratch_buffer()[0] != '\0') unlink(fz_scratch_buffer());
+}
+
+/* For targets whose code under test reads files: makes one empty scratch
+ * file per process, mm-fuzz-TAG-XXXXXX under /dev/shm when it is writable
+ * (else /tmp), removed at exit, and returns its path; later calls return the
+ * same path. The first call installs the recording handlers, so that the
+ * setup is covered too. */
+static inline const char *fz_scratch_file(const char *tag)
+{
+    char *path = fz_scratch_buffer();
+    if (path[0] != '\0') return path;
+    fz_install_handlers();
+    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(path, FZ_SCRATCH_MAX, "%s/mm-fuzz-%s-XXXXXX", dir, tag);
+    int fd = mkstemp(path);
+    FZ_CHECK(fd >= 0, "mkstemp(%s) should make a scratch file", path);
+    close(fd);
+    atexit(fz_scratch_remove);
+    return path;
 }
 
 #endif /* MM_FUZZ_COMMON_H */

@@ -10,33 +10,12 @@
  * trace's. Everything is freed again, so each input starts from nothing. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <unistd.h>
-
 #include "fuzz_common.h"
 #include "roundtrip.h"
 
-static char fr_path[64]; /* the scratch trace, made once per process */
-
-static void fr_cleanup(void)
-{
-    if (fr_path[0] != '\0') unlink(fr_path);
-}
-
-static void fr_setup_once(void)
-{
-    if (fr_path[0] != '\0') return;
-    fz_install_handlers(); /* rt_run installs its own; these cover the setup */
-    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(fr_path, sizeof fr_path, "%s/mm-fuzz-roundtrip-XXXXXX", dir);
-    int fd = mkstemp(fr_path);
-    FZ_CHECK(fd >= 0, "mkstemp(%s) should make a scratch file", fr_path);
-    close(fd);
-    atexit(fr_cleanup);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fr_setup_once();
+    const char *fr_path = fz_scratch_file("roundtrip"); /* rt_run installs its own handlers */
     rt_live l;
     FZ_CHECK(rt_run(data, size, fr_path, &l) == 0, "the trace %s should open", fr_path);
     char why[512];

@@ -13,7 +13,6 @@
  * (a zero size is a live block to all three), mimicmem left as it was. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <unistd.h>
 #include <zlib.h>
 
 #include "fuzz_common.h"
@@ -25,24 +24,7 @@
  * ask for any size, a replay really allocates it. */
 #define FT_REPLAY_MAX_BYTES ((uint64_t)1 << 20)
 
-static char ft_path[64];  /* the scratch file, made once per process */
-
-static void ft_cleanup(void)
-{
-    if (ft_path[0] != '\0') unlink(ft_path);
-}
-
-static void ft_setup_once(void)
-{
-    if (ft_path[0] != '\0') return;
-    fz_install_handlers();
-    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(ft_path, sizeof ft_path, "%s/mm-fuzz-trace-XXXXXX", dir);
-    int fd = mkstemp(ft_path);
-    FZ_CHECK(fd >= 0, "mkstemp(%s) should make a scratch file", ft_path);
-    close(fd);
-    atexit(ft_cleanup);
-}
+static const char *ft_path; /* the scratch file (fz_scratch_file), made once per process */
 
 static void ft_write_plain(const uint8_t *data, size_t size)
 {
@@ -239,7 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ft_setup_once();
+    ft_path = fz_scratch_file("trace");
     ft_text text = ft_scan(data, size);
     /* an input that is itself gzip data is inflated by the plain load and only
      * unwrapped once by the packed one: its checks are about the bytes zlib

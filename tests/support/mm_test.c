@@ -1,6 +1,6 @@
 /* Recording error handler, statistics comparison, byte patterns, the
- * generator, environment knobs, file and report capture shared by the unit
- * tests (declared in mm_test.h). */
+ * generator, environment knobs, file, report and leak-list capture and the
+ * site finder shared by the unit tests (declared in mm_test.h). */
 #include "mm_test.h"
 
 #include <errno.h>
@@ -249,6 +249,37 @@ char *mmt_report_string(const mm_context *ctx, mm_report_format fmt)
     char *text = mmt_read_stream(f, "the captured report");
     fclose(f);
     return text;
+}
+
+char *mmt_leaks_string(mm_report_format fmt, size_t *nblocks)
+{
+    FILE *f = tmpfile();
+    cr_assert_not_null(f, "tmpfile() should give a file to capture the leak list");
+    size_t n = mm_report_leaks(f, fmt);
+    if (nblocks != NULL) *nblocks = n;
+    char *text = mmt_read_stream(f, "the captured leak list");
+    fclose(f);
+    return text;
+}
+
+/* ========================================================================
+ * Sites
+ * ====================================================================== */
+
+int mmt_site_find(const char *file, int line, mm_category cat, mm_site_stats *out)
+{
+    mm_site_stats all[64];
+    size_t n = mm_sites(all, 64);
+    cr_assert_leq(n, 64, "the tests make at most 64 sites, mm_sites says %zu", n);
+    for (size_t i = 0; i < n; i++) {
+        const mm_site_stats *s = &all[i];
+        int same_file = file == NULL ? s->file == NULL : s->file && strcmp(s->file, file) == 0;
+        if (same_file && s->line == line && s->category == cat) {
+            *out = *s;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* ========================================================================

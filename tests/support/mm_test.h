@@ -1,7 +1,8 @@
 /* Shared helpers for the mimicmem unit tests: a recording error handler,
  * exact statistics and figure checks that print the report on failure,
  * byte patterns, a deterministic generator, the scale knob for slow runners,
- * file and report capture and the expect_death child runner.
+ * file, report and leak-list capture, the site finder and the expect_death
+ * child runner.
  * Test code only; it uses the system malloc, never mimicmem, for itself. */
 #ifndef MM_TEST_H
 #define MM_TEST_H
@@ -202,6 +203,19 @@ void mmt_tool_open(void *p, size_t n);
  * system malloc; the caller frees it. Fails the test if capture fails. */
 char *mmt_report_string(const mm_context *ctx, mm_report_format fmt);
 
+/* mm_report_leaks(out, fmt) captured the same way; *nblocks (unless NULL)
+ * gets what mm_report_leaks returned, the live blocks it listed. */
+char *mmt_leaks_string(mm_report_format fmt, size_t *nblocks);
+
+/* ========================================================================
+ * Sites
+ * ====================================================================== */
+
+/* Copies the site (file, line, cat) of mm_sites into *out and returns 1, or
+ * returns 0 when it is not known; file NULL finds the unknown site. Fails
+ * the test when the process has more than 64 sites (tests make fewer). */
+int mmt_site_find(const char *file, int line, mm_category cat, mm_site_stats *out);
+
 /* ========================================================================
  * Files
  * ====================================================================== */
@@ -268,6 +282,15 @@ int mmt_death_message(const mmt_death *d, char *line, size_t linelen);
                      SIGABRT, mmt_d_.signal, mmt_d_.exit_status, mmt_d_.text);               \
         mmt_expect_death_line_(mmt_d_, phrase, msg);                                         \
     } while (0)
+
+/* A whole test, suite.name, that expects only that: fn(NULL) in a child
+ * dies of SIGABRT after a "mimicmem: " line containing phrase. */
+#define MMT_DEATH_TEST(suite, name, fn, phrase)                \
+    Test(suite, name)                                          \
+    {                                                          \
+        char mmt_msg_[MMT_MESSAGE_MAX];                        \
+        mmt_expect_death((fn), NULL, (phrase), mmt_msg_);      \
+    }
 
 /* The same for a call made through Mimic's legacy API: the default handler
  * ends the process with exit status 1 after the message, as Mimic's own

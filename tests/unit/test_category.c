@@ -425,26 +425,14 @@ static void child_name_of_unknown_id(void *arg)
     (void)mm_category_name(4321);
 }
 
-Test(category, default_handler_aborts_on_a_null_name)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_register_null_name, NULL, "mimicmem: ", msg);
-}
+MMT_DEATH_TEST(category, default_handler_aborts_on_a_null_name,
+               child_register_null_name, "mimicmem: ")
 
-Test(category, default_handler_aborts_on_an_over_long_name)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_register_over_long_name, NULL, "mimicmem: ", msg);
-}
+MMT_DEATH_TEST(category, default_handler_aborts_on_an_over_long_name,
+               child_register_over_long_name, "mimicmem: ")
 
-Test(category, default_handler_aborts_on_a_full_registry)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_register_on_full_registry, NULL, "mimicmem: ", msg);
-}
+MMT_DEATH_TEST(category, default_handler_aborts_on_a_full_registry,
+               child_register_on_full_registry, "mimicmem: ")
 
-Test(category, default_handler_aborts_on_the_name_of_an_unknown_id)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_name_of_unknown_id, NULL, "unknown category", msg);
-}
+MMT_DEATH_TEST(category, default_handler_aborts_on_the_name_of_an_unknown_id,
+               child_name_of_unknown_id, "unknown category")

@@ -388,29 +388,17 @@ Test(errors, default_handler_aborts_on_a_refused_resize)
     expect_contains(msg, "for category \"Trees\"", "the out-of-memory message");
 }
 
-Test(errors, default_handler_aborts_on_a_size_overflow)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_size_overflow, NULL, "size overflow", msg);
-}
+MMT_DEATH_TEST(errors, default_handler_aborts_on_a_size_overflow,
+               child_size_overflow, "size overflow")
 
-Test(errors, default_handler_aborts_on_a_calloc_overflow)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_calloc_overflow, NULL, "size overflow", msg);
-}
+MMT_DEATH_TEST(errors, default_handler_aborts_on_a_calloc_overflow,
+               child_calloc_overflow, "size overflow")
 
-Test(errors, default_handler_aborts_on_an_unknown_category)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_unknown_category, NULL, "unknown category", msg);
-}
+MMT_DEATH_TEST(errors, default_handler_aborts_on_an_unknown_category,
+               child_unknown_category, "unknown category")
 
-Test(errors, default_handler_aborts_on_a_negative_category)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_negative_category, NULL, "unknown category", msg);
-}
+MMT_DEATH_TEST(errors, default_handler_aborts_on_a_negative_category,
+               child_negative_category, "unknown category")
 
 Test(errors, default_handler_aborts_on_a_bad_pointer_and_prints_it)
 {
@@ -422,11 +410,8 @@ Test(errors, default_handler_aborts_on_a_bad_pointer_and_prints_it)
     expect_contains(msg, printed, "the bad-pointer message");
 }
 
-Test(errors, default_handler_aborts_on_a_damaged_header)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_damaged_header, NULL, "bad pointer", msg);
-}
+MMT_DEATH_TEST(errors, default_handler_aborts_on_a_damaged_header,
+               child_damaged_header, "bad pointer")
 
 Test(errors, default_handler_aborts_on_a_double_free_naming_the_category)
 {
@@ -452,17 +437,10 @@ Test(errors, default_handler_aborts_on_a_double_free_of_a_process_block)
               "the message should say double free or bad pointer: %s", msg);
 }
 
-Test(errors, default_handler_aborts_on_strdup_of_null)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_strdup_null, NULL, "mimicmem: ", msg);
-}
+MMT_DEATH_TEST(errors, default_handler_aborts_on_strdup_of_null, child_strdup_null, "mimicmem: ")
 
-Test(errors, setting_a_null_handler_restores_the_default)
-{
-    char msg[MMT_MESSAGE_MAX];
-    mmt_expect_death(child_restored_default, NULL, "size overflow", msg);
-}
+MMT_DEATH_TEST(errors, setting_a_null_handler_restores_the_default,
+               child_restored_default, "size overflow")
 
 /* The same, inside Criterion's own test process: the test passes only if the
  * process dies of SIGABRT. stderr is captured so the log stays readable. */

@@ -5,7 +5,7 @@
  * record their return address, "module+0xOFFSET", which the reports turn
  * into file:line (function) with addr2line (src/report/symbolize.c); this
  * file is always compiled with -g (tests/CMakeLists.txt) so it can. */
-#define _POSIX_C_SOURCE 200809L /* open_memstream, setenv, mkdtemp */
+#define _POSIX_C_SOURCE 200809L /* setenv, mkdtemp, clock_gettime */
 #define MM_WITH_SITES
 #define MM_WITH_LEGACY_SITE_MACROS /* exact lines: this file never redeclares the legacy names */
 
@@ -22,16 +22,6 @@
 #include "mm_json.h"
 #include "mm_test.h"
 
-/* The site of file/line/category in mm_sites, or NULL. */
-static const mm_site_stats *find_site(mm_site_stats *all, size_t n, int line, mm_category cat)
-{
-    for (size_t i = 0; i < n; i++)
-        if (all[i].file && strcmp(all[i].file, __FILE__) == 0 && all[i].line == line &&
-            all[i].category == cat)
-            return &all[i];
-    return NULL;
-}
-
 Test(legacy_sites, each_legacy_call_records_the_line_it_was_made_on)
 {
     mm_set_sites(1);
@@ -42,39 +32,33 @@ Test(legacy_sites, each_legacy_call_records_the_line_it_was_made_on)
     cr_assert(a && b, "both legacy allocations should succeed");
 
     mm_site_stats all[16];
-    size_t n = mm_sites(all, 16);
-    cr_assert_leq(n, 16, "a fresh process should know only this test's sites");
-    const mm_site_stats *s = find_site(all, n, l_unknown, MM_CAT_UNKNOWN);
-    cr_assert_not_null(s, "mymalloc on line %d should be a site in category Unknown", l_unknown);
-    cr_expect_eq(s->bytes, 40, "its site should hold 40 bytes, not %zu", s->bytes);
-    cr_expect_eq(s->blocks, 1, "its site should hold 1 block, not %zu", s->blocks);
-    s = find_site(all, n, l_halos, MM_CAT_HALOS);
-    cr_assert_not_null(s, "mymalloc_cat on line %d should be a site in Halos", l_halos);
-    cr_expect_eq(s->bytes, 104, "its site should hold 104 bytes, not %zu", s->bytes);
+    cr_assert_leq(mm_sites(all, 16), 16, "a fresh process should know only this test's sites");
+    mm_site_stats s;
+    cr_assert(mmt_site_find(__FILE__, l_unknown, MM_CAT_UNKNOWN, &s),
+              "mymalloc on line %d should be a site in category Unknown", l_unknown);
+    cr_expect_eq(s.bytes, 40, "its site should hold 40 bytes, not %zu", s.bytes);
+    cr_expect_eq(s.blocks, 1, "its site should hold 1 block, not %zu", s.blocks);
+    cr_assert(mmt_site_find(__FILE__, l_halos, MM_CAT_HALOS, &s),
+              "mymalloc_cat on line %d should be a site in Halos", l_halos);
+    cr_expect_eq(s.bytes, 104, "its site should hold 104 bytes, not %zu", s.bytes);
 
     b = myrealloc(b, 208); /* keeps its site and category */
-    n = mm_sites(all, 16);
-    s = find_site(all, n, l_halos, MM_CAT_HALOS);
-    cr_assert_not_null(s, "myrealloc should keep the block at its allocation site");
-    cr_expect_eq(s->bytes, 208, "the site should now hold 208 bytes, not %zu", s->bytes);
-    cr_expect_eq(s->peak_bytes, 208, "the site's peak should be 208 bytes, not %zu", s->peak_bytes);
+    cr_assert(mmt_site_find(__FILE__, l_halos, MM_CAT_HALOS, &s),
+              "myrealloc should keep the block at its allocation site");
+    cr_expect_eq(s.bytes, 208, "the site should now hold 208 bytes, not %zu", s.bytes);
+    cr_expect_eq(s.peak_bytes, 208, "the site's peak should be 208 bytes, not %zu", s.peak_bytes);
 
     b = myrealloc_cat(b, 208, MEM_IO); /* same file and line, new category */
-    n = mm_sites(all, 16);
-    s = find_site(all, n, l_halos, MM_CAT_HALOS);
-    cr_assert_not_null(s, "the Halos site stays known after the move");
-    cr_expect_eq(s->blocks, 0, "myrealloc_cat should take the block off its Halos site");
-    s = find_site(all, n, l_halos, MM_CAT_IO);
-    cr_assert_not_null(s, "myrealloc_cat should move the block to the same line in IO");
-    cr_expect_eq(s->bytes, 208, "the IO site should hold 208 bytes, not %zu", s->bytes);
+    cr_assert(mmt_site_find(__FILE__, l_halos, MM_CAT_HALOS, &s),
+              "the Halos site stays known after the move");
+    cr_expect_eq(s.blocks, 0, "myrealloc_cat should take the block off its Halos site");
+    cr_assert(mmt_site_find(__FILE__, l_halos, MM_CAT_IO, &s),
+              "myrealloc_cat should move the block to the same line in IO");
+    cr_expect_eq(s.bytes, 208, "the IO site should hold 208 bytes, not %zu", s.bytes);
 
     myfree(b);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    cr_assert_not_null(f, "a memory stream should open");
-    size_t live = mm_report_leaks(f, MM_REPORT_TEXT);
-    fclose(f);
+    size_t live = 0;
+    char *text = mmt_leaks_string(MM_REPORT_TEXT, &live);
     cr_expect_eq(live, 1, "only the mymalloc block should be live, not %zu blocks", live);
     char where[512];
     snprintf(where, sizeof where, "%s:%d", __FILE__, l_unknown);
@@ -109,18 +93,6 @@ static bool ls_on_path(const char *tool, char *found, size_t len)
             cr_skip_test("addr2line is not on PATH (Debian/Ubuntu: binutils): sites named by " \
                          "return address cannot be resolved here");                           \
     } while (0)
-
-/* The leak list as text or JSON, in a system-malloc string. */
-static char *ls_leaks_string(mm_report_format fmt)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    cr_assert_not_null(f, "a memory stream should open");
-    mm_report_leaks(f, fmt);
-    cr_assert_eq(fclose(f), 0, "the memory stream should close");
-    return text;
-}
 
 /* The two allocations of these tests, each on a line of its own, through
  * the function names (no macro): their sites are return addresses. */
@@ -186,6 +158,22 @@ static void ls_expect_raw(const char *text, const char *what)
     }
 }
 
+/* Checks the text report and the text leak list with expect
+ * (ls_expect_resolved or ls_expect_raw); when says under what conditions. */
+static void ls_expect_text_reports(void (*expect)(const char *text, const char *what),
+                                   const char *when)
+{
+    char what[192];
+    char *text = mmt_report_string(NULL, MM_REPORT_TEXT);
+    snprintf(what, sizeof what, "the text report %s", when);
+    expect(text, what);
+    free(text);
+    text = mmt_leaks_string(MM_REPORT_TEXT, NULL);
+    snprintf(what, sizeof what, "the text leak list %s", when);
+    expect(text, what);
+    free(text);
+}
+
 /* The member of JSON array arr whose "address" is name, or NULL. */
 static const mmt_json *ls_json_site(const mmt_json *arr, const char *name)
 {
@@ -217,37 +205,29 @@ static void ls_expect_json_site(const mmt_json *site, const char *name, int line
               mod ? mod->text : "(none)");
 }
 
+/* Parses text (a JSON report or leak list, freed here) and expects both
+ * sites in its array key, each resolved to this file's line. */
+static void ls_expect_json_sites(char *text, const char *key, const char *what)
+{
+    char err[256];
+    mmt_json *j = mmt_json_parse(text, err, sizeof err);
+    cr_assert_not_null(j, "%s should parse: %s\n%s", what, err, text);
+    const mmt_json *arr = mmt_json_get(j, key);
+    const char *raw_a = ls_raw_name(MM_CAT_UNKNOWN), *raw_b = ls_raw_name(MM_CAT_HALOS);
+    ls_expect_json_site(ls_json_site(arr, raw_a), raw_a, ls_line_a, what);
+    ls_expect_json_site(ls_json_site(arr, raw_b), raw_b, ls_line_b, what);
+    mmt_json_free(j);
+    free(text);
+}
+
 Test(legacy_sites, return_address_sites_read_as_file_and_line_in_every_report)
 {
     ls_need_addr2line();
     ls_allocate();
-    const char *raw_a = ls_raw_name(MM_CAT_UNKNOWN), *raw_b = ls_raw_name(MM_CAT_HALOS);
-
-    char *text = mmt_report_string(NULL, MM_REPORT_TEXT);
-    ls_expect_resolved(text, "the text report's top sites");
-    free(text);
-    text = ls_leaks_string(MM_REPORT_TEXT);
-    ls_expect_resolved(text, "the text leak list");
-    free(text);
-
-    char err[256];
-    text = mmt_report_string(NULL, MM_REPORT_JSON);
-    mmt_json *j = mmt_json_parse(text, err, sizeof err);
-    cr_assert_not_null(j, "the JSON report should parse: %s\n%s", err, text);
-    const mmt_json *top = mmt_json_get(j, "top_sites");
-    ls_expect_json_site(ls_json_site(top, raw_a), raw_a, ls_line_a, "the JSON top sites");
-    ls_expect_json_site(ls_json_site(top, raw_b), raw_b, ls_line_b, "the JSON top sites");
-    mmt_json_free(j);
-    free(text);
-
-    text = ls_leaks_string(MM_REPORT_JSON);
-    j = mmt_json_parse(text, err, sizeof err);
-    cr_assert_not_null(j, "the JSON leak list should parse: %s\n%s", err, text);
-    const mmt_json *by_site = mmt_json_get(j, "by_site");
-    ls_expect_json_site(ls_json_site(by_site, raw_a), raw_a, ls_line_a, "the JSON leak list");
-    ls_expect_json_site(ls_json_site(by_site, raw_b), raw_b, ls_line_b, "the JSON leak list");
-    mmt_json_free(j);
-    free(text);
+    ls_expect_text_reports(ls_expect_resolved, "(addr2line on PATH)");
+    ls_expect_json_sites(mmt_report_string(NULL, MM_REPORT_JSON), "top_sites",
+                         "the JSON report's top sites");
+    ls_expect_json_sites(mmt_leaks_string(MM_REPORT_JSON, NULL), "by_site", "the JSON leak list");
     ls_free();
 }
 
@@ -259,16 +239,11 @@ Test(legacy_sites, site_resolve_off_from_the_environment_keeps_module_plus_offse
     char value[16];
     mm_option_get("site_resolve", value, sizeof value);
     cr_expect_str_eq(value, "off", "MIMICMEM_SITE_RESOLVE=off should read off, not %s", value);
-    char *text = mmt_report_string(NULL, MM_REPORT_TEXT);
-    ls_expect_raw(text, "the report with MIMICMEM_SITE_RESOLVE=off");
-    free(text);
-    text = ls_leaks_string(MM_REPORT_TEXT);
-    ls_expect_raw(text, "the leak list with MIMICMEM_SITE_RESOLVE=off");
-    free(text);
+    ls_expect_text_reports(ls_expect_raw, "with MIMICMEM_SITE_RESOLVE=off");
     /* JSON: "file" is the recorded name, "address" still carries it */
     const char *raw = ls_raw_name(MM_CAT_UNKNOWN);
     char err[256];
-    text = ls_leaks_string(MM_REPORT_JSON);
+    char *text = mmt_leaks_string(MM_REPORT_JSON, NULL);
     mmt_json *j = mmt_json_parse(text, err, sizeof err);
     cr_assert_not_null(j, "the JSON leak list should parse: %s", err);
     const mmt_json *site = ls_json_site(mmt_json_get(j, "by_site"), raw);
@@ -325,12 +300,7 @@ Test(legacy_sites, without_addr2line_on_path_the_reports_keep_module_plus_offset
     ls_allocate();
     char dir[64];
     ls_fake_tool("unrelated", "exit 0", false, dir, sizeof dir); /* PATH: a folder without it */
-    char *text = mmt_report_string(NULL, MM_REPORT_TEXT);
-    ls_expect_raw(text, "the report without addr2line");
-    free(text);
-    text = ls_leaks_string(MM_REPORT_TEXT);
-    ls_expect_raw(text, "the leak list without addr2line");
-    free(text);
+    ls_expect_text_reports(ls_expect_raw, "without addr2line");
     mmt_expect_no_error(&rec, "a missing addr2line");
     ls_fake_tool_remove(dir, "unrelated");
     ls_free();
@@ -364,7 +334,7 @@ Test(legacy_sites, addr2line_runs_once_for_sites_reported_again)
         char *text = mmt_report_string(NULL, MM_REPORT_TEXT);
         ls_expect_resolved(text, "a report made again");
         free(text);
-        text = ls_leaks_string(MM_REPORT_JSON);
+        text = mmt_leaks_string(MM_REPORT_JSON, NULL);
         free(text);
     }
     char runs_path[128];
@@ -378,25 +348,30 @@ Test(legacy_sites, addr2line_runs_once_for_sites_reported_again)
     ls_free();
 }
 
+/* The text report, and in *seconds how long it took to make. */
+static char *ls_timed_report(double *seconds)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char *text = mmt_report_string(NULL, MM_REPORT_TEXT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    return text;
+}
+
 Test(legacy_sites, an_addr2line_that_hangs_is_killed_and_the_names_stay, .timeout = 60)
 {
     ls_allocate();
     char dir[64];
     ls_fake_tool("addr2line", "exec sleep 600", true, dir, sizeof dir);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    char *text = mmt_report_string(NULL, MM_REPORT_TEXT);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double s;
+    char *text = ls_timed_report(&s);
     ls_expect_raw(text, "the report after addr2line hung");
     cr_expect(s >= 9.0 && s < 30.0, "the report should wait 10 s for the tool, then go on; it "
               "took %.1f s", s);
     free(text);
     /* the answers it never gave are not asked again */
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    text = mmt_report_string(NULL, MM_REPORT_TEXT);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    text = ls_timed_report(&s);
     cr_expect(s < 5.0, "a second report should not wait for the tool again; it took %.1f s", s);
     free(text);
     ls_fake_tool_remove(dir, "addr2line");

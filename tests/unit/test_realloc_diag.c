@@ -40,7 +40,7 @@ static const rd_mode rd_modes[] = {
 #define RD_LIMIT ((size_t)1 << 50) /* 1 PiB: never reached */
 
 static char rd_trace_path[256];
-static const char rd_file[] = "test_realloc_diag.c"; /* sites compare the pointer */
+static const char rd_file[] = "test_realloc_diag.c"; /* the file of the _at calls */
 
 static void rd_enter(const rd_mode *m)
 {
@@ -83,12 +83,23 @@ static int rd_cache_off(void)
 /* The live bytes of the site at (file, line, cat), or SIZE_MAX when none. */
 static size_t rd_site_bytes(const char *file, int line, mm_category cat)
 {
-    mm_site_stats all[64];
-    size_t n = mm_sites(all, 64);
-    for (size_t i = 0; i < n && i < 64; i++)
-        if (all[i].file == file && all[i].line == line && all[i].category == cat)
-            return all[i].bytes;
-    return SIZE_MAX;
+    mm_site_stats s;
+    return mmt_site_find(file, line, cat, &s) ? s.bytes : SIZE_MAX;
+}
+
+/* Runs body once under each mode, between rd_enter and rd_leave, with the
+ * errors recorded in rec, and expects none left unchecked after each run. */
+static void rd_each_mode(void (*body)(const rd_mode *m, mmt_recorder *rec))
+{
+    mmt_recorder rec;
+    mmt_record_errors(&rec);
+    for (size_t k = 0; k < RD_NMODES; k++) {
+        const rd_mode *m = &rd_modes[k];
+        rd_enter(m);
+        body(m, &rec);
+        mmt_expect_no_error(&rec, m->name);
+        rd_leave(m);
+    }
 }
 
 /* ========================================================================
@@ -169,129 +180,123 @@ static void rd_expect_overrun(const rd_mode *m, mmt_recorder *rec, void *p, size
     mm_free(p);
 }
 
+static void rd_process_block_body(const rd_mode *m, mmt_recorder *rec)
+{
+    mm_stats base = mm_stats_total(NULL);
+    size_t n = sizeof rd_process_sizes / sizeof rd_process_sizes[0];
+    int line = __LINE__ + 1;
+    void *p = mm_malloc_at(rd_process_sizes[0], MM_CAT_HALOS, rd_file, line);
+    cr_assert_not_null(p, "[%s] mm_malloc_at should succeed", m->name);
+    p = rd_walk(m, NULL, p, rd_process_sizes, n, base, rd_file, line);
+    if (rd_guarded(m)) { /* and once more over a big block grown in place */
+        p = mm_realloc(p, (size_t)5 << 20);
+        cr_assert_not_null(p);
+        rd_expect_overrun(m, rec, p, (size_t)5 << 20);
+    } else {
+        mm_free(p);
+    }
+    mmt_expect_no_error(rec, m->name);
+    cr_expect_eq(mm_check(NULL), 0, "[%s] mm_check should find nothing", m->name);
+    mm_stats end = mm_stats_total(NULL);
+    cr_expect_eq(end.bytes, base.bytes, "[%s] every byte given back", m->name);
+    cr_expect_eq(end.blocks, base.blocks, "[%s] every block given back", m->name);
+}
+
 Test(realloc_diag, a_process_block_resized_under_every_mode_stays_whole)
 {
-    mmt_recorder rec;
-    mmt_record_errors(&rec);
-    for (size_t k = 0; k < RD_NMODES; k++) {
-        const rd_mode *m = &rd_modes[k];
-        rd_enter(m);
-        mm_stats base = mm_stats_total(NULL);
-        size_t n = sizeof rd_process_sizes / sizeof rd_process_sizes[0];
-        int line = __LINE__ + 1;
-        void *p = mm_malloc_at(rd_process_sizes[0], MM_CAT_HALOS, rd_file, line);
-        cr_assert_not_null(p, "[%s] mm_malloc_at should succeed", m->name);
-        p = rd_walk(m, NULL, p, rd_process_sizes, n, base, rd_file, line);
-        if (rd_guarded(m)) { /* and once more over a big block grown in place */
-            p = mm_realloc(p, (size_t)5 << 20);
-            cr_assert_not_null(p);
-            rd_expect_overrun(m, &rec, p, (size_t)5 << 20);
-        } else {
-            mm_free(p);
-        }
-        mmt_expect_no_error(&rec, m->name);
-        cr_expect_eq(mm_check(NULL), 0, "[%s] mm_check should find nothing", m->name);
-        mm_stats end = mm_stats_total(NULL);
-        cr_expect_eq(end.bytes, base.bytes, "[%s] every byte given back", m->name);
-        cr_expect_eq(end.blocks, base.blocks, "[%s] every block given back", m->name);
-        rd_leave(m);
+    rd_each_mode(rd_process_block_body);
+}
+
+static void rd_context_block_body(const rd_mode *m, mmt_recorder *rec)
+{
+    mm_context *ctx = mm_context_create("resized", NULL);
+    cr_assert_not_null(ctx);
+    mm_stats base = mm_stats_total(ctx);
+    size_t n = sizeof rd_context_sizes / sizeof rd_context_sizes[0];
+    int line = __LINE__ + 1;
+    void *p = mm_context_malloc_at(ctx, rd_context_sizes[0], MM_CAT_HALOS, rd_file, line);
+    cr_assert_not_null(p, "[%s] mm_context_malloc_at should succeed", m->name);
+    p = rd_walk(m, ctx, p, rd_context_sizes, n, base, rd_file, line);
+    if (rd_guarded(m)) {
+        p = mm_realloc(p, 104); /* a small block resized in its slot */
+        cr_assert_not_null(p);
+        rd_expect_overrun(m, rec, p, 104);
+        p = mm_context_malloc(ctx, 1 << 20, MM_CAT_HALOS);
+        p = mm_realloc(p, (size_t)3 << 20); /* a large one by the system's realloc */
+        cr_assert_not_null(p);
+        rd_expect_overrun(m, rec, p, (size_t)3 << 20);
+    } else {
+        mm_free(p);
     }
+    mmt_expect_no_error(rec, m->name);
+    cr_expect_eq(mm_check(ctx), 0, "[%s] mm_check should find nothing", m->name);
+    cr_expect_eq(mm_stats_total(ctx).bytes, 0, "[%s] every byte given back", m->name);
+    mm_context_destroy(ctx); /* rd_each_mode expects no error from it */
 }
 
 Test(realloc_diag, a_context_block_resized_under_every_mode_stays_whole)
 {
-    mmt_recorder rec;
-    mmt_record_errors(&rec);
-    for (size_t k = 0; k < RD_NMODES; k++) {
-        const rd_mode *m = &rd_modes[k];
-        rd_enter(m);
-        mm_context *ctx = mm_context_create("resized", NULL);
-        cr_assert_not_null(ctx);
-        mm_stats base = mm_stats_total(ctx);
-        size_t n = sizeof rd_context_sizes / sizeof rd_context_sizes[0];
-        int line = __LINE__ + 1;
-        void *p = mm_context_malloc_at(ctx, rd_context_sizes[0], MM_CAT_HALOS, rd_file, line);
-        cr_assert_not_null(p, "[%s] mm_context_malloc_at should succeed", m->name);
-        p = rd_walk(m, ctx, p, rd_context_sizes, n, base, rd_file, line);
-        if (rd_guarded(m)) {
-            p = mm_realloc(p, 104); /* a small block resized in its slot */
-            cr_assert_not_null(p);
-            rd_expect_overrun(m, &rec, p, 104);
-            p = mm_context_malloc(ctx, 1 << 20, MM_CAT_HALOS);
-            p = mm_realloc(p, (size_t)3 << 20); /* a large one by the system's realloc */
-            cr_assert_not_null(p);
-            rd_expect_overrun(m, &rec, p, (size_t)3 << 20);
-        } else {
-            mm_free(p);
-        }
-        mmt_expect_no_error(&rec, m->name);
-        cr_expect_eq(mm_check(ctx), 0, "[%s] mm_check should find nothing", m->name);
-        cr_expect_eq(mm_stats_total(ctx).bytes, 0, "[%s] every byte given back", m->name);
-        mm_context_destroy(ctx);
-        mmt_expect_no_error(&rec, m->name);
-        rd_leave(m);
+    rd_each_mode(rd_context_block_body);
+}
+
+static void rd_realloc_cat_body(const rd_mode *m, mmt_recorder *rec)
+{
+    (void)rec; /* rd_each_mode expects no error */
+    mm_stats halos = mm_stats_category(NULL, MM_CAT_HALOS);
+    mm_stats trees = mm_stats_category(NULL, MM_CAT_TREES);
+    int line = __LINE__ + 1;
+    void *p = mm_malloc_at((size_t)1 << 20, MM_CAT_HALOS, rd_file, line);
+    cr_assert_not_null(p);
+    mmt_fill(p, (size_t)1 << 20, 7);
+    void *q = mm_realloc_cat(p, (size_t)2 << 20, MM_CAT_TREES);
+    cr_assert_not_null(q);
+    cr_expect(mmt_filled(q, (size_t)1 << 20, 7), "[%s] the data should be kept", m->name);
+    cr_expect_eq(mm_validate(q), 1, "[%s] the block should validate", m->name);
+    cr_expect_eq(mm_stats_category(NULL, MM_CAT_HALOS).bytes, halos.bytes,
+                 "[%s] Halos should have given its bytes back", m->name);
+    cr_expect_eq(mm_stats_category(NULL, MM_CAT_TREES).bytes, trees.bytes + ((size_t)2 << 20),
+                 "[%s] Trees should hold the block", m->name);
+    if (m->sites) {
+        cr_expect_eq(rd_site_bytes(rd_file, line, MM_CAT_HALOS), 0,
+                     "[%s] the Halos site should be empty", m->name);
+        cr_expect_eq(rd_site_bytes(rd_file, line, MM_CAT_TREES), (size_t)2 << 20,
+                     "[%s] the same line in Trees should hold the block", m->name);
     }
+    mm_free(q);
 }
 
 Test(realloc_diag, realloc_cat_moves_the_site_and_the_figures_under_every_mode)
 {
-    mmt_recorder rec;
-    mmt_record_errors(&rec);
-    for (size_t k = 0; k < RD_NMODES; k++) {
-        const rd_mode *m = &rd_modes[k];
-        rd_enter(m);
-        mm_stats halos = mm_stats_category(NULL, MM_CAT_HALOS);
-        mm_stats trees = mm_stats_category(NULL, MM_CAT_TREES);
-        int line = __LINE__ + 1;
-        void *p = mm_malloc_at((size_t)1 << 20, MM_CAT_HALOS, rd_file, line);
-        cr_assert_not_null(p);
-        mmt_fill(p, (size_t)1 << 20, 7);
-        void *q = mm_realloc_cat(p, (size_t)2 << 20, MM_CAT_TREES);
-        cr_assert_not_null(q);
-        cr_expect(mmt_filled(q, (size_t)1 << 20, 7), "[%s] the data should be kept", m->name);
-        cr_expect_eq(mm_validate(q), 1, "[%s] the block should validate", m->name);
-        cr_expect_eq(mm_stats_category(NULL, MM_CAT_HALOS).bytes, halos.bytes,
-                     "[%s] Halos should have given its bytes back", m->name);
-        cr_expect_eq(mm_stats_category(NULL, MM_CAT_TREES).bytes, trees.bytes + ((size_t)2 << 20),
-                     "[%s] Trees should hold the block", m->name);
-        if (m->sites) {
-            cr_expect_eq(rd_site_bytes(rd_file, line, MM_CAT_HALOS), 0,
-                         "[%s] the Halos site should be empty", m->name);
-            cr_expect_eq(rd_site_bytes(rd_file, line, MM_CAT_TREES), (size_t)2 << 20,
-                         "[%s] the same line in Trees should hold the block", m->name);
-        }
-        mm_free(q);
-        mmt_expect_no_error(&rec, m->name);
-        rd_leave(m);
-    }
+    rd_each_mode(rd_realloc_cat_body);
 }
 
 /* ========================================================================
  * In place: what can be observed
  * ====================================================================== */
 
+static void rd_same_class_body(const rd_mode *m, mmt_recorder *rec)
+{
+    (void)rec; /* rd_each_mode expects no error */
+    mm_context *ctx = mm_context_create("in place", NULL);
+    cr_assert_not_null(ctx);
+    /* 97..112 bytes share one class in every mode (a guard and a tail add
+     * at most 8 + 16 bytes to both, and they still share one) */
+    void *p = mm_context_malloc(ctx, 100, MM_CAT_HALOS);
+    cr_assert_not_null(p);
+    mmt_fill(p, 100, 3);
+    void *q = mm_realloc(p, 104);
+    cr_expect_eq(q, p, "[%s] growing 100 -> 104 bytes should stay in the slot", m->name);
+    void *r = mm_realloc(q, 97);
+    cr_expect_eq(r, p, "[%s] shrinking 104 -> 97 bytes should stay in the slot", m->name);
+    cr_expect(mmt_filled(r, 97, 3), "[%s] the data should be kept", m->name);
+    cr_expect_eq(mm_validate(r), 1, "[%s] the block should validate", m->name);
+    mm_free(r);
+    mm_context_destroy(ctx);
+}
+
 Test(realloc_diag, a_context_block_that_keeps_its_size_class_keeps_its_address)
 {
-    for (size_t k = 0; k < RD_NMODES; k++) {
-        const rd_mode *m = &rd_modes[k];
-        rd_enter(m);
-        mm_context *ctx = mm_context_create("in place", NULL);
-        cr_assert_not_null(ctx);
-        /* 97..112 bytes share one class in every mode (a guard and a tail add
-         * at most 8 + 16 bytes to both, and they still share one) */
-        void *p = mm_context_malloc(ctx, 100, MM_CAT_HALOS);
-        cr_assert_not_null(p);
-        mmt_fill(p, 100, 3);
-        void *q = mm_realloc(p, 104);
-        cr_expect_eq(q, p, "[%s] growing 100 -> 104 bytes should stay in the slot", m->name);
-        void *r = mm_realloc(q, 97);
-        cr_expect_eq(r, p, "[%s] shrinking 104 -> 97 bytes should stay in the slot", m->name);
-        cr_expect(mmt_filled(r, 97, 3), "[%s] the data should be kept", m->name);
-        cr_expect_eq(mm_validate(r), 1, "[%s] the block should validate", m->name);
-        mm_free(r);
-        mm_context_destroy(ctx);
-        rd_leave(m);
-    }
+    rd_each_mode(rd_same_class_body);
 }
 
 #define RD_GROW_STEP ((size_t)1 << 20)

@@ -22,6 +22,7 @@
 
 #include "mimicmem.h"
 #include "mm_json.h"
+#include "mm_test.h"
 #include "replay_core.h"
 #include "../fuzz/roundtrip.h"
 
@@ -55,31 +56,6 @@ static int load_text(const char *text, trace *t, char *err, size_t errlen, char 
     int rc = mmr_load(path, t, err, errlen);
     unlink(path);
     return rc;
-}
-
-/* Reads a whole file into a malloc'd, NUL-terminated string. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s should be readable", path);
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    cr_assert_not_null(buf);
-    for (;;) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) {
-            break;
-        }
-        if (cap - n - 1 == 0) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
 }
 
 typedef struct {
@@ -157,8 +133,8 @@ static void run_tool_env(const char *const args[], const char *const env[], tool
     int status = 0;
     cr_assert_eq(waitpid(pid, &status, 0), pid, "waitpid should return the child");
     r->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r->out = slurp(out_path);
-    r->err = slurp(err_path);
+    r->out = mmt_read_file(out_path, "the tool's stdout");
+    r->err = mmt_read_file(err_path, "the tool's stderr");
     unlink(out_path);
     unlink(err_path);
 }
@@ -166,6 +142,26 @@ static void run_tool_env(const char *const args[], const char *const env[], tool
 static void run_tool(const char *const args[], tool_run *r)
 {
     run_tool_env(args, NULL, r);
+}
+
+/* Options for one timed round, after the trace's path. */
+static const char *const one_round[] = {"--rounds", "1", NULL};
+
+/* Writes text to a temporary trace and runs the tool on it with opts
+ * (NULL-terminated) after the trace's path; the trace is removed again. Its
+ * path goes to path (64 bytes), for the messages that name it. */
+static void run_tool_on_text(const char *text, const char *const opts[], tool_run *r, char *path)
+{
+    write_temp(text, path);
+    const char *args[16];
+    size_t n = 0;
+    args[n++] = path;
+    for (size_t i = 0; opts[i] != NULL && n + 1 < 16; i++) {
+        args[n++] = opts[i];
+    }
+    args[n] = NULL;
+    run_tool(args, r);
+    unlink(path);
 }
 
 static void tool_run_free(tool_run *r)
@@ -574,18 +570,16 @@ Test(replay, tool_writes_json_that_parses_with_escaped_names)
     /* Two odd category names: a quote and a backslash, and a byte that is
      * not UTF-8 (written as U+FFFD). */
     char path[64];
-    write_temp("# mimic allocation trace v1\n"
-               "F 0\n"
-               "A 1 100 Halos\n"
-               "A 2 50 Quote\"Back\\slash\n"
-               "A 3 25 Bad\xff"
-               "Byte\n"
-               "D 1\nD 2\nD 3\n",
-               path);
-    const char *args[] = {path, "--json", "--rounds", "1", NULL};
+    const char *const opts[] = {"--json", "--rounds", "1", NULL};
     tool_run r;
-    run_tool(args, &r);
-    unlink(path);
+    run_tool_on_text("# mimic allocation trace v1\n"
+                     "F 0\n"
+                     "A 1 100 Halos\n"
+                     "A 2 50 Quote\"Back\\slash\n"
+                     "A 3 25 Bad\xff"
+                     "Byte\n"
+                     "D 1\nD 2\nD 3\n",
+                     opts, &r, path);
     cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
     char jerr[256];
     mmt_json *doc = mmt_json_parse(r.out, jerr, sizeof jerr);
@@ -633,11 +627,8 @@ Test(replay, tool_writes_json_that_parses_with_escaped_names)
 Test(replay, tool_prints_the_peak_line_in_text)
 {
     char path[64];
-    write_temp(hand_trace, path);
-    const char *args[] = {path, "--rounds", "1", NULL};
     tool_run r;
-    run_tool(args, &r);
-    unlink(path);
+    run_tool_on_text(hand_trace, one_round, &r, path);
     cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
     cr_expect(strstr(r.out,
                      "Peak 1.8 KB (1,800 bytes), reached in forest 1, 4 live blocks at peak\n") !=
@@ -666,11 +657,8 @@ static char *many_ops_trace(size_t n)
 Test(replay, tool_says_a_trace_without_F_lines_has_no_forests)
 {
     char path[64];
-    write_temp("A 1 100 Halos\nA 2 50 IO\nD 1\nD 2\n", path);
-    const char *args[] = {path, "--rounds", "1", NULL};
     tool_run r;
-    run_tool(args, &r);
-    unlink(path);
+    run_tool_on_text("A 1 100 Halos\nA 2 50 IO\nD 1\nD 2\n", one_round, &r, path);
     cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
     cr_expect(strstr(r.out, "reached with no forests marked (the trace has no F lines)") != NULL,
               "the peak line should say the trace has no F lines; output:\n%s", r.out);
@@ -682,11 +670,8 @@ Test(replay, tool_says_a_trace_without_F_lines_has_no_forests)
 Test(replay, tool_says_before_the_first_forest_when_forests_come_later)
 {
     char path[64];
-    write_temp("A 1 32 Trees\nA 2 32 Halos\nF 0\nD 1\nD 2\n", path);
-    const char *args[] = {path, "--rounds", "1", NULL};
     tool_run r;
-    run_tool(args, &r);
-    unlink(path);
+    run_tool_on_text("A 1 32 Trees\nA 2 32 Halos\nF 0\nD 1\nD 2\n", one_round, &r, path);
     cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
     cr_expect(strstr(r.out, "reached before the first forest") != NULL,
               "a peak before the first F line is 'before the first forest'; output:\n%s", r.out);
@@ -699,12 +684,9 @@ Test(replay, tool_warns_that_timings_mean_little_below_100000_operations, .timeo
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         char path[64];
         char *text = i == 0 ? NULL : many_ops_trace(counts[i]);
-        write_temp(i == 0 ? hand_trace : text, path);
-        free(text);
-        const char *args[] = {path, "--rounds", "1", NULL};
         tool_run r;
-        run_tool(args, &r);
-        unlink(path);
+        run_tool_on_text(i == 0 ? hand_trace : text, one_round, &r, path);
+        free(text);
         cr_expect_eq(r.exit_status, 0, "%zu operations: exit 0, got %d; stderr:\n%s", counts[i],
                      r.exit_status, r.err);
         int warned = strstr(r.err, "(under 100,000): the replay times below mean little") != NULL;
@@ -722,11 +704,9 @@ Test(replay, tool_warns_that_timings_mean_little_below_100000_operations, .timeo
 Test(replay, tool_exits_1_with_the_line_number_for_a_bad_trace)
 {
     char path[64], want[128];
-    write_temp("# mimic allocation trace v1\nF 0\nA 1 8 Halos\nD 2\n", path);
-    const char *args[] = {path, NULL};
+    const char *const no_opts[] = {NULL};
     tool_run r;
-    run_tool(args, &r);
-    unlink(path);
+    run_tool_on_text("# mimic allocation trace v1\nF 0\nA 1 8 Halos\nD 2\n", no_opts, &r, path);
     snprintf(want, sizeof want, "mimicmem-replay: %s:4: free of unknown id 2\n", path);
     cr_expect_eq(r.exit_status, 1, "exit 1, got %d", r.exit_status);
     cr_expect_str_eq(r.err, want, "stderr names the line");
@@ -796,7 +776,7 @@ Test(replay, realloc_to_zero_then_free_replays_through_every_allocator)
     cr_expect_eq(mm_block_size(p), 0, "of size 0");
     mm_free(p);
     mm_trace_stop();
-    char *written = slurp(live_path);
+    char *written = mmt_read_file(live_path, "the trace mimicmem wrote");
     unlink(live_path);
     const char *body = strstr(written, "A 1 100 Halos\n");
     cr_assert_not_null(body, "the trace holds the A line:\n%s", written);
@@ -812,11 +792,9 @@ Test(replay, realloc_to_zero_then_free_replays_through_every_allocator)
     }
     trace_free(&t);
 
-    write_temp(zero_realloc_trace, path);
-    const char *args[] = {path, "--rounds", "2", NULL};
+    const char *const two_rounds[] = {"--rounds", "2", NULL};
     tool_run r;
-    run_tool(args, &r);
-    unlink(path);
+    run_tool_on_text(zero_realloc_trace, two_rounds, &r, path);
     cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
     cr_expect(strstr(r.out, "mimicmem statistics agree: yes") != NULL, "agree; output:\n%s", r.out);
     cr_expect(strstr(r.out, "failed") == NULL, "no allocator fails; output:\n%s", r.out);
@@ -834,7 +812,7 @@ Test(replay, tool_ignores_mimicmem_settings_in_its_environment)
     const char *args[] = {path, "--json", "--rounds", "1", NULL};
     tool_run r;
     run_tool_env(args, env, &r);
-    char *after = slurp(path);
+    char *after = mmt_read_file(path, "the trace read");
     unlink(path);
     cr_expect_eq(r.exit_status, 0, "exit 0, got %d; stderr:\n%s", r.exit_status, r.err);
     cr_expect_str_eq(after, zero_realloc_trace, "the trace read is left as it was");

@@ -21,29 +21,11 @@
 
 #define SITE_FILE __FILE__
 
-/* Copies the site (file, line, cat) into *out and returns 1, or returns 0
- * when mm_sites does not know it. file NULL finds the unknown site. */
-static int site_find(const char *file, int line, mm_category cat, mm_site_stats *out)
-{
-    mm_site_stats all[64];
-    size_t n = mm_sites(all, 64);
-    cr_assert_leq(n, 64, "the tests make fewer than 64 sites, mm_sites says %zu", n);
-    for (size_t i = 0; i < n; i++) {
-        const mm_site_stats *s = &all[i];
-        int same_file = file == NULL ? s->file == NULL : s->file && strcmp(s->file, file) == 0;
-        if (same_file && s->line == line && s->category == cat) {
-            *out = *s;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Expects site (file, line, cat) to exist with exactly these figures. */
 #define site_expect(file, line, cat, bytes_, blocks_, peak_, allocs_, what)                      \
     do {                                                                                          \
         mm_site_stats s_;                                                                         \
-        if (!site_find((file), (line), (cat), &s_)) {                                             \
+        if (!mmt_site_find((file), (line), (cat), &s_)) {                                         \
             mmt_dump_report();                                                                    \
             cr_expect_fail("%s: site %s:%d in %s should be known", (what),                        \
                            (file) ? (file) : "(unknown)", (line), mm_category_name(cat));         \
@@ -63,27 +45,10 @@ static int site_find(const char *file, int line, mm_category cat, mm_site_stats 
 #define site_expect_none(file, line, cat, what)                                                 \
     do {                                                                                        \
         mm_site_stats s_;                                                                       \
-        cr_expect(!site_find((file), (line), (cat), &s_),                                       \
+        cr_expect(!mmt_site_find((file), (line), (cat), &s_),                                   \
                   "%s: no site %s:%d in %s should be recorded", (what),                         \
                   (file) ? (file) : "(unknown)", (line), mm_category_name(cat));                \
     } while (0)
-
-/* mm_report_leaks captured into a string (system malloc; the caller frees). */
-static char *site_leaks_string(mm_report_format fmt, size_t *nblocks)
-{
-    FILE *f = tmpfile();
-    cr_assert_not_null(f, "tmpfile() should give a file to capture the leak report");
-    *nblocks = mm_report_leaks(f, fmt);
-    long len = ftell(f);
-    cr_assert_geq(len, 0, "the leak report should have a length");
-    char *text = malloc((size_t)len + 1);
-    cr_assert_not_null(text, "the system malloc should hold the leak report");
-    rewind(f);
-    cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len, "the leak report should read back");
-    text[len] = '\0';
-    fclose(f);
-    return text;
-}
 
 /* ========================================================================
  * Counting per (file, line, category)
@@ -442,7 +407,7 @@ Test(sites, report_leaks_lists_a_leaked_block_with_its_file_line_and_category)
     cr_assert(p && q, "the allocations should succeed");
 
     size_t n = 0;
-    char *text = site_leaks_string(MM_REPORT_TEXT, &n);
+    char *text = mmt_leaks_string(MM_REPORT_TEXT, &n);
     cr_expect_eq(n, 2, "mm_report_leaks should return the 2 live blocks, got %zu", n);
     cr_expect(strstr(text, "=== Leaks: 2 blocks (152 B) still allocated ===\n") != NULL,
               "the leak report should head with 2 blocks of 152 B:\n%s", text);
@@ -467,7 +432,7 @@ Test(sites, report_leaks_lists_a_leaked_block_with_its_file_line_and_category)
                               "block is no leak):\n%s", by_site);
     free(text);
 
-    text = site_leaks_string(MM_REPORT_JSON, &n);
+    text = mmt_leaks_string(MM_REPORT_JSON, &n);
     cr_expect_eq(n, 2, "the JSON leak report returns 2 as well");
     char err[256];
     mmt_json *doc = mmt_json_parse(text, err, sizeof err);
@@ -499,7 +464,7 @@ Test(sites, report_leaks_lists_a_leaked_block_with_its_file_line_and_category)
 
     mm_free(p);
     mm_context_destroy(ctx);
-    text = site_leaks_string(MM_REPORT_TEXT, &n);
+    text = mmt_leaks_string(MM_REPORT_TEXT, &n);
     cr_expect_eq(n, 0, "no block is live after the frees");
     cr_expect_str_eq(text, "=== Leaks ===\nNo blocks are still allocated.\n",
                      "the leak report of a clean process");
@@ -510,7 +475,7 @@ Test(sites, report_leaks_without_sites_lists_categories_and_says_how_to_get_site
 {
     void *p = mm_malloc(104, MM_CAT_HALOS);
     size_t n = 0;
-    char *text = site_leaks_string(MM_REPORT_TEXT, &n);
+    char *text = mmt_leaks_string(MM_REPORT_TEXT, &n);
     cr_expect_eq(n, 1, "one block is live");
     cr_expect(strstr(text, "=== Leaks: 1 block (104 B) still allocated ===\nBy category:\n") !=
                   NULL,
@@ -524,12 +489,12 @@ Test(sites, report_leaks_without_sites_lists_categories_and_says_how_to_get_site
 Test(sites, report_leaks_of_a_clean_process_says_so)
 {
     size_t n = 99;
-    char *text = site_leaks_string(MM_REPORT_TEXT, &n);
+    char *text = mmt_leaks_string(MM_REPORT_TEXT, &n);
     cr_expect_eq(n, 0, "a fresh process has no live block");
     cr_expect_str_eq(text, "=== Leaks ===\nNo blocks are still allocated.\n",
                      "the leak report of a clean process");
     free(text);
-    text = site_leaks_string(MM_REPORT_JSON, &n);
+    text = mmt_leaks_string(MM_REPORT_JSON, &n);
     char err[256];
     mmt_json *doc = mmt_json_parse(text, err, sizeof err);
     cr_assert_not_null(doc, "the JSON leak report should parse: %s\n%s", err, text);
@@ -698,7 +663,7 @@ Test(sites, sites_beyond_the_table_keep_their_categories)
     }
     free(text);
     size_t nleaks = 0;
-    char *json = site_leaks_string(MM_REPORT_JSON, &nleaks);
+    char *json = mmt_leaks_string(MM_REPORT_JSON, &nleaks);
     uint64_t hb = 0, hk = 0, tb = 0, tk = 0;
     cr_expect_eq(site_other_rows(json, "Halos", &hb, &hk), 2,
                  "the JSON leak list should have two (other sites) rows");
