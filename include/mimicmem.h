@@ -433,7 +433,9 @@ MM_API mm_log_handler mm_set_log_handler(mm_log_fn fn, void *user);
  *   site_resolve   auto | off       reports run addr2line for the legacy sites
  *   peak_step      bytes, K/M/G/T suffix
  *   trace          path (%p: process id; "" : off)
- *   cache          on | off | bytes per thread of the free-block cache (K/M/G/T)
+ *   cache          on | off | bytes, K/M/G/T suffix: the per-thread cache of freed
+ *                  blocks; on adapts (4x the thread's live bytes, 256K..4M) and
+ *                  reads back "on"; bytes fix its size
  * ====================================================================== */
 
 /* Sets option name (as in the table, lower case) to value, as the

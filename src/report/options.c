@@ -199,8 +199,8 @@ static void opt_get_trace(char *b, size_t n) {
     mmi_trace_path(b, n);
 }
 
-/* "on" (and "1", its spelling before this table existed) is the default
- * size; "off" is 0; anything else is a byte count. */
+/* "on" (and "1", its spelling before this table existed) is the adaptive
+ * cap, up to 4 MiB; "off" is 0; anything else is a byte count, a fixed cap. */
 static bool opt_set_cache(const char *v) {
     size_t bytes;
     int w = opt_word(v, "on|1|off");
@@ -210,11 +210,15 @@ static bool opt_set_cache(const char *v) {
         bytes = 0;
     else if (!opt_parse_bytes(v, &bytes))
         return false;
-    mmi_store(&mmi_cache_limit, bytes);
+    mmi_cache_set_limit(mmi_tls, bytes, w == 0 || w == 1);
     return true;
 }
 static void opt_get_cache(char *b, size_t n) {
-    snprintf(b, n, "%zu", mmi_load(&mmi_cache_limit));
+    size_t bytes = mmi_load(&mmi_cache_limit);
+    if (bytes != 0 && mmi_load(&mmi_cache_adaptive))
+        snprintf(b, n, "on");
+    else
+        snprintf(b, n, "%zu", bytes);
 }
 
 /* ======================================================================
@@ -234,7 +238,7 @@ typedef struct {
 
 /* The cache default depends on the build (off under the sanitizers), so its
  * row shows the build's own value. */
-#define OPT_CACHE_DEFAULT "4M (0 under ASan/TSan)"
+#define OPT_CACHE_DEFAULT "on (0 under ASan/TSan)"
 
 static const opt_entry opt_table[] = {
     /*     id             env suffix        default   help */
@@ -249,7 +253,7 @@ static const opt_entry opt_table[] = {
     MM_OPT(site_resolve,  "SITE_RESOLVE",   "auto",   "reports run addr2line to show legacy sites as file:line: auto | off (on = auto)")
     MM_OPT(peak_step,     "PEAK_STEP",      "1",      "record the composition of peaks at least this many bytes above the last one (1: every peak, exact)")
     MM_OPT(trace,         "TRACE",          "",       "write a trace to this file (%p: process id, %r: rank; empty: off)")
-    MM_OPT(cache,         "CACHE",          OPT_CACHE_DEFAULT, "freed blocks each thread keeps: on | off | bytes")
+    MM_OPT(cache,         "CACHE",          OPT_CACHE_DEFAULT, "freed blocks each thread keeps: on (4x its live bytes, 256K..4M) | off | bytes (fixed)")
 };
 
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])

@@ -63,6 +63,7 @@ static void stats_fold(mmi_tcount *c, mmi_gcount *g, int64_t seen_hi) {
     c->flushed = b;
     int64_t now = atomic_fetch_add_explicit(&g->flushed, pending, MMI_RELAXED) + pending;
     stats_thresholds(c, now, seen_hi);
+    if (g == &mmi_g_total) mmi_cache_fold(c); /* the cache's cap follows live bytes */
 }
 
 void mmi_tcount_rise(mmi_tcount *c, mmi_gcount *g) {
@@ -210,6 +211,7 @@ mmi_thread *mmi_thread_create(const char *fn) {
         return NULL;
     }
     t->serial = atomic_fetch_add(&stats_serial, 1) + 1;
+    mmi_cache_adapt(t); /* nothing live yet: the cache's floor */
     /* rising from the start: the first decrease reads the sums; the first
      * fold is 64 KiB away */
     mmi_store(&t->total.turn, INT64_MIN);

@@ -17,22 +17,39 @@
  * 16-byte granularity would hand out anyway, so bins are exact: bin =
  * capacity / 16. Above that, bins are the size classes (four per doubling),
  * a block going to the largest class it holds. Blocks are linked through
- * their payload; the cache is bounded in bytes per thread.
+ * their payload.
+ *
+ * The cache is bounded per thread by its cap (the option "cache"): by
+ * default it adapts, four times the bytes the thread has live, at least
+ * 256 KiB and at most 4 MiB; a byte count fixes it; off is 0.
+ * The push compares against the thread's own cap, which only the slow
+ * paths set: the thread's creation, each fold of its total figure (every
+ * 64 KiB of net change) and the option's change (the calling thread at
+ * once, the others at their next fold). A cap that falls below the cached
+ * bytes gives the excess back, largest blocks first (docs/design.md).
  * ==================================================================== */
 
 #define MMI_CACHE_EXACT_MAX     ((size_t)4104) /* exact bins up to here */
 #define MMI_CACHE_MAX_REQUEST   ((size_t)32768)
 #define MMI_CACHE_BIG0          27u            /* mmi_size_class(4096): class of bin 256 */
 #define MMI_CACHE_BINS          (257 + 12)     /* 0..256 exact, 12 classes above */
-#define MMI_DEFAULT_CACHE_BYTES ((size_t)4 << 20)
+#define MMI_DEFAULT_CACHE_BYTES ((size_t)4 << 20) /* the adaptive cap's ceiling */
+#define MMI_CACHE_FLOOR_BYTES   ((size_t)256 << 10) /* the adaptive cap's floor */
+#define MMI_CACHE_LIVE_TIMES    4                   /* adaptive cap: live bytes times this */
 
 typedef struct {
-    size_t bytes;                     /* capacity of the cached blocks, summed */
+    size_t bytes;                     /* capacity of the cached blocks, summed; <= cap
+                                         unless a damaged bin stopped a trim */
+    size_t cap;                       /* bytes may grow to this (mmi_cache_adapt sets
+                                         it; owner only) */
     mmi_header *head[MMI_CACHE_BINS]; /* freed-sealed blocks, linked via payload */
 } mmi_cache;
 
-/* bytes a thread may cache; 0 turns the cache off (option "cache") */
+/* The option "cache": the cap's ceiling in bytes (0: off), and whether the
+ * cap adapts to the thread's live bytes below it (on, the default) or is
+ * that ceiling (a byte count). Written by mmi_cache_set_limit. */
 extern _Atomic size_t mmi_cache_limit;
+extern _Atomic bool mmi_cache_adaptive;
 
 /* Payload bytes given to a process block of n requested bytes. */
 static inline size_t mmi_process_capacity(size_t n) {
@@ -268,9 +285,9 @@ static MMI_INLINE bool mmi_cache_push(mmi_thread *t, mmi_header *h, size_t size)
     if (size > MMI_CACHE_MAX_REQUEST) return false;
     unsigned bin = mmi_cache_bin_held(size);
     size_t bytes = mmi_process_capacity(size);
-    if (t->cache.bytes + bytes > mmi_load(&mmi_cache_limit)) return false;
+    if (t->cache.bytes + bytes > t->cache.cap) return false;
     t->cache.bytes += bytes;
-    MMI_ASSERT(t->cache.bytes <= mmi_load(&mmi_cache_limit)); /* cache bytes <= its limit */
+    MMI_ASSERT(t->cache.bytes <= t->cache.cap); /* cache bytes <= its cap */
     *(mmi_header **)mmi_payload_of(h) = t->cache.head[bin];
     t->cache.head[bin] = h;
     return true;
@@ -294,6 +311,16 @@ void mmi_process_sys_put(mmi_header *h);
 /* Gives every cached block back to the system; returns the bytes (capacity
  * plus headers) released. (thread exit, mm_trim, cleanup) */
 size_t mmi_cache_flush(mmi_thread *t);
+/* Sets t's cap from the option and t's live bytes now, and gives back the
+ * cached blocks above it (largest first). Only t's own thread calls it. */
+void mmi_cache_adapt(mmi_thread *t);
+/* stats.c: the total figure of a thread record folded (total is
+ * &t->total): the cap follows. */
+void mmi_cache_fold(mmi_tcount *total);
+/* Sets the option "cache" (bytes 0: off) and the cap of t, the calling
+ * thread's record (NULL: none yet); other threads follow at their next
+ * fold. */
+void mmi_cache_set_limit(mmi_thread *t, size_t bytes, bool adaptive);
 /* Retires the calling thread's record now (as its exit would): its figures
  * fold into the retired sums, its cache is released and the record freed;
  * its next call creates a new one. Used by cleanup_memory_system and at
