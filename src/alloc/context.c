@@ -15,14 +15,18 @@
 #define CTX_FIRST_CATS 16 /* category slots a new context starts with (at least) */
 #define CTX_SERIAL_BATCH 64 /* serials a thread takes at a time */
 
-static _Atomic uint64_t ctx_serial; /* last context serial handed out */
+/* last context serial handed out, on a line of its own: its batch RMW must
+ * not evict read-mostly globals the allocation paths load (mmi_tool) */
+static struct {
+    _Alignas(MMI_CACHE_LINE) _Atomic uint64_t last; /* serials handed out so far */
+} ctx_serial;
 /* the calling thread's batch of serials: next to hand out, and the end; a
  * batch at a time keeps creates on two threads off one shared line */
 static _Thread_local uint64_t ctx_serial_next MMI_TLS_MODEL, ctx_serial_end MMI_TLS_MODEL;
 
 static uint64_t ctx_new_serial(void) {
     if (MMI_UNLIKELY(ctx_serial_next == ctx_serial_end)) {
-        ctx_serial_next = atomic_fetch_add(&ctx_serial, CTX_SERIAL_BATCH) + 1;
+        ctx_serial_next = atomic_fetch_add(&ctx_serial.last, CTX_SERIAL_BATCH) + 1;
         ctx_serial_end = ctx_serial_next + CTX_SERIAL_BATCH;
     }
     return ctx_serial_next++;
@@ -479,7 +483,8 @@ static void ctx_bury(mm_context *ctx) {
     for (mm_context *p = ctx->parent; p; p = p->parent)
         if (p->last == ctx) p->last = p;
     mmi_limits_counted(ctx->limit_bytes, 0); /* its limits go with it */
-    for (int c = 0; c < ctx->ncap; c++) mmi_limits_counted(ctx->cold[c].limit_bytes, 0);
+    for (int c = 0; c < ctx->ncap; c++) /* a call only for a limit that was set */
+        if (ctx->cold[c].limit_bytes != 0) mmi_limits_counted(ctx->cold[c].limit_bytes, 0);
     mmi_arena_release(&ctx->arena);
     mmi_epochs_free(ctx->epochs);
     mmi_sys_free(ctx->cats);
