@@ -175,18 +175,23 @@ static mmi_chunk *chunk_tc_detach(chunk_tcache *tc) {
     return all;
 }
 
+/* Decommits one chunk of 2^order units and puts it on its cold list;
+ * returns the bytes given back. Called without chunk_lock. */
+static size_t chunk_decommit_one(mmi_chunk *ch, unsigned order) {
+    mmi_os_decommit(ch, chunk_bytes_of(order));
+    mmi_lock_take(&chunk_lock);
+    chunk_push_cold((char *)ch, order);
+    mmi_lock_drop(&chunk_lock);
+    return chunk_bytes_of(order);
+}
+
 /* Decommits each chunk of list and puts it on its cold list; returns the
  * bytes given back. No lock held. */
 static size_t chunk_decommit(mmi_chunk *list) {
     size_t released = 0;
     for (mmi_chunk *ch = list, *next; ch; ch = next) {
         next = ch->next;
-        unsigned order = ch->order;
-        mmi_os_decommit(ch, chunk_bytes_of(order));
-        released += chunk_bytes_of(order);
-        mmi_lock_take(&chunk_lock);
-        chunk_push_cold((char *)ch, order);
-        mmi_lock_drop(&chunk_lock);
+        released += chunk_decommit_one(ch, ch->order);
     }
     return released;
 }
@@ -409,11 +414,7 @@ size_t mmi_chunk_trim(void) {
             }
             mmi_lock_drop(&chunk_lock);
             if (ch == NULL) break;
-            mmi_os_decommit(ch, chunk_bytes_of(order));
-            released += chunk_bytes_of(order);
-            mmi_lock_take(&chunk_lock);
-            chunk_push_cold((char *)ch, order);
-            mmi_lock_drop(&chunk_lock);
+            released += chunk_decommit_one(ch, order);
         }
     }
     return released;
