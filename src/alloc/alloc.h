@@ -67,8 +67,9 @@ struct mm_context {
     mm_context *parent;      /* NULL for a top-level context */
     mmi_cpeak tree;          /* all categories, with descendants */
     size_t comp_next;        /* a peak of tree.bytes at or above this records its composition */
-    mm_context *last;        /* the context (this one or a descendant) of the subtree's last
-                                allocation: where a peak found at the turn was reached */
+    _Atomic(mm_context *) last; /* the context (this one or a descendant) of the subtree's
+                                   last allocation: where a peak found at the turn was
+                                   reached (owner writes, readers under the registry lock) */
     int self_tracked;        /* has had children: own figures kept apart from tree's */
     _Atomic size_t self_bytes; /* own blocks only (== tree.bytes until self_tracked) */
     _Atomic size_t self_peak;  /* own blocks only: all-time high-water mark, up to the
@@ -135,7 +136,7 @@ static MMI_INLINE void mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t byte
     do {
         size_t b = mmi_load(&p->tree.bytes) + bytes;
         mmi_store(&p->tree.bytes, b);
-        p->last = ctx;
+        mmi_store(&p->last, ctx);
         mmi_ccat *c = &p->cats[cat];
         mmi_store(&c->tree.bytes, mmi_load(&c->tree.bytes) + bytes);
         mmi_bump(&c->allocs, 1);

@@ -113,7 +113,7 @@ void mmi_context_count_resize(mm_context *ctx, int old_cat, size_t old_bytes, in
         } else {
             mmi_store(&p->tree.bytes, mmi_load(&p->tree.bytes) + (new_bytes - old_bytes));
         }
-        p->last = ctx;
+        mmi_store(&p->last, ctx);
         mmi_cpeak_shrink(&p->cats[old_cat].tree, old_bytes);
         mmi_store(&p->cats[new_cat].tree.bytes, mmi_load(&p->cats[new_cat].tree.bytes) + new_bytes);
         if (old_cat != new_cat) {
@@ -481,7 +481,7 @@ static void ctx_bury(mm_context *ctx) {
      * the calling thread; ancestors are buried after their descendants) */
     if (mmi_tls && mmi_tls->where == ctx) mmi_tls->where = NULL;
     for (mm_context *p = ctx->parent; p; p = p->parent)
-        if (p->last == ctx) p->last = p;
+        if (mmi_load(&p->last) == ctx) mmi_store(&p->last, p);
     mmi_limits_counted(ctx->limit_bytes, 0); /* its limits go with it */
     for (int c = 0; c < ctx->ncap; c++) /* a call only for a limit that was set */
         if (ctx->cold[c].limit_bytes != 0) mmi_limits_counted(ctx->cold[c].limit_bytes, 0);

@@ -4,14 +4,33 @@
  * the state at the peak. The process record is made by the thread whose
  * turn found a new peak estimate at or above mmi_peak_next (under peak_lock,
  * summing every thread's per-category bytes); a context's record is made by
- * its owner from the context's own exact figures, under the registry lock
- * that readers hold. A reader during a rise (no turn yet) takes the state
- * now, which is the peak. Neither allocates. */
+ * its owner from the context's own exact figures, under the composition
+ * lock of the owner thread's stripe, which readers take inside the registry
+ * lock (so two threads recording their contexts' peaks share no lock). A
+ * reader during a rise (no turn yet) takes the state now, which is the
+ * peak. Neither allocates. */
 #include "diag.h"
 
 #include <string.h>
 
 static mmi_lock peak_lock = MMI_LOCK_INIT(MMI_RANK_PEAK, "peak composition");
+
+/* The composition records of contexts (comp_* fields, cold[].comp_bytes),
+ * striped by owner thread: threads created one after another get different
+ * stripes, so owners recording at the same time never wait on each other (a
+ * free after a rise records each new peak: the default step is 1 byte).
+ * Only the owner writes a record; a reader holds the registry lock (the
+ * context and its category arrays stay) and takes the stripe around the
+ * copy. */
+#define PEAK_STRIPES 16
+#define PEAK_STRIPE_INIT MMI_LOCK_INIT(MMI_RANK_COMP, "context composition")
+#define PEAK_STRIPE_INIT4 PEAK_STRIPE_INIT, PEAK_STRIPE_INIT, PEAK_STRIPE_INIT, PEAK_STRIPE_INIT
+static mmi_lock peak_stripes[PEAK_STRIPES] = {PEAK_STRIPE_INIT4, PEAK_STRIPE_INIT4,
+                                              PEAK_STRIPE_INIT4, PEAK_STRIPE_INIT4};
+
+static mmi_lock *peak_stripe(const mm_context *ctx) {
+    return &peak_stripes[ctx->owner_serial % PEAK_STRIPES];
+}
 static struct {
     bool have;                    /* a composition was recorded */
     size_t bytes;                 /* sum of cat[] */
@@ -87,9 +106,11 @@ void mmi_peak_context(mm_context *p, int out_cat, size_t out_bytes, int in_cat,
                       size_t in_bytes) {
     char w[MM_NAME_MAX + 1], label[MM_NAME_MAX + 1];
     uint64_t epoch;
-    peak_where(p->last ? p->last : p, w, label, &epoch);
+    const mm_context *last = mmi_load(&p->last);
+    peak_where(last ? last : p, w, label, &epoch);
     size_t at_peak = mmi_load(&p->tree.bytes) + out_bytes - in_bytes;
-    mmi_contexts_lock();
+    mmi_lock *stripe = peak_stripe(p);
+    mmi_lock_take(stripe);
     for (int c = 0; c < p->ncap; c++) p->cold[c].comp_bytes = mmi_load(&p->cats[c].tree.bytes);
     if (out_bytes && out_cat < p->ncap) p->cold[out_cat].comp_bytes += out_bytes;
     if (in_bytes && in_cat < p->ncap) p->cold[in_cat].comp_bytes -= in_bytes;
@@ -97,8 +118,8 @@ void mmi_peak_context(mm_context *p, int out_cat, size_t out_bytes, int in_cat,
     memcpy(p->comp_where, w, sizeof w);
     memcpy(p->comp_label, label, sizeof label);
     p->comp_epoch = epoch;
-    mmi_contexts_unlock();
     p->comp_next = at_peak + mmi_load(&mmi_peak_step);
+    mmi_lock_drop(stripe);
 }
 
 void mmi_peak_context_settle(const mm_context *ctx) {
@@ -115,9 +136,13 @@ int mmi_peak_context_view(const mm_context *ctx, mm_peak_info *out, size_t *cat,
     size_t b = mmi_load(&ctx->tree.bytes);
     memset(out, 0, sizeof *out);
     out->peak_bytes = mmi_context_total(ctx).peak_bytes;
+    mmi_lock *stripe = peak_stripe(ctx);
+    mmi_lock_take(stripe);
     if (b > mmi_load(&ctx->tree.peak) && b >= ctx->comp_next && b > ctx->comp_bytes) {
+        mmi_lock_drop(stripe);
         /* a rise no decrease has ended: the state now is the peak's */
-        peak_where(ctx->last ? ctx->last : ctx, out->context, out->label, &out->epoch);
+        const mm_context *last = mmi_load(&ctx->last);
+        peak_where(last ? last : ctx, out->context, out->label, &out->epoch);
         out->bytes = b;
         for (int c = 0; cat && c < ncat; c++)
             cat[c] = c < ctx->ncap ? mmi_load(&ctx->cats[c].tree.bytes) : 0;
@@ -128,6 +153,7 @@ int mmi_peak_context_view(const mm_context *ctx, mm_peak_info *out, size_t *cat,
     memcpy(out->context, ctx->comp_where, sizeof out->context);
     memcpy(out->label, ctx->comp_label, sizeof out->label);
     for (int c = 0; cat && c < ncat; c++) cat[c] = c < ctx->ncap ? ctx->cold[c].comp_bytes : 0;
+    mmi_lock_drop(stripe);
     return out->bytes != 0;
 }
 

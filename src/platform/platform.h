@@ -97,12 +97,13 @@ MMI_COLD void mmi_assert_fail(const char *expr, const char *file, int line);
 typedef struct mmi_lock {
     pthread_mutex_t mutex; /* the lock itself */
     int rank;              /* higher ranks are taken first (outer locks) */
+    _Atomic int known;     /* on the list of known locks */
     const char *name;      /* for the debug messages */
-    struct mmi_lock *next; /* list of known locks; under plat_known_lock (platform.c) */
-    _Atomic int known;     /* on that list */
+    struct mmi_lock *next; /* that list; under plat_known_lock (platform.c) */
 } mmi_lock;
 
-#define MMI_LOCK_INIT(rank, name) {PTHREAD_MUTEX_INITIALIZER, (rank), (name), NULL, 0}
+#define MMI_LOCK_INIT(rank_, name_)                                                                \
+    {.mutex = PTHREAD_MUTEX_INITIALIZER, .rank = (rank_), .known = 0, .name = (name_), .next = NULL}
 
 /* Ranks, outer to inner (a lock may be taken while holding one of higher rank). */
 enum {
@@ -112,6 +113,7 @@ enum {
     MMI_RANK_LIMIT = 90,   /* limit.c: the count of limits (takes diag inside) */
     MMI_RANK_CONTEXTS = 80, /* context.c: the context registry (readers and structure) */
     MMI_RANK_CTX_LIST = 75, /* registry.c: one shard's list of top-level contexts */
+    MMI_RANK_COMP = 72,    /* peak.c: the composition records of one stripe of contexts */
     MMI_RANK_PEAK = 70,    /* peak.c: the composition record (takes stats inside) */
     MMI_RANK_EPOCHS = 65,  /* epoch.c: the process-wide epoch ledger */
     MMI_RANK_STATS = 60,   /* stats.c: the thread registry and retired sums */

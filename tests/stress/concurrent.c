@@ -8,8 +8,9 @@
  * creates and destroys, registering new categories as they go (so every
  * category array grows while others read it), labelling epochs and
  * attaching epoch fields; one reporter thread loops over text and JSON
- * reports, leak lists, sites, statistics, peak compositions and Mimic's
- * detailed leak check; one limit thread passes a process limit again and
+ * reports, leak lists, sites, statistics, peak compositions (the process's
+ * and each worker's top context's, which its owner records at every new
+ * peak while the reporter reads it) and Mimic's detailed leak check; one limit thread passes a process limit again and
  * again with a handler that returns. After SECONDS the threads stop; each
  * worker checks its contexts' figures against its own model of its blocks,
  * frees everything, and the process totals must come back to where they
@@ -19,6 +20,7 @@
 #include <mimicmem.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +41,8 @@
 enum { MAX_WORKERS = 16, SLOTS = 512, MAX_CHILDREN = 4 };
 
 static atomic_int stop;
+static atomic_int reporter_done; /* the workers' top contexts are no longer read */
+static _Atomic(mm_context *) tops[MAX_WORKERS]; /* published by their workers */
 static atomic_long limit_errors, other_errors, reports;
 
 static uint64_t rng(uint64_t *s) {
@@ -178,9 +182,11 @@ static void *worker_main(void *arg) {
     worker *w = arg;
     w->top = mm_context_create("worker", NULL);
     if (w->top == NULL) FAIL("create the top context");
+    atomic_store(&tops[w->id], w->top);
     while (!atomic_load(&stop)) {
         for (int k = 0; k < 64; k++, w->ops++) worker_step(w);
     }
+    while (!atomic_load(&reporter_done)) sched_yield(); /* it may be reading w->top */
     /* the figures against the model, then everything freed */
     size_t bytes, blocks;
     model_tree(w, &bytes, &blocks);
@@ -213,10 +219,18 @@ static void *reporter_main(void *arg) {
         for (int c = 0; c < mm_category_count(); c += 7) (void)mm_stats_category(NULL, c);
         mm_peak_info info;
         (void)mm_peak_composition(NULL, &info);
+        for (int i = 0; i < MAX_WORKERS; i++) {
+            mm_context *top = atomic_load(&tops[i]);
+            if (top == NULL) continue;
+            (void)mm_peak_composition(top, &info);
+            (void)mm_peak_composition_category(top, MM_CAT_GALAXIES);
+            mm_report(out, top, MM_REPORT_JSON);
+        }
         check_memory_leaks(); /* the legacy detailed listing walks only its own contexts */
         print_allocated();
         atomic_fetch_add(&reports, 1);
     }
+    atomic_store(&reporter_done, 1);
     fclose(out);
     return NULL;
 }
