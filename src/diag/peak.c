@@ -23,13 +23,16 @@ static mmi_lock peak_lock = MMI_LOCK_INIT(MMI_RANK_PEAK, "peak composition");
  * context and its category arrays stay) and takes the stripe around the
  * copy. */
 #define PEAK_STRIPES 16
-#define PEAK_STRIPE_INIT MMI_LOCK_INIT(MMI_RANK_COMP, "context composition")
+typedef struct {
+    _Alignas(MMI_CACHE_LINE) mmi_lock lock; /* a line each: neighbours' owners share none */
+} peak_stripe_t;
+#define PEAK_STRIPE_INIT {MMI_LOCK_INIT(MMI_RANK_COMP, "context composition")}
 #define PEAK_STRIPE_INIT4 PEAK_STRIPE_INIT, PEAK_STRIPE_INIT, PEAK_STRIPE_INIT, PEAK_STRIPE_INIT
-static mmi_lock peak_stripes[PEAK_STRIPES] = {PEAK_STRIPE_INIT4, PEAK_STRIPE_INIT4,
-                                              PEAK_STRIPE_INIT4, PEAK_STRIPE_INIT4};
+static peak_stripe_t peak_stripes[PEAK_STRIPES] = {PEAK_STRIPE_INIT4, PEAK_STRIPE_INIT4,
+                                                   PEAK_STRIPE_INIT4, PEAK_STRIPE_INIT4};
 
 static mmi_lock *peak_stripe(const mm_context *ctx) {
-    return &peak_stripes[ctx->owner_serial % PEAK_STRIPES];
+    return &peak_stripes[ctx->owner_serial % PEAK_STRIPES].lock;
 }
 static struct {
     bool have;                    /* a composition was recorded */
