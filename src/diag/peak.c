@@ -34,6 +34,10 @@ static peak_stripe_t peak_stripes[PEAK_STRIPES] = {PEAK_STRIPE_INIT4, PEAK_STRIP
 static mmi_lock *peak_stripe(const mm_context *ctx) {
     return &peak_stripes[ctx->owner_serial % PEAK_STRIPES].lock;
 }
+
+const mmi_lock *mmi_peak_context_lock(const mm_context *ctx) {
+    return peak_stripe(ctx);
+}
 static struct {
     bool have;                    /* a composition was recorded */
     size_t bytes;                 /* sum of cat[] */

@@ -1,10 +1,12 @@
 /* Internal tables and constants that the hot paths trust without checking:
- * the size-class tables against the formulas they were written from, and
- * the thread cache's bins. Includes the library's own headers (the only
- * test that does). */
+ * the size-class tables against the formulas they were written from, the
+ * thread cache's bins, and the composition locks' striping. Includes the
+ * library's own headers. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
 
-#include "../../src/stats/stats.h"
+#include "../../src/diag/diag.h"
 
 /* The formulas the tables replace (docs/design.md, "Contexts and chunks"). */
 static unsigned formula_class(size_t n) {
@@ -51,4 +53,35 @@ Test(internals, the_cache_bins_above_4_KiB_start_at_the_class_of_4_KiB) {
         size_t holds = mmi_class_bytes(b - 256 + MMI_CACHE_BIG0);
         cr_assert_geq(holds, n, "size %zu taken from bin %u, whose blocks hold %zu", n, b, holds);
     }
+}
+
+/* ======================================================================
+ * Composition locks: owners on different threads share none
+ * ==================================================================== */
+
+static void *stripe_of_new_context(void *arg) {
+    const mmi_lock **out = arg;
+    mm_context *ctx = mm_context_create("stripe", NULL);
+    *out = ctx ? mmi_peak_context_lock(ctx) : NULL;
+    mm_context_destroy(ctx);
+    return NULL;
+}
+
+Test(internals, sixteen_threads_made_in_turn_record_compositions_under_sixteen_locks_of_own_lines) {
+    enum { N = 16 };
+    const mmi_lock *lock[N];
+    for (int i = 0; i < N; i++) { /* one after another: consecutive thread serials */
+        pthread_t th;
+        cr_assert_eq(pthread_create(&th, NULL, stripe_of_new_context, &lock[i]), 0);
+        cr_assert_eq(pthread_join(th, NULL), 0);
+        cr_assert_not_null(lock[i], "thread %d should have made a context", i);
+        cr_assert_eq((uintptr_t)lock[i] % MMI_CACHE_LINE, 0,
+                     "thread %d's composition lock should start a cache line", i);
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++) {
+            uintptr_t a = (uintptr_t)lock[i], b = (uintptr_t)lock[j];
+            cr_assert((a > b ? a - b : b - a) >= MMI_CACHE_LINE,
+                      "threads %d and %d should record under locks on different lines", i, j);
+        }
 }
