@@ -758,44 +758,43 @@ mm_stats mmi_context_epoch_now(const mm_context *ctx) {
     return s;
 }
 
-mm_stats mm_stats_total(const mm_context *ctx) {
-    if (ctx == NULL) return mmi_process_stats(-1);
-    mm_stats zero = {0, 0, 0, 0, 0};
-    MMI_CTX_REQUIRE(ctx, "mm_stats_total", zero);
+typedef enum { CTX_FIG_TOTAL, CTX_FIG_SELF, CTX_FIG_CATEGORY, CTX_FIG_EPOCH } ctx_figure_kind;
+
+/* One figure of a live context for the public queries (any thread: under
+ * the registry lock); zeros after the error naming fn. */
+static mm_stats ctx_figure(const mm_context *ctx, ctx_figure_kind kind, int cat, const char *fn) {
+    mm_stats s = {0, 0, 0, 0, 0};
+    MMI_CTX_REQUIRE(ctx, fn, s);
     mmi_lock_take(&mmi_ctx_lock);
-    mm_stats s = mmi_context_total(ctx);
+    switch (kind) {
+    case CTX_FIG_TOTAL: s = mmi_context_total(ctx); break;
+    case CTX_FIG_SELF: s = mmi_context_self(ctx); break;
+    case CTX_FIG_CATEGORY: s = mmi_context_category(ctx, cat); break;
+    case CTX_FIG_EPOCH: s = mmi_context_epoch_now(ctx); break;
+    }
     mmi_lock_drop(&mmi_ctx_lock);
     return s;
+}
+
+mm_stats mm_stats_total(const mm_context *ctx) {
+    if (ctx == NULL) return mmi_process_stats(-1);
+    return ctx_figure(ctx, CTX_FIG_TOTAL, 0, "mm_stats_total");
 }
 
 mm_stats mm_stats_self(const mm_context *ctx) {
-    mm_stats zero = {0, 0, 0, 0, 0};
-    MMI_CTX_REQUIRE(ctx, "mm_stats_self", zero);
-    mmi_lock_take(&mmi_ctx_lock);
-    mm_stats s = mmi_context_self(ctx);
-    mmi_lock_drop(&mmi_ctx_lock);
-    return s;
+    return ctx_figure(ctx, CTX_FIG_SELF, 0, "mm_stats_self");
 }
 
 mm_stats mm_stats_category(const mm_context *ctx, mm_category c) {
-    mm_stats zero = {0, 0, 0, 0, 0};
     if (!mmi_cat_valid(c)) {
+        mm_stats zero = {0, 0, 0, 0, 0};
         mmi_error_bad_category(c, 0, ctx, "mm_stats_category");
         return zero;
     }
     if (ctx == NULL) return mmi_process_stats(c);
-    MMI_CTX_REQUIRE(ctx, "mm_stats_category", zero);
-    mmi_lock_take(&mmi_ctx_lock);
-    mm_stats s = mmi_context_category(ctx, c);
-    mmi_lock_drop(&mmi_ctx_lock);
-    return s;
+    return ctx_figure(ctx, CTX_FIG_CATEGORY, c, "mm_stats_category");
 }
 
 mm_stats mm_context_epoch_stats(const mm_context *ctx) {
-    mm_stats zero = {0, 0, 0, 0, 0};
-    MMI_CTX_REQUIRE(ctx, "mm_context_epoch_stats", zero);
-    mmi_lock_take(&mmi_ctx_lock);
-    mm_stats s = mmi_context_epoch_now(ctx);
-    mmi_lock_drop(&mmi_ctx_lock);
-    return s;
+    return ctx_figure(ctx, CTX_FIG_EPOCH, 0, "mm_context_epoch_stats");
 }

@@ -335,21 +335,31 @@ static void check_release(mmi_thread *t, mmi_chunk *ch, mmi_header *h, unsigned 
     }
 }
 
-void mmi_diag_free(mmi_header *h, const char *fn) {
-    mmi_chunk *ch = NULL;
+/* The first checks of a free or realloc of the live block h: its owner (a
+ * context block whose chunk no longer names it is reported) and its guard
+ * (an overrun is reported). False after either report; *ch is the chunk of
+ * a context block, else NULL. */
+static bool check_block_usable(mmi_header *h, const char *fn, mmi_chunk **ch) {
+    *ch = NULL;
     if (h->info & MMI_HF_CONTEXT) {
         mmi_owner_state owner;
-        ch = mmi_arena_owner(h, &owner);
-        if (ch == NULL) {
+        *ch = mmi_arena_owner(h, &owner);
+        if (*ch == NULL) {
             mmi_error_pointer(mmi_payload_of(h), MMI_HDR_LIVE, owner, fn);
-            return;
+            return false;
         }
     }
     if ((h->info & MMI_HF_GUARD) && mmi_hdr_guard_damage(h) >= 0) {
         check_list l = {NULL, false, 0, 0, fn};
         check_overrun(&l, h);
-        return;
+        return false;
     }
+    return true;
+}
+
+void mmi_diag_free(mmi_header *h, const char *fn) {
+    mmi_chunk *ch;
+    if (!check_block_usable(h, fn, &ch)) return;
     size_t size = mmi_hdr_size(h);
     int cat = mmi_hdr_cat(h);
     if (h->info & MMI_HF_TAIL) {
@@ -411,20 +421,8 @@ static mmi_header *check_resize(mmi_chunk *ch, mmi_header *h, size_t span, int c
 
 void *mmi_diag_realloc(mmi_header *h, size_t size, int cat, const char *fn, const char *file,
                        int line) {
-    mmi_chunk *ch = NULL;
-    if (h->info & MMI_HF_CONTEXT) {
-        mmi_owner_state owner;
-        ch = mmi_arena_owner(h, &owner);
-        if (ch == NULL) {
-            mmi_error_pointer(mmi_payload_of(h), MMI_HDR_LIVE, owner, fn);
-            return NULL;
-        }
-    }
-    if ((h->info & MMI_HF_GUARD) && mmi_hdr_guard_damage(h) >= 0) {
-        check_list l = {NULL, false, 0, 0, fn};
-        check_overrun(&l, h);
-        return NULL;
-    }
+    mmi_chunk *ch;
+    if (!check_block_usable(h, fn, &ch)) return NULL;
     mm_context *ctx = ch ? ch->ctx : NULL;
     if (ctx != NULL && !mmi_context_cats(ctx, cat, fn)) return NULL;
     size_t old_size = mmi_hdr_size(h);

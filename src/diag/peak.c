@@ -172,15 +172,8 @@ int mm_peak_composition(const mm_context *ctx, mm_peak_info *out) {
     }
     memset(out, 0, sizeof *out);
     if (ctx == NULL) {
-        peak_settle_now();
+        int have = mmi_peak_copy(out, NULL, 0);
         size_t peak = mm_stats_total(NULL).peak_bytes;
-        mmi_lock_take(&peak_lock);
-        int have = peak_rec.have;
-        out->bytes = peak_rec.bytes;
-        out->epoch = peak_rec.epoch;
-        memcpy(out->context, peak_rec.where, sizeof out->context);
-        memcpy(out->label, peak_rec.label, sizeof out->label);
-        mmi_lock_drop(&peak_lock);
         out->peak_bytes = peak > out->bytes ? peak : out->bytes;
         return have;
     }

@@ -261,6 +261,19 @@ static void rep_tree_line(mmi_emitter *e, const mmi_snap_ctx *c, int indent) {
 }
 
 /* The four largest categories of a top epoch, largest first, in text. */
+/* Text: the start of a top-epoch line, its rank and its label (or "epoch
+ * N" when it had none), padded to w (at least 18). */
+static void rep_top_rank_text(mmi_emitter *e, size_t rank, const char *label, uint64_t index,
+                              int w) {
+    char name[MM_NAME_MAX + 32];
+    if (label[0])
+        snprintf(name, sizeof name, "%s", label);
+    else
+        snprintf(name, sizeof name, "epoch %llu", (unsigned long long)index);
+    mmi_emit_text(e, "  %2zu. ", rank);
+    mmi_emit_name(e, name, w > 18 ? w : 18);
+}
+
 static void rep_top_cats_text(mmi_emitter *e, const mmi_snapshot *s, const mmi_snap_top *t) {
     char b[32];
     size_t last = SIZE_MAX;
@@ -305,13 +318,7 @@ static void rep_epochs(mmi_emitter *e, const mmi_snapshot *s, const mmi_snap_ctx
     mmi_emit_arr_begin(e, "top");
     for (size_t r = 0; r < c->ntop; r++) {
         const mmi_snap_top *t = &s->tops[c->first_top + r];
-        char label[MM_NAME_MAX + 32];
-        if (t->label[0])
-            snprintf(label, sizeof label, "%s", t->label);
-        else
-            snprintf(label, sizeof label, "epoch %llu", (unsigned long long)t->index);
-        mmi_emit_text(e, "  %2zu. ", r + 1);
-        mmi_emit_name(e, label, w > 18 ? w : 18);
+        rep_top_rank_text(e, r + 1, t->label, t->index, w);
         mmi_emit_text(e, " %10s ", mm_format_bytes(t->peak_bytes, b1, sizeof b1));
         rep_top_cats_text(e, s, t);
         mmi_emit_text(e, r == 0 ? "   <-- largest\n" : "\n");
@@ -397,13 +404,7 @@ static void rep_ledger(mmi_emitter *e, const mmi_snapshot *s, int w) {
     mmi_emit_arr_begin(e, "top");
     for (size_t r = 0; r < l->ntop; r++) {
         const mmi_ledger_entry *t = &l->top[r];
-        char label[MM_NAME_MAX + 32];
-        if (t->label[0])
-            snprintf(label, sizeof label, "%s", t->label);
-        else
-            snprintf(label, sizeof label, "epoch %llu", (unsigned long long)t->epoch);
-        mmi_emit_text(e, "  %2zu. ", r + 1);
-        mmi_emit_name(e, label, w > 18 ? w : 18);
+        rep_top_rank_text(e, r + 1, t->label, t->epoch, w);
         mmi_emit_text(e, " %10s  (context \"", mm_format_bytes(t->peak_bytes, b1, sizeof b1));
         mmi_emit_name(e, t->context, 0);
         mmi_emit_text(e, "\")\n");
