@@ -26,7 +26,11 @@ esac
 missing_of() { # package... -> the ones not installed, one a line
   local p
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+    # the whole answer first (a grep -q that leaves early could end dpkg-query
+    # with SIGPIPE, which pipefail counts as a failure)
+    local status
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || echo "$p"
   done
 }
 have_tools() { # the demo's needs, however they came (a cluster's modules, say)

@@ -111,8 +111,11 @@ LD_LIBRARY_PATH="$(dirname "$libdir")" build/consumer/consumer_pc
 cc -std=c11 -Wall -Werror tests/install/consumer.c -o build/consumer/consumer_pc_rpath \
   $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs mimicmem) -Wl,-rpath,"$PWD/$(dirname "$libdir")"
 env -u LD_LIBRARY_PATH build/consumer/consumer_pc_rpath
-env -u LD_LIBRARY_PATH ldd build/consumer/consumer_pc_rpath | grep -q "libmimicmem.so.* => $PWD/build/prefix/" ||
-  { ldd build/consumer/consumer_pc_rpath; echo "install: the rpath consumer does not load build/prefix's library"; exit 1; }
+# (ldd's whole output first: with pipefail, grep -q leaving early can end ldd
+# with SIGPIPE and fail the check even when the line is there)
+rpath_libs=$(env -u LD_LIBRARY_PATH ldd build/consumer/consumer_pc_rpath)
+grep -q "libmimicmem.so.* => $PWD/build/prefix/" <<<"$rpath_libs" ||
+  { echo "$rpath_libs"; echo "install: the rpath consumer does not load build/prefix's library"; exit 1; }
 cc -std=c11 -Wall -Werror tests/install/consumer.c -o build/consumer/consumer_a -Ibuild/prefix/include \
   "$(dirname "$libdir")/libmimicmem.a" -pthread
 build/consumer/consumer_a
