@@ -226,6 +226,14 @@ mm_context *mmi_ctx_reuse(void);
  * it is named; returns the one it pushes out of the queue (to free), or NULL. */
 mm_context *mmi_ctx_retire(mm_context *ctx);
 #define MMI_CTX_DEAD_KEEP 64 /* destroyed context structs kept per shard */
+/* The owner lock of ctx: one of 16, each on a cache line of its own, chosen
+ * by the owner thread's serial (threads made one after another share none).
+ * A context's own data that readers copy (its label, epochs, reclaimed
+ * figures, epoch marks, composition) changes under the registry lock or
+ * under this lock, always by the owner; a reader holds both. So an owner
+ * that resets a context without children, or records a peak, takes no lock
+ * another owner takes. */
+mmi_lock *mmi_ctx_owner_lock(const mm_context *ctx);
 
 /* One limit (process or context, diag/limit.c sets them) went from old to
  * new bytes (0: none): keeps the count of limits set, and MMI_DIAG_LIMITS

@@ -548,7 +548,12 @@ void mm_context_reset(mm_context *ctx) {
     ctx_settle_peaks(ctx, t, false); /* before the epoch closes and its label goes */
     mmi_hooks.epoch_log(ctx); /* the closing epoch's line: owner's figures, no lock */
 
-    mmi_lock_take(&mmi_ctx_lock);
+    /* ctx's own data under its owner lock; the registry lock as well only
+     * when children go (the structure readers walk changes) */
+    bool structural = ctx->first_child != NULL;
+    mmi_lock *own = mmi_ctx_owner_lock(ctx);
+    if (structural) mmi_lock_take(&mmi_ctx_lock);
+    mmi_lock_take(own);
     bool kept = mmi_epochs_close(ctx);
     bool warn = ctx_count_reclaimed(ctx);
     /* the children's cumulative counts (their descendants' included) stay
@@ -559,11 +564,12 @@ void mm_context_reset(mm_context *ctx) {
             ctx->gone_allocs += mmi_load(&c->cats[k].allocs);
             ctx->gone_frees += mmi_load(&c->cats[k].allocs);
         }
-    mm_context *gone = ctx_collect(ctx, NULL); /* unreachable from now on */
+    mm_context *gone = structural ? ctx_collect(ctx, NULL) : NULL; /* unreachable from now on */
     char label[MM_NAME_MAX + 1];
     memcpy(label, ctx->label, sizeof label);
     ctx->label[0] = '\0';
-    mmi_lock_drop(&mmi_ctx_lock);
+    mmi_lock_drop(own);
+    if (structural) mmi_lock_drop(&mmi_ctx_lock);
 
     ctx_count_release(ctx, t); /* the whole subtree's blocks */
     for (mm_context *c = gone, *next; c; c = next) {
@@ -571,7 +577,7 @@ void mm_context_reset(mm_context *ctx) {
         ctx_bury(c);
     }
     mmi_arena_rewind(&ctx->arena);
-    mmi_lock_take(&mmi_ctx_lock);
+    mmi_lock_take(own);
     /* a new epoch: peaks restart from the (now empty) live figures */
     for (int k = -1; k < ctx->ncap; k++) {
         mmi_cpeak *c = k < 0 ? &ctx->tree : &ctx->cats[k].tree;
@@ -584,7 +590,7 @@ void mm_context_reset(mm_context *ctx) {
         }
     }
     ctx->resets++;
-    mmi_lock_drop(&mmi_ctx_lock);
+    mmi_lock_drop(own);
     mmi_arena_set_tag(&ctx->arena, ctx_tag(ctx));
     mmi_epochs_next(ctx);
     if (!kept)
@@ -685,11 +691,13 @@ mm_reclaimed mm_context_reclaimed(const mm_context *ctx, mm_category c, int last
         return r;
     }
     mmi_lock_take(&mmi_ctx_lock);
+    mmi_lock_take(mmi_ctx_owner_lock(ctx));
     if (c < ctx->ncap) {
         const mmi_ccold *cc = &ctx->cold[c];
         r.bytes = last_epoch ? cc->last_reclaimed_bytes : cc->reclaimed_bytes;
         r.blocks = last_epoch ? cc->last_reclaimed_blocks : cc->reclaimed_blocks;
     }
+    mmi_lock_drop(mmi_ctx_owner_lock(ctx));
     mmi_lock_drop(&mmi_ctx_lock);
     return r;
 }
@@ -761,17 +769,19 @@ mm_stats mmi_context_epoch_now(const mm_context *ctx) {
 typedef enum { CTX_FIG_TOTAL, CTX_FIG_SELF, CTX_FIG_CATEGORY, CTX_FIG_EPOCH } ctx_figure_kind;
 
 /* One figure of a live context for the public queries (any thread: under
- * the registry lock); zeros after the error naming fn. */
+ * the registry lock and its owner lock); zeros after the error naming fn. */
 static mm_stats ctx_figure(const mm_context *ctx, ctx_figure_kind kind, int cat, const char *fn) {
     mm_stats s = {0, 0, 0, 0, 0};
     MMI_CTX_REQUIRE(ctx, fn, s);
     mmi_lock_take(&mmi_ctx_lock);
+    mmi_lock_take(mmi_ctx_owner_lock(ctx));
     switch (kind) {
     case CTX_FIG_TOTAL: s = mmi_context_total(ctx); break;
     case CTX_FIG_SELF: s = mmi_context_self(ctx); break;
     case CTX_FIG_CATEGORY: s = mmi_context_category(ctx, cat); break;
     case CTX_FIG_EPOCH: s = mmi_context_epoch_now(ctx); break;
     }
+    mmi_lock_drop(mmi_ctx_owner_lock(ctx));
     mmi_lock_drop(&mmi_ctx_lock);
     return s;
 }

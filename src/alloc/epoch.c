@@ -227,7 +227,9 @@ mm_epoch_summary mm_context_epochs(const mm_context *ctx) {
     mm_epoch_summary s = {0, 0, 0, 0.0};
     MMI_CTX_REQUIRE(ctx, "mm_context_epochs", s);
     mmi_contexts_lock();
+    mmi_lock_take(mmi_ctx_owner_lock(ctx));
     s = mmi_epochs_summary(ctx);
+    mmi_lock_drop(mmi_ctx_owner_lock(ctx));
     mmi_contexts_unlock();
     return s;
 }

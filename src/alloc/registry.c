@@ -102,6 +102,23 @@ mm_context *mmi_ctx_retire(mm_context *ctx) {
 }
 
 /* ======================================================================
+ * Owner locks (alloc.h)
+ * ==================================================================== */
+
+#define REG_OWNER_LOCKS 16
+typedef struct {
+    _Alignas(MMI_CACHE_LINE) mmi_lock lock; /* a line each: neighbours' owners share none */
+} reg_owner_lock;
+#define REG_OWNER_INIT {MMI_LOCK_INIT(MMI_RANK_CTX_OWNER, "context owner")}
+#define REG_OWNER_INIT4 REG_OWNER_INIT, REG_OWNER_INIT, REG_OWNER_INIT, REG_OWNER_INIT
+static reg_owner_lock reg_owner_locks[REG_OWNER_LOCKS] = {REG_OWNER_INIT4, REG_OWNER_INIT4,
+                                                          REG_OWNER_INIT4, REG_OWNER_INIT4};
+
+mmi_lock *mmi_ctx_owner_lock(const mm_context *ctx) {
+    return &reg_owner_locks[ctx->owner_serial % REG_OWNER_LOCKS].lock;
+}
+
+/* ======================================================================
  * Limits, readers, errors
  * ==================================================================== */
 
@@ -155,7 +172,9 @@ void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn) 
     if (mmi_ctx_alive(ctx)) {
         char label[MM_NAME_MAX + 1];
         mmi_lock_take(&mmi_ctx_lock);
+        mmi_lock_take(mmi_ctx_owner_lock(ctx));
         memcpy(label, ctx->label, sizeof label);
+        mmi_lock_drop(mmi_ctx_owner_lock(ctx));
         mmi_lock_drop(&mmi_ctx_lock);
         if (label[0])
             snprintf(where, sizeof where, " in context \"%s\" (epoch \"%s\")", ctx->name, label);

@@ -66,9 +66,6 @@ void mmi_peak_context(mm_context *p, int out_cat, size_t out_bytes, int in_cat,
  * a rise); the caller holds the registry lock. cat[0..ncat-1] (may be NULL)
  * gets its categories. Returns 0 when there is none. */
 int mmi_peak_context_view(const mm_context *ctx, mm_peak_info *out, size_t *cat, int ncat);
-/* The lock ctx's composition record is written and read under: one of 16,
- * each on a cache line of its own, chosen by the owner thread's serial. */
-const mmi_lock *mmi_peak_context_lock(const mm_context *ctx);
 /* Called by ctx's owner (others: no effect) before reading its composition:
  * a rise no decrease has ended yet is recorded as a turn would record it. */
 void mmi_peak_context_settle(const mm_context *ctx);

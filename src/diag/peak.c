@@ -4,9 +4,9 @@
  * the state at the peak. The process record is made by the thread whose
  * turn found a new peak estimate at or above mmi_peak_next (under peak_lock,
  * summing every thread's per-category bytes); a context's record is made by
- * its owner from the context's own exact figures, under the composition
- * lock of the owner thread's stripe, which readers take inside the registry
- * lock (so two threads recording their contexts' peaks share no lock). A
+ * its owner from the context's own exact figures, under its owner lock,
+ * which readers take inside the registry lock (so two threads recording
+ * their contexts' peaks share no lock). A
  * reader during a rise (no turn yet) takes the state now, which is the
  * peak. Neither allocates. */
 #include "diag.h"
@@ -15,28 +15,11 @@
 
 static mmi_lock peak_lock = MMI_LOCK_INIT(MMI_RANK_PEAK, "peak composition");
 
-/* The composition records of contexts (comp_* fields, cold[].comp_bytes),
- * striped by owner thread: threads created one after another get different
- * stripes, so owners recording at the same time never wait on each other (a
- * free after a rise records each new peak: the default step is 1 byte).
- * Only the owner writes a record; a reader holds the registry lock (the
- * context and its category arrays stay) and takes the stripe around the
- * copy. */
-#define PEAK_STRIPES 16
-typedef struct {
-    _Alignas(MMI_CACHE_LINE) mmi_lock lock; /* a line each: neighbours' owners share none */
-} peak_stripe_t;
-#define PEAK_STRIPE_INIT {MMI_LOCK_INIT(MMI_RANK_COMP, "context composition")}
-#define PEAK_STRIPE_INIT4 PEAK_STRIPE_INIT, PEAK_STRIPE_INIT, PEAK_STRIPE_INIT, PEAK_STRIPE_INIT
-static peak_stripe_t peak_stripes[PEAK_STRIPES] = {PEAK_STRIPE_INIT4, PEAK_STRIPE_INIT4,
-                                                   PEAK_STRIPE_INIT4, PEAK_STRIPE_INIT4};
-
+/* A context's composition record (comp_* fields, cold[].comp_bytes) is its
+ * owner's data: written under the owner lock (registry.c), read under the
+ * registry lock and the owner lock. */
 static mmi_lock *peak_stripe(const mm_context *ctx) {
-    return &peak_stripes[ctx->owner_serial % PEAK_STRIPES].lock;
-}
-
-const mmi_lock *mmi_peak_context_lock(const mm_context *ctx) {
-    return peak_stripe(ctx);
+    return mmi_ctx_owner_lock(ctx);
 }
 static struct {
     bool have;                    /* a composition was recorded */
@@ -146,13 +129,14 @@ int mmi_peak_context_view(const mm_context *ctx, mm_peak_info *out, size_t *cat,
     mmi_lock *stripe = peak_stripe(ctx);
     mmi_lock_take(stripe);
     if (b > mmi_load(&ctx->tree.peak) && b >= ctx->comp_next && b > ctx->comp_bytes) {
-        mmi_lock_drop(stripe);
-        /* a rise no decrease has ended: the state now is the peak's */
+        /* a rise no decrease has ended: the state now is the peak's (the
+         * labels on the way up are the owner's data too) */
         const mm_context *last = mmi_load(&ctx->last);
         peak_where(last ? last : ctx, out->context, out->label, &out->epoch);
         out->bytes = b;
         for (int c = 0; cat && c < ncat; c++)
             cat[c] = c < ctx->ncap ? mmi_load(&ctx->cats[c].tree.bytes) : 0;
+        mmi_lock_drop(stripe);
         return 1;
     }
     out->bytes = ctx->comp_bytes;

@@ -143,11 +143,17 @@ long mmi_getpid(void) {
 /* ======================================================================
  * Locks and fork
  *
- * plat_known_lock guards the list of locks taken at least once. The fork
- * handlers take plat_known_lock, then every known lock from the highest rank
- * down; after fork both processes release them in the opposite order, and
- * the child then lets the higher layers repair what only the parent may
- * keep (mmi_hooks.fork_child: an open trace).
+ * plat_known_lock guards the list of locks taken at least once; a lock
+ * joins it at its first take, which may come while its taker holds another
+ * lock (a reader holding the registry lock takes an owner lock no thread
+ * took before). So the fork handler never waits for a lock while it holds
+ * plat_known_lock: it copies the list, takes every lock on it from the
+ * highest rank down, then takes plat_known_lock and checks that no lock
+ * joined meanwhile (if one did, it lets all go and starts again), and holds
+ * plat_known_lock across the fork, so none joins then. After fork both
+ * processes release them in the opposite order, and the child then lets the
+ * higher layers repair what only the parent may keep (mmi_hooks.fork_child:
+ * an open trace).
  * ==================================================================== */
 
 static pthread_mutex_t plat_known_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -210,17 +216,25 @@ void mmi_lock_drop(mmi_lock *l) {
 }
 
 static void plat_fork_prepare(void) {
-    pthread_mutex_lock(&plat_known_lock);
-    plat_nforked = 0;
-    for (mmi_lock *l = plat_known; l && plat_nforked < PLAT_MAX_LOCKS; l = l->next) {
-        int i = plat_nforked++; /* insertion sort, highest rank first */
-        while (i > 0 && plat_forked[i - 1]->rank < l->rank) {
-            plat_forked[i] = plat_forked[i - 1];
-            i--;
+    for (;;) {
+        pthread_mutex_lock(&plat_known_lock);
+        int known = plat_nknown;
+        plat_nforked = 0;
+        for (mmi_lock *l = plat_known; l && plat_nforked < PLAT_MAX_LOCKS; l = l->next) {
+            int i = plat_nforked++; /* insertion sort, highest rank first */
+            while (i > 0 && plat_forked[i - 1]->rank < l->rank) {
+                plat_forked[i] = plat_forked[i - 1];
+                i--;
+            }
+            plat_forked[i] = l;
         }
-        plat_forked[i] = l;
+        pthread_mutex_unlock(&plat_known_lock);
+        for (int i = 0; i < plat_nforked; i++) pthread_mutex_lock(&plat_forked[i]->mutex);
+        pthread_mutex_lock(&plat_known_lock);
+        if (plat_nknown == known) return; /* both held until the fork's release */
+        pthread_mutex_unlock(&plat_known_lock);
+        for (int i = plat_nforked - 1; i >= 0; i--) pthread_mutex_unlock(&plat_forked[i]->mutex);
     }
-    for (int i = 0; i < plat_nforked; i++) pthread_mutex_lock(&plat_forked[i]->mutex);
 }
 
 static void plat_fork_release(void) {

@@ -113,7 +113,8 @@ enum {
     MMI_RANK_LIMIT = 90,   /* limit.c: the count of limits (takes diag inside) */
     MMI_RANK_CONTEXTS = 80, /* context.c: the context registry (readers and structure) */
     MMI_RANK_CTX_LIST = 75, /* registry.c: one shard's list of top-level contexts */
-    MMI_RANK_COMP = 72,    /* peak.c: the composition records of one stripe of contexts */
+    MMI_RANK_CTX_OWNER = 72, /* registry.c: the own data of the contexts of one stripe of
+                                owner threads (epochs, reclaimed figures, compositions) */
     MMI_RANK_PEAK = 70,    /* peak.c: the composition record (takes stats inside) */
     MMI_RANK_EPOCHS = 65,  /* epoch.c: the process-wide epoch ledger */
     MMI_RANK_STATS = 60,   /* stats.c: the thread registry and retired sums */

@@ -22,12 +22,15 @@ static bool snap_room(mmi_snapshot *s, void **arr, size_t n, size_t *cap, size_t
     return true;
 }
 
-/* One context (the caller holds the registry lock), then its subtree. */
+/* One context (the caller holds the registry lock; its own data is copied
+ * under its owner lock too), then its subtree. */
 static void snap_context(mmi_snapshot *s, const mm_context *ctx, int depth) {
     if (!snap_room(s, (void **)&s->ctxs, s->nctx, &s->capctx, sizeof *s->ctxs)) {
         s->incomplete = true;
         return;
     }
+    mmi_lock *own = mmi_ctx_owner_lock(ctx);
+    mmi_lock_take(own);
     mmi_snap_ctx *c = &s->ctxs[s->nctx++];
     memcpy(c->name, ctx->name, sizeof c->name);
     memcpy(c->label, ctx->label, sizeof c->label);
@@ -76,6 +79,7 @@ static void snap_context(mmi_snapshot *s, const mm_context *ctx, int depth) {
         s->reclaims[s->nreclaims++] = r;
         c->nreclaim++;
     }
+    mmi_lock_drop(own);
     for (const mm_context *ch = ctx->first_child; ch; ch = ch->next_sibling)
         snap_context(s, ch, depth + 1);
 }

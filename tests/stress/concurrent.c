@@ -10,7 +10,9 @@
  * attaching epoch fields; one reporter thread loops over text and JSON
  * reports, leak lists, sites, statistics, peak compositions (the process's
  * and each worker's top context's, which its owner records at every new
- * peak while the reporter reads it) and Mimic's detailed leak check; one limit thread passes a process limit again and
+ * peak while the reporter reads it; with that context's report, figures,
+ * epochs and reclaimed figures, which its resets change) and Mimic's
+ * detailed leak check; one limit thread passes a process limit again and
  * again with a handler that returns. After SECONDS the threads stop; each
  * worker checks its contexts' figures against its own model of its blocks,
  * frees everything, and the process totals must come back to where they
@@ -225,6 +227,12 @@ static void *reporter_main(void *arg) {
             (void)mm_peak_composition(top, &info);
             (void)mm_peak_composition_category(top, MM_CAT_GALAXIES);
             mm_report(out, top, MM_REPORT_JSON);
+            /* what a reset of the owner changes under its owner lock alone */
+            (void)mm_stats_total(top);
+            (void)mm_stats_self(top);
+            (void)mm_context_epoch_stats(top);
+            (void)mm_context_epochs(top);
+            (void)mm_context_reclaimed(top, MM_CAT_GALAXIES, 1);
         }
         check_memory_leaks(); /* the legacy detailed listing walks only its own contexts */
         print_allocated();

@@ -56,18 +56,19 @@ Test(internals, the_cache_bins_above_4_KiB_start_at_the_class_of_4_KiB) {
 }
 
 /* ======================================================================
- * Composition locks: owners on different threads share none
+ * Owner locks: owners on different threads share none (a reset of a
+ * context without children and a composition record take only theirs)
  * ==================================================================== */
 
 static void *stripe_of_new_context(void *arg) {
     const mmi_lock **out = arg;
     mm_context *ctx = mm_context_create("stripe", NULL);
-    *out = ctx ? mmi_peak_context_lock(ctx) : NULL;
+    *out = ctx ? mmi_ctx_owner_lock(ctx) : NULL;
     mm_context_destroy(ctx);
     return NULL;
 }
 
-Test(internals, sixteen_threads_made_in_turn_record_compositions_under_sixteen_locks_of_own_lines) {
+Test(internals, sixteen_threads_made_in_turn_get_sixteen_owner_locks_on_lines_of_their_own) {
     enum { N = 16 };
     const mmi_lock *lock[N];
     for (int i = 0; i < N; i++) { /* one after another: consecutive thread serials */
@@ -76,12 +77,12 @@ Test(internals, sixteen_threads_made_in_turn_record_compositions_under_sixteen_l
         cr_assert_eq(pthread_join(th, NULL), 0);
         cr_assert_not_null(lock[i], "thread %d should have made a context", i);
         cr_assert_eq((uintptr_t)lock[i] % MMI_CACHE_LINE, 0,
-                     "thread %d's composition lock should start a cache line", i);
+                     "thread %d's owner lock should start a cache line", i);
     }
     for (int i = 0; i < N; i++)
         for (int j = i + 1; j < N; j++) {
             uintptr_t a = (uintptr_t)lock[i], b = (uintptr_t)lock[j];
             cr_assert((a > b ? a - b : b - a) >= MMI_CACHE_LINE,
-                      "threads %d and %d should record under locks on different lines", i, j);
+                      "threads %d and %d should get owner locks on different lines", i, j);
         }
 }
