@@ -4,23 +4,15 @@
  * the state at the peak. The process record is made by the thread whose
  * turn found a new peak estimate at or above mmi_peak_next (under peak_lock,
  * summing every thread's per-category bytes); a context's record is made by
- * its owner from the context's own exact figures, under its owner lock,
- * which readers take inside the registry lock (so two threads recording
- * their contexts' peaks share no lock). A
- * reader during a rise (no turn yet) takes the state now, which is the
- * peak. Neither allocates. */
+ * its owner from the context's own exact figures, under its owner lock
+ * (registry.c), which readers take inside the registry lock: two threads
+ * recording their contexts' peaks share no lock. A reader during a rise (no
+ * turn yet) takes the state now, which is the peak. Neither allocates. */
 #include "diag.h"
 
 #include <string.h>
 
 static mmi_lock peak_lock = MMI_LOCK_INIT(MMI_RANK_PEAK, "peak composition");
-
-/* A context's composition record (comp_* fields, cold[].comp_bytes) is its
- * owner's data: written under the owner lock (registry.c), read under the
- * registry lock and the owner lock. */
-static mmi_lock *peak_stripe(const mm_context *ctx) {
-    return mmi_ctx_owner_lock(ctx);
-}
 static struct {
     bool have;                    /* a composition was recorded */
     size_t bytes;                 /* sum of cat[] */
@@ -99,8 +91,8 @@ void mmi_peak_context(mm_context *p, int out_cat, size_t out_bytes, int in_cat,
     const mm_context *last = mmi_load(&p->last);
     peak_where(last ? last : p, w, label, &epoch);
     size_t at_peak = mmi_load(&p->tree.bytes) + out_bytes - in_bytes;
-    mmi_lock *stripe = peak_stripe(p);
-    mmi_lock_take(stripe);
+    mmi_lock *own = mmi_ctx_owner_lock(p);
+    mmi_lock_take(own);
     for (int c = 0; c < p->ncap; c++) p->cold[c].comp_bytes = mmi_load(&p->cats[c].tree.bytes);
     if (out_bytes && out_cat < p->ncap) p->cold[out_cat].comp_bytes += out_bytes;
     if (in_bytes && in_cat < p->ncap) p->cold[in_cat].comp_bytes -= in_bytes;
@@ -109,7 +101,7 @@ void mmi_peak_context(mm_context *p, int out_cat, size_t out_bytes, int in_cat,
     memcpy(p->comp_label, label, sizeof label);
     p->comp_epoch = epoch;
     p->comp_next = at_peak + mmi_load(&mmi_peak_step);
-    mmi_lock_drop(stripe);
+    mmi_lock_drop(own);
 }
 
 void mmi_peak_context_settle(const mm_context *ctx) {
@@ -126,8 +118,8 @@ int mmi_peak_context_view(const mm_context *ctx, mm_peak_info *out, size_t *cat,
     size_t b = mmi_load(&ctx->tree.bytes);
     memset(out, 0, sizeof *out);
     out->peak_bytes = mmi_context_total(ctx).peak_bytes;
-    mmi_lock *stripe = peak_stripe(ctx);
-    mmi_lock_take(stripe);
+    mmi_lock *own = mmi_ctx_owner_lock(ctx);
+    mmi_lock_take(own);
     if (b > mmi_load(&ctx->tree.peak) && b >= ctx->comp_next && b > ctx->comp_bytes) {
         /* a rise no decrease has ended: the state now is the peak's (the
          * labels on the way up are the owner's data too) */
@@ -136,7 +128,7 @@ int mmi_peak_context_view(const mm_context *ctx, mm_peak_info *out, size_t *cat,
         out->bytes = b;
         for (int c = 0; cat && c < ncat; c++)
             cat[c] = c < ctx->ncap ? mmi_load(&ctx->cats[c].tree.bytes) : 0;
-        mmi_lock_drop(stripe);
+        mmi_lock_drop(own);
         return 1;
     }
     out->bytes = ctx->comp_bytes;
@@ -144,7 +136,7 @@ int mmi_peak_context_view(const mm_context *ctx, mm_peak_info *out, size_t *cat,
     memcpy(out->context, ctx->comp_where, sizeof out->context);
     memcpy(out->label, ctx->comp_label, sizeof out->label);
     for (int c = 0; cat && c < ncat; c++) cat[c] = c < ctx->ncap ? ctx->cold[c].comp_bytes : 0;
-    mmi_lock_drop(stripe);
+    mmi_lock_drop(own);
     return out->bytes != 0;
 }
 
