@@ -234,6 +234,12 @@ mm_context *mmi_ctx_retire(mm_context *ctx);
  * that resets a context without children, or records a peak, takes no lock
  * another owner takes. */
 mmi_lock *mmi_ctx_owner_lock(const mm_context *ctx);
+#define MMI_OWNER_LOCKS 16
+/* ctx's stripe (its owner lock is mmi_owner_lock_at of it), and the owner
+ * lock of stripe i < MMI_OWNER_LOCKS: data kept per stripe (the epoch
+ * ledger's counts) is under that stripe's lock. */
+unsigned mmi_ctx_owner_stripe(const mm_context *ctx);
+mmi_lock *mmi_owner_lock_at(unsigned i);
 
 /* One limit (process or context, diag/limit.c sets them) went from old to
  * new bytes (0: none): keeps the count of limits set, and MMI_DIAG_LIMITS

@@ -69,15 +69,35 @@ void mmi_epochs_free(mmi_epochs *e) {
  * The process ledger
  * ==================================================================== */
 
-static mmi_lock ledger_lock = MMI_LOCK_INIT(MMI_RANK_EPOCHS, "epoch ledger");
-static mmi_ledger ledger; /* under ledger_lock */
+/* The counts (count, min, max, sum) are kept per owner-lock stripe, under
+ * that stripe's owner lock, which the reset closing the epoch holds: two
+ * threads resetting a context per forest write no common line for them.
+ * The top list is one, under ledger_lock, and an epoch takes that lock only
+ * when it may enter the list: while the list is full, only a peak above its
+ * last entry's can (ledger_floor, raised under the lock; a stale read only
+ * sends an epoch to the lock to find it does not enter). Ties keep the
+ * earlier epoch, as before. */
+typedef struct {
+    _Alignas(MMI_CACHE_LINE) uint64_t count; /* epochs closed by this stripe's owners */
+    size_t min_peak, max_peak;                /* of their peaks (count > 0) */
+    double sum_peak;                          /* their sum */
+} ledger_part;
 
+static ledger_part ledger_parts[MMI_OWNER_LOCKS]; /* each under its owner lock */
+static mmi_lock ledger_lock = MMI_LOCK_INIT(MMI_RANK_EPOCHS, "epoch ledger");
+static mmi_ledger ledger;                 /* its top list (ntop, top); ledger_lock */
+static _Atomic int64_t ledger_floor = -1; /* an epoch enters the list only with a peak
+                                             above this (-1: the list has room) */
+
+/* The caller holds ctx's owner lock. */
 static void ledger_add(const mm_context *ctx, uint64_t index, size_t peak) {
+    ledger_part *part = &ledger_parts[mmi_ctx_owner_stripe(ctx)];
+    if (part->count == 0 || peak < part->min_peak) part->min_peak = peak;
+    if (peak > part->max_peak) part->max_peak = peak;
+    part->sum_peak += (double)peak;
+    part->count++;
+    if ((int64_t)peak <= mmi_load(&ledger_floor)) return;
     mmi_lock_take(&ledger_lock);
-    if (ledger.count == 0 || peak < ledger.min_peak) ledger.min_peak = peak;
-    if (peak > ledger.max_peak) ledger.max_peak = peak;
-    ledger.sum_peak += (double)peak;
-    ledger.count++;
     size_t n = ledger.ntop;
     if (n < MMI_LEDGER_TOP || peak > ledger.top[n - 1].peak_bytes) {
         size_t pos = n < MMI_LEDGER_TOP ? n : n - 1;
@@ -113,13 +133,28 @@ static void ledger_add(const mm_context *ctx, uint64_t index, size_t peak) {
             last_cat = best;
         }
         if (n < MMI_LEDGER_TOP) ledger.ntop++;
+        if (ledger.ntop == MMI_LEDGER_TOP)
+            mmi_store(&ledger_floor, (int64_t)ledger.top[MMI_LEDGER_TOP - 1].peak_bytes);
     }
     mmi_lock_drop(&ledger_lock);
 }
 
 void mmi_ledger_copy(mmi_ledger *out) {
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < MMI_OWNER_LOCKS; i++) {
+        mmi_lock_take(mmi_owner_lock_at(i));
+        const ledger_part *part = &ledger_parts[i];
+        if (part->count != 0) {
+            if (out->count == 0 || part->min_peak < out->min_peak) out->min_peak = part->min_peak;
+            if (part->max_peak > out->max_peak) out->max_peak = part->max_peak;
+            out->sum_peak += part->sum_peak;
+            out->count += part->count;
+        }
+        mmi_lock_drop(mmi_owner_lock_at(i));
+    }
     mmi_lock_take(&ledger_lock);
-    *out = ledger;
+    out->ntop = ledger.ntop;
+    memcpy(out->top, ledger.top, ledger.ntop * sizeof ledger.top[0]);
     mmi_lock_drop(&ledger_lock);
 }
 

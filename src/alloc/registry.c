@@ -105,17 +105,24 @@ mm_context *mmi_ctx_retire(mm_context *ctx) {
  * Owner locks (alloc.h)
  * ==================================================================== */
 
-#define REG_OWNER_LOCKS 16
 typedef struct {
     _Alignas(MMI_CACHE_LINE) mmi_lock lock; /* a line each: neighbours' owners share none */
 } reg_owner_lock;
 #define REG_OWNER_INIT {MMI_LOCK_INIT(MMI_RANK_CTX_OWNER, "context owner")}
 #define REG_OWNER_INIT4 REG_OWNER_INIT, REG_OWNER_INIT, REG_OWNER_INIT, REG_OWNER_INIT
-static reg_owner_lock reg_owner_locks[REG_OWNER_LOCKS] = {REG_OWNER_INIT4, REG_OWNER_INIT4,
+static reg_owner_lock reg_owner_locks[MMI_OWNER_LOCKS] = {REG_OWNER_INIT4, REG_OWNER_INIT4,
                                                           REG_OWNER_INIT4, REG_OWNER_INIT4};
 
+unsigned mmi_ctx_owner_stripe(const mm_context *ctx) {
+    return (unsigned)(ctx->owner_serial % MMI_OWNER_LOCKS);
+}
+
+mmi_lock *mmi_owner_lock_at(unsigned i) {
+    return &reg_owner_locks[i].lock;
+}
+
 mmi_lock *mmi_ctx_owner_lock(const mm_context *ctx) {
-    return &reg_owner_locks[ctx->owner_serial % REG_OWNER_LOCKS].lock;
+    return mmi_owner_lock_at(mmi_ctx_owner_stripe(ctx));
 }
 
 /* ======================================================================

@@ -930,3 +930,88 @@ Test(epoch, memory_stays_bounded_over_100000_epochs, .timeout = 300)
     mmt_expect_figure(NULL, now.blocks, base.blocks, "process blocks after destroy");
 #endif
 }
+
+/* ========================================================================
+ * The process ledger across threads: each owner-lock stripe keeps its own
+ * counts, the top list is one
+ * ====================================================================== */
+
+#include <pthread.h>
+
+enum { LEDGER_THREADS = 3, LEDGER_EPOCHS = 40 };
+
+/* Thread t closes LEDGER_EPOCHS epochs of one context; epoch i peaks at
+ * 1000 * (1 + (i * 7 + t * 3) % 50) bytes, so peaks repeat across threads. */
+static size_t ledger_peak(int t, int i)
+{
+    return (size_t)1000 * (size_t)(1 + (i * 7 + t * 3) % 50);
+}
+
+static void *ledger_worker(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    mm_context *ctx = mm_context_create("ledger", NULL);
+    if (ctx == NULL) return NULL;
+    for (int i = 0; i < LEDGER_EPOCHS; i++) {
+        if (mm_context_malloc(ctx, ledger_peak(t, i), MM_CAT_HALOS) == NULL) return NULL;
+        mm_context_reset(ctx);
+    }
+    mm_context_destroy(ctx);
+    return ctx;
+}
+
+Test(epoch, the_process_ledger_counts_every_threads_epochs_and_ranks_them_together)
+{
+    pthread_t th[LEDGER_THREADS];
+    for (int t = 0; t < LEDGER_THREADS; t++) /* at once: each in a stripe of its own */
+        cr_assert_eq(pthread_create(&th[t], NULL, ledger_worker, (void *)(intptr_t)t), 0);
+    for (int t = 0; t < LEDGER_THREADS; t++) {
+        void *done = NULL;
+        cr_assert_eq(pthread_join(th[t], &done), 0);
+        cr_assert_not_null(done, "thread %d should have closed its epochs", t);
+    }
+    size_t n = 0, min = SIZE_MAX, max = 0;
+    for (int t = 0; t < LEDGER_THREADS; t++)
+        for (int i = 0; i < LEDGER_EPOCHS; i++) {
+            size_t p = ledger_peak(t, i);
+            n++;
+            if (p < min) min = p;
+            if (p > max) max = p;
+        }
+    char *json = mmt_report_string(NULL, MM_REPORT_JSON);
+    char err[128];
+    mmt_json *root = mmt_json_parse(json, err, sizeof err);
+    cr_assert_not_null(root, "the process report should be JSON: %s", err);
+    const mmt_json *ep = mmt_json_get(root, "epochs");
+    cr_assert_not_null(ep, "the process report should have its epochs");
+    uint64_t count = 0, lo = 0, hi = 0;
+    cr_assert(mmt_json_uint(mmt_json_get(ep, "count"), &count));
+    cr_assert(mmt_json_uint(mmt_json_get(ep, "min_peak_bytes"), &lo));
+    cr_assert(mmt_json_uint(mmt_json_get(ep, "max_peak_bytes"), &hi));
+    cr_expect_eq(count, n, "every thread's epochs are counted: %llu of %zu",
+                 (unsigned long long)count, n);
+    cr_expect_eq(lo, min, "the smallest peak of any thread: %llu, want %zu", (unsigned long long)lo, min);
+    cr_expect_eq(hi, max, "the largest peak of any thread: %llu, want %zu", (unsigned long long)hi, max);
+    /* the top list: the ten largest peaks of all threads together, largest
+     * first */
+    size_t all[LEDGER_THREADS * LEDGER_EPOCHS], k = 0;
+    for (int t = 0; t < LEDGER_THREADS; t++)
+        for (int i = 0; i < LEDGER_EPOCHS; i++) all[k++] = ledger_peak(t, i);
+    for (size_t a = 0; a < k; a++) /* largest first */
+        for (size_t b = a + 1; b < k; b++)
+            if (all[b] > all[a]) {
+                size_t x = all[a];
+                all[a] = all[b];
+                all[b] = x;
+            }
+    const mmt_json *top = mmt_json_get(ep, "top");
+    cr_assert(top != NULL && top->count == 10, "ten epochs in the top list");
+    for (size_t r = 0; r < top->count; r++) {
+        uint64_t p = 0;
+        cr_assert(mmt_json_uint(mmt_json_get(top->items[r], "peak_bytes"), &p));
+        cr_expect_eq(p, all[r], "rank %zu: %llu bytes, want %zu", r + 1, (unsigned long long)p,
+                     all[r]);
+    }
+    mmt_json_free(root);
+    free(json);
+}
