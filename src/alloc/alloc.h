@@ -267,8 +267,9 @@ void mmi_contexts_read(void (*fn)(const mm_context *top, void *arg), void *arg);
 void mmi_contexts_lock(void);
 void mmi_contexts_unlock(void);
 
-/* Figures of a context read by any thread: take the registry lock around
- * calls when ctx is not the caller's own. */
+/* Figures of a context read by any thread: take the registry lock (and, for
+ * mmi_context_epoch_now, ctx's owner lock) around calls when ctx is not the
+ * caller's own. */
 mm_stats mmi_context_total(const mm_context *ctx);
 mm_stats mmi_context_self(const mm_context *ctx);
 mm_stats mmi_context_category(const mm_context *ctx, int cat);
@@ -370,7 +371,7 @@ mmi_epochs *mmi_epochs_new(void);
 void mmi_epochs_free(mmi_epochs *e);
 uint64_t mmi_epochs_count(const mmi_epochs *e); /* closed epochs */
 /* Closes the current epoch of ctx, before the reset frees anything: the
- * summary and top-K (under the registry lock, which the caller holds) and
+ * summary and top-K (under ctx's owner lock, which the caller holds) and
  * the process ledger. false: the per-category breakdown of a top entry could
  * not be kept (out of memory; the caller reports it after unlocking). */
 bool mmi_epochs_close(mm_context *ctx);
@@ -395,7 +396,8 @@ mmi_epoch_log mmi_epochs_log_state(mm_context *ctx);
 
 /* The process-wide ledger of every closed epoch of every context (live or
  * destroyed): count, min/mean/max of the epoch peaks and the top K, for
- * process reports and the MPI reduction. Copied under its lock. */
+ * process reports and the MPI reduction. mmi_ledger_copy adds up the counts
+ * of every owner-lock stripe and copies the list under its lock. */
 #define MMI_LEDGER_TOP 10
 typedef struct {
     uint64_t epoch;                  /* index within its context */
@@ -421,13 +423,13 @@ typedef struct {
 void mmi_ledger_copy(mmi_ledger *out);
 
 /* The top-K list and summary of one context, copied for a reader (the
- * caller holds the registry lock). */
+ * caller holds the registry lock and ctx's owner lock). */
 typedef struct {
     uint64_t index;                  /* epoch number in its context */
     size_t peak_bytes;               /* its peak */
     char label[MM_NAME_MAX + 1];     /* its label */
     int ncats;                       /* entries of cats */
-    const struct mmi_epoch_catpeak *cats; /* valid while the registry lock is held */
+    const struct mmi_epoch_catpeak *cats; /* valid while those locks are held */
 } mmi_epoch_view;
 
 struct mmi_epoch_catpeak {

@@ -4,9 +4,11 @@
  * exact per-context counting, the registry of live contexts and the
  * statistics queries on a context.
  * Thread rule: everything here runs on the thread that owns the context;
- * the owner changes the structure (children, category arrays, labels,
- * epochs) under the registry lock (registry.c), which readers on any thread hold while they copy
- * figures (docs/design.md, "Reading while others work"). */
+ * the owner changes the structure (children, category arrays) under the
+ * registry lock (registry.c) and its own data (label, epochs, reclaimed
+ * figures, epoch marks) under that lock or its owner lock; readers on any
+ * thread hold both while they copy (docs/design.md, "Reading while others
+ * work"). */
 #include "alloc.h"
 
 #include <stdlib.h>
@@ -505,8 +507,8 @@ static void ctx_release_diag(mm_context *ctx, const char *fn) {
 }
 
 /* What the reset is about to free in ctx's subtree was never freed
- * explicitly: counted as reclaimed per category (under the registry lock). Returns
- * whether a warning is due. */
+ * explicitly: counted as reclaimed per category (under ctx's owner lock).
+ * Returns whether a warning is due. */
 static bool ctx_count_reclaimed(mm_context *ctx) {
     bool warn = false;
     for (int c = 0; c < ctx->ncap; c++) {
@@ -704,7 +706,8 @@ mm_reclaimed mm_context_reclaimed(const mm_context *ctx, mm_category c, int last
 
 /* ======================================================================
  * Statistics of a context (any thread: the caller holds the registry lock when ctx
- * is not its own; the public queries below take it)
+ * is not its own, and its owner lock for the epoch figures; the public queries
+ * below take both)
  * ==================================================================== */
 
 static size_t ctx_peak_of(const mmi_cpeak *c) {

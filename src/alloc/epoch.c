@@ -4,8 +4,10 @@
  * per-category peaks, the user fields of the current epoch (written with
  * its log line), and a process-wide ledger of every context's epochs that
  * outlives the contexts (process reports, the MPI reduction). The owner
- * changes a context's epochs under the registry lock; the ledger has a lock
- * of its own. The log lines themselves are written by report.c. */
+ * changes a context's epochs under its owner lock or the registry lock, and
+ * readers hold both (alloc.h, mmi_ctx_owner_lock); the ledger's counts are
+ * per owner-lock stripe and its top list has a lock of its own. The log
+ * lines themselves are written by report.c. */
 #include "alloc.h"
 
 #include <stdlib.h>
@@ -76,7 +78,7 @@ void mmi_epochs_free(mmi_epochs *e) {
  * when it may enter the list: while the list is full, only a peak above its
  * last entry's can (ledger_floor, raised under the lock; a stale read only
  * sends an epoch to the lock to find it does not enter). Ties keep the
- * earlier epoch, as before. */
+ * earlier epoch. */
 typedef struct {
     _Alignas(MMI_CACHE_LINE) uint64_t count; /* epochs closed by this stripe's owners */
     size_t min_peak, max_peak;                /* of their peaks (count > 0) */
@@ -159,7 +161,7 @@ void mmi_ledger_copy(mmi_ledger *out) {
 }
 
 /* ======================================================================
- * Closing an epoch (the caller holds the registry lock)
+ * Closing an epoch (the caller holds ctx's owner lock)
  * ==================================================================== */
 
 /* Copies the per-category epoch peaks of ctx into slot; false when memory
@@ -231,7 +233,7 @@ mmi_epoch_log mmi_epochs_log_state(mm_context *ctx) {
 }
 
 /* ======================================================================
- * Readers (the caller holds the registry lock)
+ * Readers (the caller holds the registry lock and ctx's owner lock)
  * ==================================================================== */
 
 mm_epoch_summary mmi_epochs_summary(const mm_context *ctx) {

@@ -102,7 +102,7 @@ static void snap_rows(mmi_snapshot *s, const mm_stats *per_cat) {
 }
 
 /* A context's own figures, under the registry lock: totals per category,
- * its composition, its subtree. */
+ * its composition and its subtree (each takes the owner lock it needs). */
 typedef struct {
     mmi_snapshot *s;
     const mm_context *root;
