@@ -62,7 +62,9 @@ typedef struct mmi_epochs mmi_epochs; /* epoch.c */
 struct mm_context {
     /* ---- hot: the allocation and free paths read these first ---------- */
     uint32_t magic;          /* MMI_CTX_ALIVE, MMI_CTX_DEAD after destroy */
-    int ncounted;            /* ids below this are registered and in cats (fast check) */
+    int ncounted;            /* ids below this are registered and in cats (fast check);
+                                no category at or above it has a figure here (an
+                                ancestor's is at least each descendant's) */
     mmi_ccat *cats;          /* [ncap] per category; swapped under the registry lock */
     mm_context *parent;      /* NULL for a top-level context */
     mmi_cpeak tree;          /* all categories, with descendants */
@@ -71,6 +73,8 @@ struct mm_context {
                                    last allocation: where a peak found at the turn was
                                    reached (owner writes, readers under the registry lock) */
     int self_tracked;        /* has had children: own figures kept apart from tree's */
+    int nested;              /* has a parent or has had children: the counting walks the
+                                tree (else one level, the common flat context) */
     _Atomic size_t self_bytes; /* own blocks only (== tree.bytes until self_tracked) */
     _Atomic size_t self_peak;  /* own blocks only: all-time high-water mark, up to the
                                   last decrease (max with self_bytes: the mark now) */
@@ -126,14 +130,15 @@ static MMI_INLINE bool mmi_cpeak_shrink(mmi_cpeak *c, size_t bytes) {
     return turn;
 }
 
-/* An allocation of bytes in category cat of ctx: its own figure, then the
- * figures of ctx and every ancestor. No peak can end at an allocation, so
- * this only adds (and notes where the subtree grew last). */
-static MMI_INLINE void mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
-    if (MMI_UNLIKELY(ctx->self_tracked))
+/* The counting of a context in a tree (a parent, or children once): its
+ * own figure, then the figures of each ancestor. A flat context (most: one
+ * per forest) is counted in the inline paths below without a walk. */
+static MMI_INLINE void mmi_ctx_count_alloc_nested(mm_context *ctx, int cat, size_t bytes) {
+    if (ctx->self_tracked) { /* children may have been the last to allocate */
         mmi_store(&ctx->self_bytes, mmi_load(&ctx->self_bytes) + bytes);
-    mm_context *p = ctx;
-    do {
+        mmi_store(&ctx->last, ctx);
+    }
+    for (mm_context *p = ctx->parent; p; p = p->parent) {
         size_t b = mmi_load(&p->tree.bytes) + bytes;
         mmi_store(&p->tree.bytes, b);
         mmi_store(&p->last, ctx);
@@ -143,8 +148,44 @@ static MMI_INLINE void mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t byte
         /* invariants (MM_DEBUG): a subtree holds at least each part of it */
         MMI_ASSERT(p->parent == NULL || mmi_load(&p->parent->tree.bytes) + bytes >= b);
         MMI_ASSERT(mmi_load(&c->tree.bytes) <= b);
-    } while ((p = p->parent) != NULL);
+    }
     MMI_ASSERT(!ctx->self_tracked || mmi_load(&ctx->self_bytes) <= mmi_load(&ctx->tree.bytes));
+}
+
+/* An allocation of bytes in category cat of ctx: its figures (the _flat
+ * part, all of it for a flat context), then (in a tree) its own figure and
+ * every ancestor's. No peak can end at an
+ * allocation, so this only adds. The subtree's last allocation (`last`) is
+ * noted where it can differ from the context itself: in ancestors, and in a
+ * context that has had children (readers take NULL as the context itself). */
+static MMI_INLINE void mmi_ctx_count_alloc_flat(mm_context *ctx, int cat, size_t bytes) {
+    mmi_ccat *c = &ctx->cats[cat];
+    mmi_store(&c->tree.bytes, mmi_load(&c->tree.bytes) + bytes);
+    mmi_bump(&c->allocs, 1);
+    mmi_store(&ctx->tree.bytes, mmi_load(&ctx->tree.bytes) + bytes);
+    MMI_ASSERT(mmi_load(&c->tree.bytes) <= mmi_load(&ctx->tree.bytes));
+}
+
+static MMI_INLINE void mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t bytes) {
+    mmi_ctx_count_alloc_flat(ctx, cat, bytes);
+    if (MMI_UNLIKELY(ctx->nested)) mmi_ctx_count_alloc_nested(ctx, cat, bytes);
+}
+
+/* One level of a decrease of bytes in cat (blocks of them freed): true when
+ * p's total reached a new peak at or above its composition mark just before. */
+static MMI_INLINE bool mmi_ctx_count_free_level(mm_context *p, int cat, size_t bytes,
+                                                uint64_t blocks) {
+    size_t b = mmi_load(&p->tree.bytes);
+    bool comp = false;
+    if (MMI_UNLIKELY(b > mmi_load(&p->tree.peak))) { /* mmi_cpeak_shrink, b kept */
+        mmi_store(&p->tree.peak, b);
+        comp = b >= p->comp_next;
+    }
+    mmi_store(&p->tree.bytes, b - bytes);
+    mmi_ccat *c = &p->cats[cat];
+    mmi_cpeak_shrink(&c->tree, bytes);
+    mmi_bump(&c->frees, blocks);
+    return comp;
 }
 
 /* blocks blocks of bytes bytes in all left category cat of ctx by free,
@@ -153,14 +194,9 @@ static MMI_INLINE void mmi_ctx_count_alloc(mm_context *ctx, int cat, size_t byte
  * caller then calls mmi_context_turn, out of line). */
 static MMI_INLINE bool mmi_ctx_count_free_tree(mm_context *ctx, int cat, size_t bytes,
                                                uint64_t blocks) {
-    bool comp = false;
-    for (mm_context *p = ctx; p; p = p->parent) {
-        size_t b = mmi_load(&p->tree.bytes);
-        if (MMI_UNLIKELY(mmi_cpeak_shrink(&p->tree, bytes)) && b >= p->comp_next) comp = true;
-        mmi_ccat *c = &p->cats[cat];
-        mmi_cpeak_shrink(&c->tree, bytes);
-        mmi_bump(&c->frees, blocks);
-    }
+    bool comp = mmi_ctx_count_free_level(ctx, cat, bytes, blocks);
+    for (mm_context *p = ctx->parent; p; p = p->parent)
+        comp |= mmi_ctx_count_free_level(p, cat, bytes, blocks);
     return comp;
 }
 
@@ -168,12 +204,16 @@ static MMI_INLINE bool mmi_ctx_count_free_tree(mm_context *ctx, int cat, size_t 
  * reset or destroy takes the subtree's bytes off with the _tree form and
  * sets the own figure to 0 itself.) */
 static MMI_INLINE bool mmi_ctx_count_free(mm_context *ctx, int cat, size_t bytes, uint64_t blocks) {
-    if (MMI_UNLIKELY(ctx->self_tracked)) {
+    bool comp = mmi_ctx_count_free_level(ctx, cat, bytes, blocks);
+    if (MMI_LIKELY(!ctx->nested)) return comp;
+    if (ctx->self_tracked) {
         size_t s = mmi_load(&ctx->self_bytes);
         if (s > mmi_load(&ctx->self_peak)) mmi_store(&ctx->self_peak, s);
         mmi_store(&ctx->self_bytes, s - bytes);
     }
-    return mmi_ctx_count_free_tree(ctx, cat, bytes, blocks);
+    for (mm_context *p = ctx->parent; p; p = p->parent)
+        comp |= mmi_ctx_count_free_level(p, cat, bytes, blocks);
+    return comp;
 }
 
 /* ======================================================================
@@ -191,6 +231,10 @@ MMI_COLD void mmi_context_turn(mm_context *ctx, int out_cat, size_t out_bytes, i
  * mmi_count_free_fast's answer; comp: mmi_ctx_count_free's). */
 MMI_COLD void mmi_context_free_settle(mmi_thread *t, mm_context *ctx, mmi_chunk *ch, int cat,
                                       size_t size, unsigned need, bool comp);
+/* The same for carved block h just freed (its header still names its size
+ * and category), a fold or a peak due (comp: a context peak). */
+MMI_COLD void mmi_context_freed_settle(mmi_thread *t, mm_context *ctx, const mmi_header *h,
+                                       bool comp);
 /* Makes ctx and its ancestors able to count category cat; false after an
  * out-of-memory error naming fn. */
 bool mmi_context_cats(mm_context *ctx, int cat, const char *fn);
@@ -331,20 +375,35 @@ static MMI_INLINE void mmi_process_free(mmi_thread *t, mmi_header *h) {
     mmi_process_free_end(t, h, cat, size, need);
 }
 
+/* Frees a live, undecorated context block h of chunk ch in a context of a
+ * tree or a large chunk: mmi_context_free's general case (context.c). */
+void mmi_context_free_general(mmi_thread *t, mmi_header *h, mmi_chunk *ch);
+
+/* Frees a live, undecorated carved block h of small chunk ch (its owner's).
+ * The common case, a block of a flat context, is inline and makes no call
+ * but tail calls, so it needs no frame. */
+static MMI_INLINE void mmi_context_free_small(mmi_thread *t, mmi_header *h, mmi_chunk *ch) {
+    mm_context *ctx = ch->ctx;
+    if (MMI_UNLIKELY(ctx->nested)) {
+        mmi_context_free_general(t, h, ch);
+        return;
+    }
+    uint64_t sc = h->size_cat;
+    size_t size = (size_t)(sc & MMI_SIZE_MASK);
+    int cat = (int)(sc >> MMI_SIZE_BITS);
+    bool comp = mmi_ctx_count_free_level(ctx, cat, size, 1);
+    unsigned need = mmi_count_free_fast(t, cat, size);
+    mmi_arena_put_sized(&ctx->arena, h, size);
+    if (MMI_LIKELY((need | (unsigned)comp) == 0)) return;
+    mmi_context_freed_settle(t, ctx, h, comp);
+}
+
 /* Frees a live, undecorated context block h of chunk ch (its owner's). */
 static MMI_INLINE void mmi_context_free(mmi_thread *t, mmi_header *h, mmi_chunk *ch) {
-    mm_context *ctx = ch->ctx;
-    size_t size = mmi_hdr_size(h);
-    int cat = mmi_hdr_cat(h);
-    bool comp = mmi_ctx_count_free(ctx, cat, size, 1);
-    unsigned need = mmi_count_free_fast(t, cat, size);
-    /* every call below is a tail call, so the common path needs no frame */
-    if (MMI_LIKELY(ch->kind != MMI_CHUNK_LARGE)) {
-        mmi_arena_put(&ctx->arena, h);
-        if (MMI_LIKELY((need | (unsigned)comp) == 0)) return;
-        ch = NULL; /* given back */
-    }
-    mmi_context_free_settle(t, ctx, ch, cat, size, need, comp);
+    if (MMI_UNLIKELY(ch->kind == MMI_CHUNK_LARGE))
+        mmi_context_free_general(t, h, ch);
+    else
+        mmi_context_free_small(t, h, ch);
 }
 
 /* ======================================================================

@@ -161,17 +161,15 @@ _Static_assert(MMI_PAGE_MASK == 4095 && MMI_BIG_OFFSET == 16,
  * its current epoch is freed here, anything else goes the slow way. Out of
  * line so the process path above needs none of the registers the context
  * path does (no pushes before the hottest case). */
-static MMI_NOINLINE void block_free_context(mmi_thread *t, mmi_header *h, void *p,
-                                            const char *fn) {
+static MMI_NOINLINE void block_free_context(mmi_thread *t, mmi_header *h, const char *fn) {
     if (MMI_LIKELY(!(h->info & (MMI_HF_DECOR | MMI_HF_BIG)))) {
-        mmi_owner_state owner;
-        mmi_chunk *ch = mmi_arena_owner(h, &owner);
+        mmi_chunk *ch = mmi_arena_owner_small(h);
         if (MMI_LIKELY(ch != NULL)) {
-            mmi_context_free(t, h, ch);
+            mmi_context_free_small(t, h, ch);
             return;
         }
     }
-    block_free_slow(p, fn); /* it names what is wrong, if anything */
+    block_free_slow(mmi_payload_of(h), fn); /* it names what is wrong, if anything */
 }
 
 static MMI_INLINE void block_free(void *p, const char *fn) {
@@ -186,7 +184,7 @@ static MMI_INLINE void block_free(void *p, const char *fn) {
             mmi_process_free(t, h);
             return;
         }
-        block_free_context(t, h, p, fn);
+        block_free_context(t, h, fn);
         return;
     }
     block_free_slow(p, fn); /* it names what is wrong, if anything */

@@ -65,6 +65,11 @@ void mmi_context_free_settle(mmi_thread *t, mm_context *ctx, mmi_chunk *ch, int 
     if (comp) mmi_context_turn(ctx, cat, size, 0, 0);
 }
 
+void mmi_context_freed_settle(mmi_thread *t, mm_context *ctx, const mmi_header *h, bool comp) {
+    /* need 1: mmi_count_settle_free finds which figure is due itself */
+    mmi_context_free_settle(t, ctx, NULL, mmi_hdr_cat(h), mmi_hdr_size(h), 1, comp);
+}
+
 /* Records every peak that ended before ctx's subtree is released (a reset
  * or destroy is a turn for ctx, its ancestors and each of their
  * categories), with its composition where due; the release that follows
@@ -81,11 +86,25 @@ static void ctx_settle_peaks(mm_context *ctx, mmi_thread *t, bool dying) {
             /* a context being destroyed keeps no composition: nobody can ask */
             if (b >= p->comp_next && !(dying && p == ctx)) mmi_hooks.peak_context(p, 0, 0, 0, 0);
         }
-        for (int c = 0; c < p->ncap; c++) {
+        for (int c = 0; c < p->ncounted; c++) { /* no category above has a figure */
             mmi_cpeak *cp = &p->cats[c].tree;
             if (mmi_load(&cp->bytes) > mmi_load(&cp->peak)) mmi_store(&cp->peak, mmi_load(&cp->bytes));
         }
     }
+}
+
+void mmi_context_free_general(mmi_thread *t, mmi_header *h, mmi_chunk *ch) {
+    mm_context *ctx = ch->ctx;
+    size_t size = mmi_hdr_size(h);
+    int cat = mmi_hdr_cat(h);
+    bool comp = mmi_ctx_count_free(ctx, cat, size, 1);
+    unsigned need = mmi_count_free_fast(t, cat, size);
+    if (ch->kind != MMI_CHUNK_LARGE) {
+        mmi_arena_put_sized(&ctx->arena, h, size);
+        ch = NULL; /* given back */
+    }
+    if ((need | (unsigned)comp) != 0 || ch != NULL)
+        mmi_context_free_settle(t, ctx, ch, cat, size, need, comp);
 }
 
 void mmi_context_count_alloc(mm_context *ctx, int cat, size_t bytes) {
@@ -137,6 +156,16 @@ static mmi_ccold *ctx_cold_of(mmi_ccat *cats, int ncap) {
     return (mmi_ccold *)(void *)(cats + ncap);
 }
 
+/* ncounted bounds every category a context's figures count, its
+ * descendants' included (the owner-side loops of reset, destroy and the peak
+ * settling stop there): an ancestor's rises to each descendant's, which is
+ * safe as ancestors have at least as many entries and the ids are
+ * registered. */
+static void ctx_ncounted_up(const mm_context *ctx) {
+    for (mm_context *p = ctx->parent; p; p = p->parent)
+        if (p->ncounted < ctx->ncounted) p->ncounted = ctx->ncounted;
+}
+
 /* Makes ctx and its ancestors able to count category cat: each array that
  * is too short is copied into a longer one, published under the registry lock (a
  * reader may be walking the old one), and the old one freed after. */
@@ -168,6 +197,7 @@ static MMI_NOINLINE bool ctx_grow_cats(mm_context *ctx, int cat, const char *fn)
      * descendant uses), so ids below ncounted are safe all the way up */
     int registered = mm_category_count();
     ctx->ncounted = ctx->ncap < registered ? ctx->ncap : registered;
+    ctx_ncounted_up(ctx);
     return true;
 }
 
@@ -179,10 +209,12 @@ bool mmi_context_cats(mm_context *ctx, int cat, const char *fn) {
  * Allocation, free, realloc of context blocks
  * ==================================================================== */
 
-/* The rare end of the fast path: a fold due. */
-static MMI_NOINLINE void *ctx_alloc_settle(mmi_thread *t, mmi_header *h, int cat,
-                                           unsigned need) {
-    mmi_count_settle_alloc(t, cat, need);
+/* The rare end of the fast path: the ancestors' figures of a context in a
+ * tree, and the folds due (need). */
+static MMI_NOINLINE void *ctx_alloc_settle(mmi_thread *t, mm_context *ctx, mmi_header *h,
+                                           int cat, size_t size, unsigned need) {
+    if (ctx->nested) mmi_ctx_count_alloc_nested(ctx, cat, size);
+    if (need != 0) mmi_count_settle_alloc(t, cat, need);
     return mmi_payload_of(h);
 }
 
@@ -203,18 +235,21 @@ void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
             a->freelist[k] = *(void **)f;
             h = mmi_hdr_of(f);
         } else {
-            size_t need = MMI_HEADER_BYTES + mmi_class_bytes(k);
-            if (MMI_UNLIKELY((size_t)(a->bump_end - a->bump) < need)) goto slow;
+            /* the room test in addresses as integers: bump + need may pass the
+             * chunk's end (and with no chunk yet both are NULL) */
+            uintptr_t at = (uintptr_t)a->bump, next = at + MMI_HEADER_BYTES + mmi_class_bytes(k);
+            if (MMI_UNLIKELY(next > (uintptr_t)a->bump_end)) goto slow;
             h = (mmi_header *)a->bump;
-            a->bump += need;
+            a->bump = (char *)(uintptr_t)next;
             h->info = a->carve_info;
         }
         h->size_cat = mmi_pack_size_cat(size, cat);
         mmi_hdr_seal_live(h);
-        mmi_ctx_count_alloc(ctx, cat, size);
+        mmi_ctx_count_alloc_flat(ctx, cat, size);
         unsigned need = mmi_count_alloc_fast(t, cat, size);
         t->where = ctx;
-        if (MMI_UNLIKELY(need != 0)) return ctx_alloc_settle(t, h, cat, need);
+        if (MMI_UNLIKELY(need | (unsigned)ctx->nested))
+            return ctx_alloc_settle(t, ctx, h, cat, size, need);
         return mmi_payload_of(h);
     }
 slow:
@@ -420,6 +455,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
     ctx->comp_next = mmi_load(&mmi_peak_step);
     mmi_arena_init(&ctx->arena, ctx_tag(ctx));
     ctx->parent = parent;
+    ctx->nested = parent != NULL;
     /* a parent growing cats for an id first used in this child, later, keeps
      * the rule "ancestors have at least as many entries" */
     if (parent && parent->ncap < ncap && !ctx_grow_cats(parent, ncap - 1, "mm_context_create")) {
@@ -429,6 +465,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
         mmi_sys_free(ctx);
         return NULL;
     }
+    ctx_ncounted_up(ctx); /* after that growth: the ancestors have the entries */
     if (parent) {
         mmi_lock_take(&mmi_ctx_lock); /* the parent's children: readers walk them under it */
         if (!parent->self_tracked) { /* its own figures part from the tree's now */
@@ -436,6 +473,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
             size_t p = mmi_cpeak_now(&parent->tree), pc = mmi_load(&parent->tree.peak_closed);
             mmi_store(&parent->self_peak, p > pc ? p : pc);
             parent->self_tracked = 1;
+            parent->nested = 1;
         }
         ctx->next_sibling = parent->first_child;
         if (parent->first_child) parent->first_child->prev_sibling = ctx;
@@ -453,7 +491,7 @@ mm_context *mm_context_create(const char *name, mm_context *parent) {
  * reset or destroy of ctx frees. The caller has settled the peaks first
  * (ctx_settle_peaks), so no decrease here ends one. */
 static void ctx_count_release(mm_context *ctx, mmi_thread *t) {
-    for (int c = 0; c < ctx->ncap; c++) {
+    for (int c = 0; c < ctx->ncounted; c++) {
         mmi_ccat *cc = &ctx->cats[c];
         size_t bytes = mmi_load(&cc->tree.bytes), blocks = mmi_ccat_blocks(cc);
         if (blocks == 0 && bytes == 0) continue;
@@ -511,7 +549,7 @@ static void ctx_release_diag(mm_context *ctx, const char *fn) {
  * Returns whether a warning is due. */
 static bool ctx_count_reclaimed(mm_context *ctx) {
     bool warn = false;
-    for (int c = 0; c < ctx->ncap; c++) {
+    for (int c = 0; c < ctx->ncounted; c++) {
         mmi_ccold *cc = &ctx->cold[c];
         size_t blocks = mmi_ccat_blocks(&ctx->cats[c]), bytes = mmi_load(&ctx->cats[c].tree.bytes);
         cc->last_reclaimed_bytes = bytes;
@@ -581,7 +619,7 @@ void mm_context_reset(mm_context *ctx) {
     mmi_arena_rewind(&ctx->arena);
     mmi_lock_take(own);
     /* a new epoch: peaks restart from the (now empty) live figures */
-    for (int k = -1; k < ctx->ncap; k++) {
+    for (int k = -1; k < ctx->ncounted; k++) {
         mmi_cpeak *c = k < 0 ? &ctx->tree : &ctx->cats[k].tree;
         size_t p = mmi_load(&c->peak);
         if (p > mmi_load(&c->peak_closed)) mmi_store(&c->peak_closed, p);

@@ -209,13 +209,19 @@ static inline mmi_header *mmi_arena_get(mmi_arena *a, mm_context *ctx, size_t sp
     return h;
 }
 
-/* Gives a small block (sealed live, size = its span) back to its free list. */
-static inline void mmi_arena_put(mmi_arena *a, mmi_header *h) {
-    unsigned k = mmi_size_class(mmi_hdr_size(h));
+/* Gives a small block (sealed live, span bytes after its header) back to
+ * its free list. */
+static inline void mmi_arena_put_sized(mmi_arena *a, mmi_header *h, size_t span) {
+    unsigned k = mmi_size_class(span);
     mmi_hdr_live_to_freed(h);
     void *payload = mmi_payload_of(h);
     *(void **)payload = a->freelist[k];
     a->freelist[k] = payload;
+}
+
+/* The same, the span read from the header (its size field). */
+static inline void mmi_arena_put(mmi_arena *a, mmi_header *h) {
+    mmi_arena_put_sized(a, h, mmi_hdr_size(h));
 }
 
 /* Under poison: the same for a block whose payload is already filled; its
@@ -271,6 +277,18 @@ static inline mmi_chunk *mmi_arena_owner(const mmi_header *h, mmi_owner_state *s
         return NULL;
     }
     *st = MMI_OWNER_OK;
+    return ch;
+}
+
+/* The same for a block known to be carved (no MMI_HF_BIG): its chunk when
+ * it is still its owner's, else NULL (mmi_arena_owner says why). */
+static inline mmi_chunk *mmi_arena_owner_small(const mmi_header *h) {
+    size_t bytes = MMI_CHUNK_MIN << ((h->info & MMI_INFO_CLASS_MASK) >> MMI_INFO_CLASS_SHIFT);
+    mmi_chunk *ch = (mmi_chunk *)((uintptr_t)h & ~(uintptr_t)(bytes - 1)); /* mmi_arena_chunk_at */
+    if (MMI_UNLIKELY(ch->magic != mmi_chunk_magic(ch, MMI_CHUNK_SMALL))) return NULL;
+    const mmi_arena *a = ch->arena;
+    if (MMI_UNLIKELY(a == NULL) || MMI_UNLIKELY((h->info >> MMI_INFO_HIGH_SHIFT) != a->tag))
+        return NULL;
     return ch;
 }
 

@@ -39,6 +39,10 @@
 #define MMI_COLD         __attribute__((cold, noinline))
 #define MMI_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define MMI_TLS_MODEL    __attribute__((tls_model("initial-exec")))
+/* Makes the compiler keep pointer p in a register and address every field
+ * through it (gcc otherwise forms base + index + field anew for each atomic
+ * access of an array element). No instruction is emitted. */
+#define MMI_HOLD(p)      __asm__("" : "+r"(p))
 #else
 #define MMI_LIKELY(x)   (x)
 #define MMI_UNLIKELY(x) (x)
@@ -47,6 +51,7 @@
 #define MMI_COLD
 #define MMI_PRINTF(f, a)
 #define MMI_TLS_MODEL
+#define MMI_HOLD(p) ((void)0)
 #endif
 
 #define MMI_CACHE_LINE 64

@@ -110,8 +110,10 @@ int64_t mmi_tcount_turn(mmi_tcount *c, mmi_gcount *g, int64_t b_old) {
 }
 
 void mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need) {
-    if (need & MMI_SETTLE_CAT) mmi_tcount_rise(&t->cat[cat], &mmi_g_cat[cat]);
-    if (need & MMI_SETTLE_TOTAL) mmi_tcount_rise(&t->total, &mmi_g_total);
+    (void)need; /* nonzero: one of the two passed its `hi` */
+    mmi_tcount *c = &t->cat[cat];
+    if (mmi_load(&c->bytes) > mmi_load(&c->hi)) mmi_tcount_rise(c, &mmi_g_cat[cat]);
+    if (mmi_load(&t->total.bytes) > mmi_load(&t->total.hi)) mmi_tcount_rise(&t->total, &mmi_g_total);
 }
 
 /* A new process peak estimate est found at a turn: is its composition due? */
@@ -120,11 +122,11 @@ static bool stats_comp_due(int64_t est) {
 }
 
 bool mmi_count_settle_free(mmi_thread *t, int cat, size_t bytes, unsigned need) {
-    if (need & MMI_SETTLE_CAT) {
-        mmi_tcount *c = &t->cat[cat];
+    (void)need; /* nonzero: one of the two reached its `lo` */
+    mmi_tcount *c = &t->cat[cat];
+    if (mmi_load(&c->bytes) <= c->lo)
         mmi_tcount_turn(c, &mmi_g_cat[cat], mmi_load(&c->bytes) + (int64_t)bytes);
-    }
-    if (!(need & MMI_SETTLE_TOTAL)) return false;
+    if (mmi_load(&t->total.bytes) > t->total.lo) return false;
     int64_t old = mmi_load(&t->total.bytes) + (int64_t)bytes;
     return stats_comp_due(mmi_tcount_turn(&t->total, &mmi_g_total, old));
 }

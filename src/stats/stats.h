@@ -186,21 +186,22 @@ static MMI_INLINE int64_t mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_
 }
 
 /* The hot paths count in two steps: the fast step updates the figures and
- * says which of the two (the category's, the total's) needs the slow path;
- * only then does the caller settle them, out of line, after its own work,
- * so the common path makes no call and keeps its registers. */
-#define MMI_SETTLE_CAT   1u
-#define MMI_SETTLE_TOTAL 2u
+ * says whether one of the two (the category's, the total's) needs the slow
+ * path (nonzero); only then does the caller settle them, out of line, after
+ * its own work, so the common path makes no call and keeps its registers.
+ * The settle looks again at which figure passed its threshold (only the
+ * owner moves them further, so it finds what the fast step found). */
 
 /* Counts an allocation (no peak can end at an allocation). */
 static MMI_INLINE unsigned mmi_count_alloc_fast(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
+    MMI_HOLD(c);
     mmi_bump(&c->allocs, 1);
     int64_t b = mmi_load(&c->bytes) + (int64_t)bytes;
     mmi_store(&c->bytes, b);
     int64_t tb = mmi_load(&t->total.bytes) + (int64_t)bytes;
     mmi_store(&t->total.bytes, tb);
-    return (unsigned)(b > mmi_load(&c->hi)) | (unsigned)(tb > mmi_load(&t->total.hi)) << 1;
+    return MMI_UNLIKELY(b > mmi_load(&c->hi)) || MMI_UNLIKELY(tb > mmi_load(&t->total.hi));
 }
 
 /* After mmi_count_alloc_fast returned need != 0: the folds. */
@@ -208,15 +209,13 @@ MMI_COLD void mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need);
 
 static MMI_INLINE unsigned mmi_count_free_fast(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
+    MMI_HOLD(c);
     mmi_bump(&c->frees, 1);
-    int64_t old = mmi_load(&c->bytes), b = old - (int64_t)bytes;
+    int64_t b = mmi_load(&c->bytes) - (int64_t)bytes;
     mmi_store(&c->bytes, b);
-    int64_t told = mmi_load(&t->total.bytes), tb = told - (int64_t)bytes;
+    int64_t tb = mmi_load(&t->total.bytes) - (int64_t)bytes;
     mmi_store(&t->total.bytes, tb);
-    unsigned need = 0;
-    if (MMI_UNLIKELY(b <= c->lo)) need = MMI_SETTLE_CAT;
-    if (MMI_UNLIKELY(tb <= t->total.lo)) need |= MMI_SETTLE_TOTAL;
-    return need;
+    return MMI_UNLIKELY(b <= c->lo) || MMI_UNLIKELY(tb <= t->total.lo);
 }
 
 /* After mmi_count_free_fast returned need != 0 for a free of bytes in cat:

@@ -1139,3 +1139,46 @@ Test(context, a_reset_with_children_keeps_the_own_peak_of_the_own_blocks)
     cr_expect_eq(s.peak_bytes, 100, "its own blocks peaked at 100 bytes, got %zu", s.peak_bytes);
     mm_context_destroy(parent);
 }
+
+/* A category registered after a context was made, first used by a child
+ * made later: the parent's figures count it too, and the parent's reset
+ * and destroy take it off (the owner-side loops stop at the largest id any
+ * context of the tree counts). */
+static void ctx_expect_late_category_released(int destroy)
+{
+    mm_context *parent = mmt_context("forest", NULL);
+    mm_category late = mm_category_register("Late module", "Physics Modules");
+    cr_assert_neq(late, MM_CAT_INVALID, "registering a category after the context");
+    mm_context *child = mmt_context("module", parent);
+    cr_assert_not_null(mm_context_malloc(child, 1000, late), "a block of the late category");
+    cr_assert_not_null(mm_context_malloc(child, 24, MM_CAT_HALOS), "a block of a first category");
+    mmt_expect_stats_of(parent, mm_stats_category(parent, late), mmt_stats(1000, 1000, 1, 1, 0),
+                        "the parent counts its child's block of the late category");
+    if (destroy) {
+        mm_context_destroy(parent);
+    } else {
+        mm_context_reset(parent); /* destroys the child and frees its blocks */
+        mmt_expect_stats_of(parent, mm_stats_category(parent, late), mmt_stats(0, 1000, 0, 1, 1),
+                            "the reset took the late category's block off the parent");
+        mmt_expect_stats_of(parent, mm_stats_total(parent), mmt_stats(0, 1024, 0, 2, 2),
+                            "the reset took every block off the parent");
+        mm_context_destroy(parent);
+    }
+    mm_stats p = mm_stats_category(NULL, late);
+    cr_expect_eq(p.bytes, 0, "no byte of the late category is left in the process, got %zu",
+                 p.bytes);
+    cr_expect_eq(p.blocks, 0, "no block of the late category is left in the process, got %zu",
+                 p.blocks);
+    cr_expect_eq(p.peak_bytes, 1000, "the process peak of the late category, got %zu",
+                 p.peak_bytes);
+}
+
+Test(context, a_category_first_used_by_a_later_child_is_released_by_the_parents_reset)
+{
+    ctx_expect_late_category_released(0);
+}
+
+Test(context, a_category_first_used_by_a_later_child_is_released_by_the_parents_destroy)
+{
+    ctx_expect_late_category_released(1);
+}
