@@ -157,21 +157,6 @@ static MMI_NOINLINE void block_free_slow(void *p, const char *fn) {
 _Static_assert(MMI_PAGE_MASK == 4095 && MMI_BIG_OFFSET == 16,
                "platform/tool.c's free switches hold header.h's big-block test");
 
-/* A live header with info != 0: a carved context block of a live owner in
- * its current epoch is freed here, anything else goes the slow way. Out of
- * line so the process path above needs none of the registers the context
- * path does (no pushes before the hottest case). */
-static MMI_NOINLINE void block_free_context(mmi_thread *t, mmi_header *h, const char *fn) {
-    if (MMI_LIKELY(!(h->info & (MMI_HF_DECOR | MMI_HF_BIG)))) {
-        mmi_chunk *ch = mmi_arena_owner_small(h);
-        if (MMI_LIKELY(ch != NULL)) {
-            mmi_context_free_small(t, h, ch);
-            return;
-        }
-    }
-    block_free_slow(mmi_payload_of(h), fn); /* it names what is wrong, if anything */
-}
-
 static MMI_INLINE void block_free(void *p, const char *fn) {
     mmi_thread *t = mmi_tls;
     /* NULL goes the slow way, which returns; so does every p while a tool
@@ -180,12 +165,20 @@ static MMI_INLINE void block_free(void *p, const char *fn) {
                    (((uintptr_t)p - MMI_HEADER_BYTES) & MMI_FREE_PAGE_MASK) != MMI_FREE_BIG_AT &&
                    t != NULL && mmi_hdr_is_live(mmi_hdr_of(p)))) {
         mmi_header *h = mmi_hdr_of(p);
-        if (h->info == 0) { /* a plain process block: the hottest case */
+        uint32_t info = h->info;
+        if (info == 0) { /* a plain process block: the hottest case */
             mmi_process_free(t, h);
             return;
         }
-        block_free_context(t, h, fn);
-        return;
+        /* a carved context block of a live owner in its current epoch; the
+         * counting of a flat context inline, every other case a tail call */
+        if (MMI_LIKELY(!(info & (MMI_HF_DECOR | MMI_HF_BIG)))) {
+            mmi_chunk *ch = mmi_arena_owner_small(h);
+            if (MMI_LIKELY(ch != NULL)) {
+                mmi_context_free_small(t, h, ch);
+                return;
+            }
+        }
     }
     block_free_slow(p, fn); /* it names what is wrong, if anything */
 }

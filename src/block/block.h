@@ -15,7 +15,7 @@
 
 #define MMI_NCLASSES  52                   /* classes 0..51: 16 B .. 256 KiB */
 #define MMI_SMALL_MAX ((size_t)256 * 1024) /* larger context blocks are big blocks */
-#define MMI_CLASS_TABLE_MAX ((size_t)1024) /* sizes up to here: one table load */
+#define MMI_CLASS_TABLE_MAX ((size_t)4096) /* sizes up to here: one table load */
 
 extern const uint8_t mmi_class_of_small[MMI_CLASS_TABLE_MAX / 16 + 1]; /* by (n + 15) / 16 */
 extern const uint32_t mmi_class_size[MMI_NCLASSES];                    /* bytes of class k */
