@@ -48,7 +48,7 @@ static inline void *alloc_done(mmi_thread *t, mmi_header *h, size_t size, int ca
     }
     h->size_cat = mmi_pack_size_cat(size, cat);
     mmi_hdr_seal_live(h);
-    mmi_count_alloc(t, cat, size);
+    mmi_count_alloc(t, cat, size, true);
     t->where = NULL;
     return mmi_payload_of(h);
 }
@@ -141,7 +141,7 @@ static MMI_INLINE void *alloc_process(size_t size, int cat, bool zero, const cha
         h->size_cat = mmi_pack_size_cat(size, cat);
         h->info = 0;
         mmi_hdr_seal_live(h);
-        unsigned need = mmi_count_alloc_fast(t, cat, size);
+        unsigned need = mmi_count_alloc_fast(t, cat, size, true);
         t->where = NULL; /* a peak reached now is reached outside contexts */
         if (MMI_UNLIKELY(need != 0)) return alloc_settle(t, h, cat, need);
         return mmi_payload_of(h);
@@ -206,7 +206,7 @@ void *mmi_process_realloc(mmi_header *h, size_t size, int cat, const char *fn) {
     n->size_cat = mmi_pack_size_cat(size, cat);
     mmi_hdr_seal_live(n);
     t->where = NULL;
-    if (mmi_count_resize(t, old_cat, old_size, cat, size))
+    if (mmi_count_resize(t, old_cat, old_size, cat, size, true))
         mmi_hooks.peak_process(NULL, old_cat, old_size, cat, size);
     return mmi_payload_of(n);
 }

@@ -311,6 +311,12 @@ void mmi_contexts_read(void (*fn)(const mm_context *top, void *arg), void *arg);
 void mmi_contexts_lock(void);
 void mmi_contexts_unlock(void);
 
+/* Process-wide figures (cat < 0: all categories): the threads' sums
+ * (mmi_process_sums) with the calls of every context, live or destroyed,
+ * added (registry.c; takes the registry lock and each shard's, then the
+ * statistics lock: call it holding none of those). */
+mm_stats mmi_process_stats(int cat);
+
 /* Figures of a context read by any thread: take the registry lock (and, for
  * mmi_context_epoch_now, ctx's owner lock) around calls when ctx is not the
  * caller's own. */
@@ -363,7 +369,7 @@ MMI_COLD void mmi_process_free_end(mmi_thread *t, mmi_header *h, int cat, size_t
 static MMI_INLINE void mmi_process_free(mmi_thread *t, mmi_header *h) {
     size_t size = mmi_hdr_size(h);
     int cat = mmi_hdr_cat(h);
-    unsigned need = mmi_count_free_fast(t, cat, size);
+    unsigned need = mmi_count_free_fast(t, cat, size, true);
     /* every call below is a tail call, so the common path needs no frame */
     if (MMI_LIKELY(!(h->info & MMI_HF_BIG))) {
         mmi_hdr_live_to_freed(h);
@@ -392,7 +398,7 @@ static MMI_INLINE void mmi_context_free_small(mmi_thread *t, mmi_header *h, mmi_
     size_t size = (size_t)(sc & MMI_SIZE_MASK);
     int cat = (int)(sc >> MMI_SIZE_BITS);
     bool comp = mmi_ctx_count_free_level(ctx, cat, size, 1);
-    unsigned need = mmi_count_free_fast(t, cat, size);
+    unsigned need = mmi_count_free_fast(t, cat, size, false);
     mmi_arena_put_sized(&ctx->arena, h, size);
     if (MMI_LIKELY((need | (unsigned)comp) == 0)) return;
     mmi_context_freed_settle(t, ctx, h, comp);

@@ -98,7 +98,7 @@ void mmi_context_free_general(mmi_thread *t, mmi_header *h, mmi_chunk *ch) {
     size_t size = mmi_hdr_size(h);
     int cat = mmi_hdr_cat(h);
     bool comp = mmi_ctx_count_free(ctx, cat, size, 1);
-    unsigned need = mmi_count_free_fast(t, cat, size);
+    unsigned need = mmi_count_free_fast(t, cat, size, false);
     if (ch->kind != MMI_CHUNK_LARGE) {
         mmi_arena_put_sized(&ctx->arena, h, size);
         ch = NULL; /* given back */
@@ -246,7 +246,7 @@ void *mm_context_malloc(mm_context *ctx, size_t size, mm_category cat) {
         h->size_cat = mmi_pack_size_cat(size, cat);
         mmi_hdr_seal_live(h);
         mmi_ctx_count_alloc_flat(ctx, cat, size);
-        unsigned need = mmi_count_alloc_fast(t, cat, size);
+        unsigned need = mmi_count_alloc_fast(t, cat, size, false);
         t->where = ctx;
         if (MMI_UNLIKELY(need | (unsigned)ctx->nested))
             return ctx_alloc_settle(t, ctx, h, cat, size, need);
@@ -285,7 +285,7 @@ void *mmi_context_alloc(mm_context *ctx, size_t size, int cat, bool zero, const 
     mmi_hdr_seal_live(h);
     mmi_arena_tool_close(h); /* under a tool: the header no-access again */
     mmi_ctx_count_alloc(ctx, cat, size);
-    mmi_count_alloc(t, cat, size);
+    mmi_count_alloc(t, cat, size, false);
     t->where = ctx;
     return mmi_payload_of(h);
 }
@@ -368,7 +368,7 @@ void *mmi_context_realloc(mmi_header *h, mmi_chunk *ch, size_t size, int cat, co
     mmi_arena_tool_close(n);
     mmi_context_count_resize(ctx, old_cat, old_size, cat, size);
     t->where = ctx;
-    if (mmi_count_resize(t, old_cat, old_size, cat, size))
+    if (mmi_count_resize(t, old_cat, old_size, cat, size, false))
         mmi_hooks.peak_process(ctx, old_cat, old_size, cat, size);
     return mmi_payload_of(n);
 }
@@ -496,7 +496,7 @@ static void ctx_count_release(mm_context *ctx, mmi_thread *t) {
         size_t bytes = mmi_load(&cc->tree.bytes), blocks = mmi_ccat_blocks(cc);
         if (blocks == 0 && bytes == 0) continue;
         mmi_ctx_count_free_tree(ctx, c, bytes, blocks); /* no peak left to find */
-        if (mmi_count_release(t, c, bytes, blocks)) mmi_hooks.peak_process(t->where, c, bytes, 0, 0);
+        if (mmi_count_release(t, c, bytes)) mmi_hooks.peak_process(t->where, c, bytes, 0, 0);
     }
     mmi_store(&ctx->self_bytes, 0);
 }

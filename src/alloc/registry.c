@@ -2,7 +2,8 @@
  * they copy a context's figures, and under which owners change a context's
  * structure (children, category arrays, labels, epochs); the lists of
  * top-level contexts, one per shard of threads, and the queues of destroyed
- * context structs; and the errors whose message names a context. Lowest
+ * context structs; the process figures with every context's calls; and the
+ * errors whose message names a context. Lowest
  * file of the allocation layer, so every other file of it may use these. */
 #include "alloc.h"
 
@@ -56,9 +57,27 @@ void mmi_ctx_link_top(mm_context *ctx) {
     mmi_lock_drop(&s->lock);
 }
 
+/* The calls (allocations, frees, moves between categories) of the destroyed
+ * top-level contexts of each shard, their subtrees' included, per category:
+ * added at the unlink, under the shard's lock, so a reader under that lock
+ * counts a context's calls once, live or gone. (A context block's calls are
+ * counted by its context alone, not by the thread: stats.h.) */
+typedef struct {
+    uint64_t allocs, frees;
+    int64_t moved;
+} reg_calls;
+static reg_calls reg_gone[REG_SHARDS][MM_CATEGORY_MAX];
+
 void mmi_ctx_unlink_top(mm_context *ctx) {
     reg_shard *s = &reg_shards[ctx->shard]; /* its creator's: it may have changed hands */
+    reg_calls *gone = reg_gone[ctx->shard];
     mmi_lock_take(&s->lock);
+    for (int c = 0; c < ctx->ncounted; c++) { /* no category above has a figure */
+        const mmi_ccat *cc = &ctx->cats[c];
+        gone[c].allocs += mmi_load(&cc->allocs);
+        gone[c].frees += mmi_load(&cc->frees);
+        gone[c].moved += mmi_load(&cc->moved);
+    }
     if (ctx->prev_sibling)
         ctx->prev_sibling->next_sibling = ctx->next_sibling;
     else
@@ -99,6 +118,41 @@ mm_context *mmi_ctx_retire(mm_context *ctx) {
     }
     mmi_lock_drop(&s->lock);
     return drop;
+}
+
+/* Adds the calls of every context, live or destroyed, in category cat (cat
+ * < 0: every registered one) to *calls. */
+static void reg_context_calls(int cat, reg_calls *calls) {
+    int first = cat < 0 ? 0 : cat, last = cat < 0 ? mm_category_count() - 1 : cat;
+    mmi_lock_take(&mmi_ctx_lock); /* category arrays are swapped under it */
+    for (unsigned i = 0; i < REG_SHARDS; i++) {
+        reg_shard *s = &reg_shards[i];
+        mmi_lock_take(&s->lock);
+        for (int c = first; c <= last; c++) {
+            calls->allocs += reg_gone[i][c].allocs;
+            calls->frees += reg_gone[i][c].frees;
+            calls->moved += reg_gone[i][c].moved;
+        }
+        for (const mm_context *ctx = s->top; ctx; ctx = ctx->next_sibling)
+            for (int c = first; c <= last && c < ctx->ncap; c++) {
+                calls->allocs += mmi_load(&ctx->cats[c].allocs);
+                calls->frees += mmi_load(&ctx->cats[c].frees);
+                calls->moved += mmi_load(&ctx->cats[c].moved);
+            }
+        mmi_lock_drop(&s->lock);
+    }
+    mmi_lock_drop(&mmi_ctx_lock);
+}
+
+mm_stats mmi_process_stats(int cat) {
+    reg_calls calls = {0, 0, 0};
+    reg_context_calls(cat, &calls);
+    mm_stats s = mmi_process_sums(cat);
+    s.allocs += calls.allocs;
+    s.frees += calls.frees;
+    int64_t blocks = (int64_t)s.blocks + (int64_t)(calls.allocs - calls.frees) + calls.moved;
+    s.blocks = blocks > 0 ? (size_t)blocks : 0; /* < 0 only while an owner is mid-update */
+    return s;
 }
 
 /* ======================================================================
@@ -188,7 +242,7 @@ void mmi_error_oom(size_t size, int cat, const mm_context *ctx, const char *fn) 
         else
             snprintf(where, sizeof where, " in context \"%s\"", ctx->name);
     }
-    mm_stats tot = mmi_process_stats(-1);
+    mm_stats tot = mmi_process_sums(-1); /* bytes and peak only */
     mm_format_bytes(tot.bytes, live, sizeof live);
     mm_format_bytes(tot.peak_bytes, peak, sizeof peak);
     /* the three largest categories by live bytes */

@@ -306,7 +306,7 @@ void *mmi_diag_alloc(mm_context *ctx, size_t size, int cat, bool zero, const cha
         check_count_decor(ctx, flags, 1);
         mmi_ctx_count_alloc(ctx, cat, size);
     }
-    mmi_count_alloc(t, cat, size);
+    mmi_count_alloc(t, cat, size, ctx == NULL); /* a context counts its own calls */
     t->where = ctx;
     return mmi_payload_of(h);
 }
@@ -372,7 +372,7 @@ void mmi_diag_free(mmi_header *h, const char *fn) {
         check_count_decor(ch->ctx, h->info, -1);
         mmi_context_count_free(ch->ctx, cat, size);
     }
-    if (mmi_count_free(t, cat, size)) mmi_peak_process(t->where, cat, size, 0, 0);
+    if (mmi_count_free(t, cat, size, ch == NULL)) mmi_peak_process(t->where, cat, size, 0, 0);
     check_release(t, ch, h, mmi_load(&mmi_diag));
 }
 
@@ -491,7 +491,7 @@ void *mmi_diag_realloc(mmi_header *h, size_t size, int cat, const char *fn, cons
         mmi_context_count_resize(ctx, old_cat, old_size, cat, size);
     }
     t->where = ctx;
-    if (mmi_count_resize(t, old_cat, old_size, cat, size))
+    if (mmi_count_resize(t, old_cat, old_size, cat, size, ctx == NULL))
         mmi_peak_process(ctx, old_cat, old_size, cat, size);
     return mmi_payload_of(n);
 }

@@ -77,7 +77,7 @@ void mmi_peak_process(const mm_context *where, int out_cat, size_t out_bytes, in
  * named by the calling thread's last allocation (exact while one thread
  * allocates, as the peak is). */
 static void peak_settle_now(void) {
-    mm_stats tot = mmi_process_stats(-1);
+    mm_stats tot = mmi_process_sums(-1); /* bytes and peak only */
     if (tot.bytes == 0 || tot.bytes < tot.peak_bytes) return;
     if ((int64_t)tot.bytes < mmi_load(&mmi_peak_next)) return;
     mmi_thread *t = mmi_tls;

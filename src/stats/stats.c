@@ -141,6 +141,14 @@ static void stats_retire_count(mmi_tcount *c, mmi_gcount *g) {
 
 static mm_stats stats_sum(int cat);
 
+/* Whether this thread counted anything in c: calls (process blocks), bytes
+ * (a context block's allocation adds bytes and no call), or a peak (every
+ * category that ever decreased went through a turn, which records one). */
+static bool stats_used(const mmi_tcount *c) {
+    return mmi_load(&c->allocs) || mmi_load(&c->frees) || mmi_load(&c->moved) ||
+           mmi_load(&c->bytes) || c->flushed || mmi_load(&c->peak);
+}
+
 /* pthread key destructor: the thread is exiting. */
 static void stats_retire(void *arg) {
     mmi_thread *t = arg;
@@ -149,12 +157,10 @@ static void stats_retire(void *arg) {
      * exact sums raise the recorded peaks */
     (void)stats_sum(-1);
     for (int i = 0; i < MM_CATEGORY_MAX; i++)
-        if (mmi_load(&t->cat[i].allocs)) (void)stats_sum(i);
+        if (stats_used(&t->cat[i])) (void)stats_sum(i);
     stats_retire_count(&t->total, &mmi_g_total);
     for (int i = 0; i < MM_CATEGORY_MAX; i++)
-        if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees) ||
-            mmi_load(&t->cat[i].moved) || mmi_load(&t->cat[i].bytes))
-            stats_retire_count(&t->cat[i], &mmi_g_cat[i]);
+        if (stats_used(&t->cat[i])) stats_retire_count(&t->cat[i], &mmi_g_cat[i]);
     if (t->prev)
         t->prev->next = t->next;
     else
@@ -168,7 +174,7 @@ static void stats_retire(void *arg) {
         mmi_store(&o->total.turn, INT64_MIN);
         atomic_store_explicit(&o->total.hi, drop, memory_order_release);
         for (int i = 0; i < MM_CATEGORY_MAX; i++)
-            if (mmi_load(&t->cat[i].allocs) || mmi_load(&t->cat[i].frees)) {
+            if (stats_used(&t->cat[i])) {
                 mmi_store(&o->cat[i].turn, INT64_MIN);
                 atomic_store_explicit(&o->cat[i].hi, drop, memory_order_release);
             }
@@ -235,11 +241,13 @@ mmi_thread *mmi_thread_create(const char *fn) {
 }
 
 bool mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat,
-                      size_t new_bytes) {
+                      size_t new_bytes, bool calls) {
     if (old_cat != new_cat) {
         mmi_tcount *o = &t->cat[old_cat], *n = &t->cat[new_cat];
-        mmi_bump(&o->moved, -1);
-        mmi_bump(&n->moved, 1);
+        if (calls) {
+            mmi_bump(&o->moved, -1);
+            mmi_bump(&n->moved, 1);
+        }
         mmi_tcount_shrink(o, &mmi_g_cat[old_cat], (int64_t)old_bytes);
         mmi_tcount_grow(n, &mmi_g_cat[new_cat], (int64_t)new_bytes);
     } else if (new_bytes >= old_bytes) {
@@ -260,9 +268,8 @@ bool mmi_count_turn_now(mmi_thread *t) {
     return stats_comp_due(mmi_tcount_turn(&t->total, &mmi_g_total, b));
 }
 
-bool mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks) {
+bool mmi_count_release(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
-    mmi_bump(&c->frees, blocks);
     mmi_tcount_shrink(c, &mmi_g_cat[cat], (int64_t)bytes);
     return stats_comp_due(mmi_tcount_shrink(&t->total, &mmi_g_total, (int64_t)bytes));
 }
@@ -319,7 +326,7 @@ int64_t mmi_process_bytes_view(mmi_thread *t, int cat) {
     return mmi_load(&g->flushed) + (mmi_load(&c->bytes) - c->flushed);
 }
 
-mm_stats mmi_process_stats(int cat) {
+mm_stats mmi_process_sums(int cat) {
     mmi_lock_take(&stats_lock);
     mm_stats s = stats_sum(cat);
     mmi_lock_drop(&stats_lock);

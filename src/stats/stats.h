@@ -129,8 +129,8 @@ typedef struct {
 } mmi_gcount;
 
 typedef struct mmi_thread {
+    mmi_tcount cat[MM_CATEGORY_MAX]; /* per category id (first: &cat[i] is t plus i records) */
     mmi_tcount total;                /* all categories: bytes and peak only */
-    mmi_tcount cat[MM_CATEGORY_MAX]; /* per category id */
     const struct mm_context *where;  /* context of this thread's last allocation (NULL:
                                         process-wide): where a peak found at the turn was
                                         reached; cleared when that context goes away */
@@ -190,13 +190,19 @@ static MMI_INLINE int64_t mmi_tcount_shrink(mmi_tcount *c, mmi_gcount *g, int64_
  * path (nonzero); only then does the caller settle them, out of line, after
  * its own work, so the common path makes no call and keeps its registers.
  * The settle looks again at which figure passed its threshold (only the
- * owner moves them further, so it finds what the fast step found). */
+ * owner moves them further, so it finds what the fast step found).
+ *
+ * calls: count the call too (allocs, frees, moved) for a process block. A
+ * context block's calls are counted by its context alone: the process
+ * counts are the threads' plus every context's (alloc/registry.c), so a
+ * context allocation or free writes one counter fewer. calls is a constant
+ * at every use. */
 
 /* Counts an allocation (no peak can end at an allocation). */
-static MMI_INLINE unsigned mmi_count_alloc_fast(mmi_thread *t, int cat, size_t bytes) {
+static MMI_INLINE unsigned mmi_count_alloc_fast(mmi_thread *t, int cat, size_t bytes, bool calls) {
     mmi_tcount *c = &t->cat[cat];
     MMI_HOLD(c);
-    mmi_bump(&c->allocs, 1);
+    if (calls) mmi_bump(&c->allocs, 1);
     int64_t b = mmi_load(&c->bytes) + (int64_t)bytes;
     mmi_store(&c->bytes, b);
     int64_t tb = mmi_load(&t->total.bytes) + (int64_t)bytes;
@@ -207,10 +213,10 @@ static MMI_INLINE unsigned mmi_count_alloc_fast(mmi_thread *t, int cat, size_t b
 /* After mmi_count_alloc_fast returned need != 0: the folds. */
 MMI_COLD void mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need);
 
-static MMI_INLINE unsigned mmi_count_free_fast(mmi_thread *t, int cat, size_t bytes) {
+static MMI_INLINE unsigned mmi_count_free_fast(mmi_thread *t, int cat, size_t bytes, bool calls) {
     mmi_tcount *c = &t->cat[cat];
     MMI_HOLD(c);
-    mmi_bump(&c->frees, 1);
+    if (calls) mmi_bump(&c->frees, 1);
     int64_t b = mmi_load(&c->bytes) - (int64_t)bytes;
     mmi_store(&c->bytes, b);
     int64_t tb = mmi_load(&t->total.bytes) - (int64_t)bytes;
@@ -225,38 +231,42 @@ static MMI_INLINE unsigned mmi_count_free_fast(mmi_thread *t, int cat, size_t by
 MMI_COLD bool mmi_count_settle_free(mmi_thread *t, int cat, size_t bytes, unsigned need);
 
 /* Counts an allocation. */
-static MMI_INLINE void mmi_count_alloc(mmi_thread *t, int cat, size_t bytes) {
-    unsigned need = mmi_count_alloc_fast(t, cat, bytes);
+static MMI_INLINE void mmi_count_alloc(mmi_thread *t, int cat, size_t bytes, bool calls) {
+    unsigned need = mmi_count_alloc_fast(t, cat, bytes, calls);
     if (MMI_UNLIKELY(need != 0)) mmi_count_settle_alloc(t, cat, need);
 }
 
 /* Counts a free; true when a process peak composition is due (as
  * mmi_count_settle_free). */
-static MMI_INLINE bool mmi_count_free(mmi_thread *t, int cat, size_t bytes) {
-    unsigned need = mmi_count_free_fast(t, cat, bytes);
+static MMI_INLINE bool mmi_count_free(mmi_thread *t, int cat, size_t bytes, bool calls) {
+    unsigned need = mmi_count_free_fast(t, cat, bytes, calls);
     return MMI_UNLIKELY(need != 0) && mmi_count_settle_free(t, cat, bytes, need);
 }
 
-/* A block of old_bytes in old_cat became new_bytes in new_cat; true when a
- * process peak composition is due: the state at the peak is now's with
- * old_bytes back in old_cat and new_bytes out of new_cat (the caller passes
- * both to mmi_hooks.peak_resized). */
+/* A block of old_bytes in old_cat became new_bytes in new_cat (calls: a
+ * process block, whose move between categories the thread counts); true
+ * when a process peak composition is due: the state at the peak is now's
+ * with old_bytes back in old_cat and new_bytes out of new_cat (the caller
+ * passes both to mmi_hooks.peak_resized). */
 bool mmi_count_resize(mmi_thread *t, int old_cat, size_t old_bytes, int new_cat,
-                      size_t new_bytes);
+                      size_t new_bytes, bool calls);
 
 /* Before a release (reset/destroy): a turn of the total now, as if it were
  * about to decrease; true when a process peak composition is due (the state
  * at the peak is now's). */
 bool mmi_count_turn_now(mmi_thread *t);
 
-/* Many blocks of one category released at once (reset/destroy); true when a
- * process peak composition is due (the state at the peak: now's plus bytes
- * in cat). */
-bool mmi_count_release(mmi_thread *t, int cat, size_t bytes, size_t blocks);
+/* Bytes of one category of a context released at once (reset/destroy; its
+ * context counts the frees); true when a process peak composition is due
+ * (the state at the peak: now's plus bytes in cat). */
+bool mmi_count_release(mmi_thread *t, int cat, size_t bytes);
 
-/* Process-wide figures summed over all threads (takes the statistics lock);
- * cat < 0: all categories. The peak never decreases between calls. */
-mm_stats mmi_process_stats(int cat);
+/* The figures the threads hold, summed over all threads (takes the
+ * statistics lock); cat < 0: all categories. Bytes and the peak are the
+ * process's, context blocks included; blocks, allocs and frees are of
+ * process blocks only (the contexts hold the rest: mmi_process_stats in
+ * alloc/registry.c adds them). The peak never decreases between calls. */
+mm_stats mmi_process_sums(int cat);
 /* Live bytes of categories 0..ncat-1 summed over all threads into out. */
 void mmi_process_cat_bytes(size_t *out, int ncat);
 /* The calling thread's view of live process bytes (of cat; cat < 0: all). */

@@ -21,6 +21,7 @@
 
 #include <mimicmem.h>
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -91,6 +92,7 @@ typedef struct {
     int cats[64];    /* categories this worker registered */
     int ncats;
     long ops;
+    long allocs;     /* allocations that succeeded (the process counts must add them up) */
 } worker;
 
 static mm_context *owner_ctx(worker *w, int owner) {
@@ -116,11 +118,32 @@ static void model_tree(const worker *w, size_t *bytes, size_t *blocks) {
         }
 }
 
+/* A forest of its own: a top-level context made, a few blocks, one freed,
+ * then destroyed with the rest (its calls then leave the live contexts for
+ * the destroyed ones' tally while the reporter sums them). */
+static void scratch_forest(worker *w, uint64_t r) {
+    mm_context *f = mm_context_create("scratch", NULL);
+    if (f == NULL) FAIL("create a scratch context");
+    void *first = NULL;
+    for (int k = 0; k < 1 + (int)(r % 8); k++) {
+        void *p = mm_context_malloc(f, 8 + (size_t)((r >> (8 + k)) % 5000), 1 + k % 5);
+        if (p == NULL) continue; /* over the process limit */
+        w->allocs++;
+        if (first == NULL) first = p;
+    }
+    mm_free(first);
+    mm_context_destroy(f);
+}
+
 static void worker_step(worker *w) {
     uint64_t r = rng(&w->seed);
     int i = (int)(r % SLOTS);
     slot *s = &w->slots[i];
     int op = (int)((r >> 16) % 1000);
+    if (op >= 990) {
+        scratch_forest(w, r >> 24);
+        return;
+    }
     if (op < 3) { /* reset: every block of the tree goes, children too */
         char label[32];
         snprintf(label, sizeof label, "forest %ld", w->ops);
@@ -174,6 +197,7 @@ static void worker_step(worker *w) {
     void *p = ctx ? mm_context_malloc_at(ctx, n, cat, "concurrent.c", 1 + (int)(r % 7))
                   : mm_malloc_at(n, cat, "concurrent.c", 100 + (int)(r % 7));
     if (p == NULL) return; /* over the process limit */
+    w->allocs++;
     s->p = p;
     s->bytes = n;
     s->cat = cat;
@@ -211,13 +235,23 @@ static void *reporter_main(void *arg) {
     FILE *out = fopen("/dev/null", "w");
     if (out == NULL) FAIL("/dev/null");
     mm_site_stats sites[8];
+    mm_stats last = {0, 0, 0, 0, 0};
     while (!atomic_load(&stop)) {
         mm_report(out, NULL, MM_REPORT_TEXT);
         mm_report(out, NULL, MM_REPORT_JSON);
         mm_report_leaks(out, MM_REPORT_TEXT);
         mm_report_leaks(out, MM_REPORT_JSON);
         (void)mm_sites(sites, 8);
-        (void)mm_stats_total(NULL);
+        /* the process counts add every context's calls, live or destroyed,
+         * each once: they never go back */
+        for (int k = 0; k < 256; k++) { /* a burst, so some land amid a destroy */
+            mm_stats now = mm_stats_total(NULL);
+            if (now.allocs < last.allocs || now.frees < last.frees)
+                FAIL("process counts went back: %" PRIu64 " allocs, %" PRIu64
+                     " frees after %" PRIu64 " and %" PRIu64,
+                     now.allocs, now.frees, last.allocs, last.frees);
+            last = now;
+        }
         for (int c = 0; c < mm_category_count(); c += 7) (void)mm_stats_category(NULL, c);
         mm_peak_info info;
         (void)mm_peak_composition(NULL, &info);
@@ -296,14 +330,20 @@ int main(int argc, char **argv) {
     pthread_join(tl, NULL);
     mm_limit_set(NULL, MM_CAT_INVALID, 0);
     mm_stats end = mm_stats_total(NULL);
-    long ops = 0;
+    long ops = 0, allocs = 0;
     for (int i = 0; i < nworkers; i++) ops += w[i].ops;
+    for (int i = 0; i < nworkers; i++) allocs += w[i].allocs;
     printf("concurrent: %d workers, %.1f s, %ld operations, %ld reports, %ld limit errors\n",
            nworkers, seconds, ops, atomic_load(&reports), atomic_load(&limit_errors));
     if (atomic_load(&other_errors) != 0) FAIL("%ld unexpected errors", atomic_load(&other_errors));
     if (end.bytes != base.bytes || end.blocks != base.blocks)
         FAIL("the process holds %zu bytes in %zu blocks after the run, %zu in %zu before",
              end.bytes, end.blocks, base.bytes, base.blocks);
+    /* every block the workers allocated counted once, and freed once */
+    if (end.allocs - base.allocs != (uint64_t)allocs || end.frees - base.frees != (uint64_t)allocs)
+        FAIL("the process counts %" PRIu64 " allocations and %" PRIu64
+             " frees in the run, the workers made %ld (all freed)",
+             end.allocs - base.allocs, end.frees - base.frees, allocs);
     if (atomic_load(&limit_errors) == 0) FAIL("the limit thread never passed the limit");
     if (atomic_load(&reports) == 0) FAIL("the reporter never finished a round");
     mm_site_stats sites[64];

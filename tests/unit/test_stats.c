@@ -3,6 +3,7 @@
  * call, a randomized run of a million operations checked against a reference
  * model, a million live blocks at once, and the context views. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,55 @@ Test(stats, process_statistics_include_context_blocks)
     mm_free(b);
     mm_context_destroy(ctx);
     mmt_expect_total(0, 150, 0, 2, 2, "totals after everything is freed");
+}
+
+/* A context counts its blocks' calls (allocs, frees, moves between
+ * categories) itself; the process figures add every context's, live or
+ * destroyed, nested ones through their top context, each exactly once. */
+Test(stats, process_counts_add_every_contexts_calls_live_reset_and_destroyed)
+{
+    mm_context *top = mmt_context("forest", NULL);
+    mm_context *kid = mmt_context("module", top);
+    void *a[3], *k[2];
+    for (int i = 0; i < 3; i++) cr_assert_not_null(a[i] = mm_context_malloc(top, 100, MM_CAT_HALOS));
+    for (int i = 0; i < 2; i++) cr_assert_not_null(k[i] = mm_context_malloc(kid, 50, MM_CAT_HALOS));
+    cr_assert_not_null(mm_malloc(10, MM_CAT_HALOS), "a process block beside them");
+    mmt_expect_category(MM_CAT_HALOS, 410, 410, 6, 6, 0, "five context blocks, one process block");
+    mm_free(a[0]);
+    mmt_expect_category(MM_CAT_HALOS, 310, 410, 5, 6, 1, "a context block freed");
+    cr_assert_not_null(k[0] = mm_realloc_cat(k[0], 60, MM_CAT_TREES), "moved to Trees");
+    mmt_expect_category(MM_CAT_HALOS, 260, 410, 4, 6, 1, "the moved block left Halos");
+    mmt_expect_category(MM_CAT_TREES, 60, 60, 1, 0, 0, "the moved block is a Trees block");
+    mm_context_destroy(kid); /* its calls stay in the top context's figures */
+    mmt_expect_category(MM_CAT_HALOS, 210, 410, 3, 6, 2, "the child's Halos block went");
+    mmt_expect_category(MM_CAT_TREES, 0, 60, 0, 0, 1, "the child's Trees block went");
+    mm_context_reset(top);
+    mmt_expect_category(MM_CAT_HALOS, 10, 410, 1, 6, 4, "the reset freed the top's blocks");
+    mm_stats before = mm_stats_total(NULL);
+    mm_context_destroy(top); /* nothing live: the destroy moves no count */
+    mmt_expect_stats(mm_stats_total(NULL), before, "a destroy moves the calls, counted once");
+    mmt_expect_category(MM_CAT_TREES, 0, 60, 0, 0, 1, "Trees after the destroy");
+}
+
+static void *stats_forest_thread(void *arg)
+{
+    mm_context *ctx = mm_context_create("handed over", NULL);
+    for (int i = 0; ctx != NULL && i < 3; i++)
+        if (mm_context_malloc(ctx, 200, MM_CAT_GALAXIES) == NULL) return NULL;
+    *(mm_context **)arg = ctx;
+    return NULL;
+}
+
+Test(stats, a_context_outliving_its_threads_exit_keeps_its_calls_in_the_process_counts)
+{
+    mm_context *ctx = NULL;
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, stats_forest_thread, &ctx), 0, "a thread");
+    cr_assert_eq(pthread_join(th, NULL), 0, "the thread ends (its record retires)");
+    cr_assert_not_null(ctx, "the thread made its context and three blocks");
+    mmt_expect_category(MM_CAT_GALAXIES, 600, 600, 3, 3, 0, "the handed-over context's blocks");
+    mm_context_destroy(ctx);
+    mmt_expect_category(MM_CAT_GALAXIES, 0, 600, 0, 3, 3, "destroyed by another thread");
 }
 
 Test(stats, stats_total_of_a_context_includes_its_children_and_stats_self_does_not)
