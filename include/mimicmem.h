@@ -292,7 +292,9 @@ MM_API int mm_context_warn_reclaimed(mm_context *ctx, int on);
  * Rule: plain structs returned by value. bytes are live bytes as requested by
  * callers; peak_bytes is the high-water mark of that figure; blocks are live
  * blocks; allocs/frees are cumulative. Process figures (ctx NULL) count every
- * block, context blocks included, and are exact once threads are quiet. A
+ * block, context blocks included, and are exact once threads are quiet (a
+ * process query sums every thread's record and every live top-level
+ * context's counts; the counts never go back while threads work). A
  * peak never decreases; the process peak is exact while one thread
  * allocates, and while several do it may lag the true high-water mark by
  * up to 64 KiB per thread (docs/design.md, "Statistics").
