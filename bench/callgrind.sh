@@ -16,6 +16,9 @@
 #     churn, once per diagnostics mode (`--only churn:MODE`), with 1,000 live
 #     blocks of 64 B and with 50,000 live blocks of 16..4096 B; Ir / pairs =
 #     instructions per pair. Skipped when mm_bench_diag is not built.
+#   - timed_forest_*: one whole run of mm_bench_forest's forest workload per
+#     allocator that is built in (malloc, mm, mimalloc, talloc), printed with
+#     its ratio to malloc's.
 # Counts come from the "totals:" line of the callgrind output file; ops and
 # frees from the "only ..." line the program prints. Shorter runs than the
 # timed benchmark keep the legacy cases to about a minute each: override with
@@ -25,6 +28,7 @@ set -euo pipefail
 build=${1:-build}
 core="$build/bench/mm_bench_core"
 diag="$build/bench/mm_bench_diag"
+forest="$build/bench/mm_bench_forest"
 free_ops=${CG_FREE_OPS:-70000}        # 50,000 fill + 10,000 free/alloc pairs
 churn1k_ops=${CG_CHURN1K_OPS:-200000}
 churn50k_ops=${CG_CHURN50K_OPS:-100000}
@@ -109,6 +113,22 @@ else
     echo "callgrind.sh: $diag not built; the diagnostics cases are skipped" >&2
 fi
 
+# The forest workload, whole runs (timed_forest_*: the default 3,000 forests,
+# a context reset per forest for mm), through each allocator that is built in.
+forest_allocs=""
+if [[ -x "$forest" ]]; then
+    prog=$forest
+    for a in malloc mm mimalloc talloc; do
+        if "$forest" --only "forest:$a" --ops 1 >/dev/null 2>&1; then
+            run_case "forest_$a" "forest:$a" "timed_forest_$a"
+            forest_allocs="$forest_allocs $a"
+        fi
+    done
+    prog=$core
+else
+    echo "callgrind.sh: $forest not built; the forest workload is skipped" >&2
+fi
+
 echo
 echo "callgrind instruction counts (Ir) of the measured code; lower is better"
 printf '%-22s %-8s %12s %-6s %16s %14s\n' "case" "alloc" "count" "of" "Ir" "Ir per op"
@@ -142,6 +162,18 @@ ratio=$(awk -v a="$legacy_free" -v b="$mm_free" 'BEGIN { if (b > 0) printf "%.0f
 echo "free at 50,000 live blocks: legacy / mm = ${ratio}x fewer instructions for mm (target >= 200x)"
 echo "(churn runs here are shorter than the timed ones: churn1k $(commas "$churn1k_ops") ops," \
     "churn50k $(commas "$churn50k_ops") ops, of which 50,000 are the fill)"
+
+if [[ -n "$forest_allocs" ]]; then
+    echo
+    echo "forest workload (mm_bench_forest, timed_forest_*: whole runs of the default plan)"
+    printf '%-10s %16s %10s\n' "allocator" "Ir" "vs malloc"
+    for a in $forest_allocs; do
+        ir_v="forest_${a}_ir"
+        printf '%-10s %16s %9sx\n' "$a" "$(commas "${!ir_v}")" \
+            "$(awk -v a="${!ir_v}" -v b="${forest_malloc_ir:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "n/a" }')"
+    done
+    echo "(target for mm: <= 0.45x malloc, every statistic exact; issue 14)"
+fi
 
 if ((have_diag)); then
     echo
