@@ -124,8 +124,8 @@ static MMI_NOINLINE void *alloc_miss(mmi_thread *t, size_t size, int cat, bool z
 }
 
 /* The rare end of the plain path: a fold due. */
-static MMI_NOINLINE void *alloc_settle(mmi_thread *t, mmi_header *h, int cat, unsigned need) {
-    mmi_count_settle_alloc(t, cat, need);
+static MMI_NOINLINE void *alloc_settle(mmi_thread *t, mmi_header *h, int cat) {
+    mmi_count_settle_alloc(t, cat);
     return mmi_payload_of(h);
 }
 
@@ -143,7 +143,7 @@ static MMI_INLINE void *alloc_process(size_t size, int cat, bool zero, const cha
         mmi_hdr_seal_live(h);
         unsigned need = mmi_count_alloc_fast(t, cat, size, true);
         t->where = NULL; /* a peak reached now is reached outside contexts */
-        if (MMI_UNLIKELY(need != 0)) return alloc_settle(t, h, cat, need);
+        if (MMI_UNLIKELY(need != 0)) return alloc_settle(t, h, cat);
         return mmi_payload_of(h);
     }
     return alloc_slow(size, cat, zero, fn, file, line);
@@ -160,7 +160,7 @@ void mmi_process_free_end(mmi_thread *t, mmi_header *h, int cat, size_t size, un
         else
             mmi_process_sys_put(h); /* sealed freed: the cache had no room */
     }
-    if (need != 0 && mmi_count_settle_free(t, cat, size, need))
+    if (need != 0 && mmi_count_settle_free(t, cat, size))
         mmi_hooks.peak_process(t->where, cat, size, 0, 0);
 }
 

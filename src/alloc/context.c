@@ -60,13 +60,13 @@ void mmi_context_turn(mm_context *ctx, int out_cat, size_t out_bytes, int in_cat
 void mmi_context_free_settle(mmi_thread *t, mm_context *ctx, mmi_chunk *ch, int cat,
                              size_t size, unsigned need, bool comp) {
     if (ch != NULL) mmi_arena_large_free(&ctx->arena, ch);
-    if (need != 0 && mmi_count_settle_free(t, cat, size, need))
+    if (need != 0 && mmi_count_settle_free(t, cat, size))
         mmi_hooks.peak_process(t->where, cat, size, 0, 0);
     if (comp) mmi_context_turn(ctx, cat, size, 0, 0);
 }
 
 void mmi_context_freed_settle(mmi_thread *t, mm_context *ctx, const mmi_header *h, bool comp) {
-    /* need 1: mmi_count_settle_free finds which figure is due itself */
+    /* need 1: mmi_count_settle_free looks at which figure is due itself */
     mmi_context_free_settle(t, ctx, NULL, mmi_hdr_cat(h), mmi_hdr_size(h), 1, comp);
 }
 
@@ -214,7 +214,7 @@ bool mmi_context_cats(mm_context *ctx, int cat, const char *fn) {
 static MMI_NOINLINE void *ctx_alloc_settle(mmi_thread *t, mm_context *ctx, mmi_header *h,
                                            int cat, size_t size, unsigned need) {
     if (ctx->nested) mmi_ctx_count_alloc_nested(ctx, cat, size);
-    if (need != 0) mmi_count_settle_alloc(t, cat, need);
+    if (need != 0) mmi_count_settle_alloc(t, cat);
     return mmi_payload_of(h);
 }
 

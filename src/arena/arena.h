@@ -99,11 +99,17 @@ static inline uint32_t mmi_chunk_magic(const mmi_chunk *ch, uint32_t kind) {
     return MMI_CHUNK_MAGIC ^ (uint32_t)((uintptr_t)ch >> 6) ^ (kind << 28);
 }
 
+/* The chunk of a carved context block (no MMI_HF_BIG) whose header h is
+ * sealed (live or freed): its class's alignment. */
+static inline mmi_chunk *mmi_arena_carved_chunk_at(const mmi_header *h) {
+    size_t bytes = MMI_CHUNK_MIN << ((h->info & MMI_INFO_CLASS_MASK) >> MMI_INFO_CLASS_SHIFT);
+    return (mmi_chunk *)((uintptr_t)h & ~(uintptr_t)(bytes - 1));
+}
+
 /* The chunk of a context block whose header h is sealed (live or freed). */
 static inline mmi_chunk *mmi_arena_chunk_at(const mmi_header *h) {
     if (h->info & MMI_HF_BIG) return (mmi_chunk *)((uintptr_t)h - MMI_CHUNK_HEADER);
-    size_t bytes = MMI_CHUNK_MIN << ((h->info & MMI_INFO_CLASS_MASK) >> MMI_INFO_CLASS_SHIFT);
-    return (mmi_chunk *)((uintptr_t)h & ~(uintptr_t)(bytes - 1));
+    return mmi_arena_carved_chunk_at(h);
 }
 
 /* A chunk of at least need bytes (need <= MMI_CHUNK_MAX), its header set for
@@ -283,8 +289,7 @@ static inline mmi_chunk *mmi_arena_owner(const mmi_header *h, mmi_owner_state *s
 /* The same for a block known to be carved (no MMI_HF_BIG): its chunk when
  * it is still its owner's, else NULL (mmi_arena_owner says why). */
 static inline mmi_chunk *mmi_arena_owner_small(const mmi_header *h) {
-    size_t bytes = MMI_CHUNK_MIN << ((h->info & MMI_INFO_CLASS_MASK) >> MMI_INFO_CLASS_SHIFT);
-    mmi_chunk *ch = (mmi_chunk *)((uintptr_t)h & ~(uintptr_t)(bytes - 1)); /* mmi_arena_chunk_at */
+    mmi_chunk *ch = mmi_arena_carved_chunk_at(h);
     if (MMI_UNLIKELY(ch->magic != mmi_chunk_magic(ch, MMI_CHUNK_SMALL))) return NULL;
     const mmi_arena *a = ch->arena;
     if (MMI_UNLIKELY(a == NULL) || MMI_UNLIKELY((h->info >> MMI_INFO_HIGH_SHIFT) != a->tag))

@@ -109,8 +109,7 @@ int64_t mmi_tcount_turn(mmi_tcount *c, mmi_gcount *g, int64_t b_old) {
     return moved;
 }
 
-void mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need) {
-    (void)need; /* nonzero: one of the two passed its `hi` */
+void mmi_count_settle_alloc(mmi_thread *t, int cat) {
     mmi_tcount *c = &t->cat[cat];
     if (mmi_load(&c->bytes) > mmi_load(&c->hi)) mmi_tcount_rise(c, &mmi_g_cat[cat]);
     if (mmi_load(&t->total.bytes) > mmi_load(&t->total.hi)) mmi_tcount_rise(&t->total, &mmi_g_total);
@@ -121,8 +120,7 @@ static bool stats_comp_due(int64_t est) {
     return est != 0 && est >= mmi_load(&mmi_peak_next);
 }
 
-bool mmi_count_settle_free(mmi_thread *t, int cat, size_t bytes, unsigned need) {
-    (void)need; /* nonzero: one of the two reached its `lo` */
+bool mmi_count_settle_free(mmi_thread *t, int cat, size_t bytes) {
     mmi_tcount *c = &t->cat[cat];
     if (mmi_load(&c->bytes) <= c->lo)
         mmi_tcount_turn(c, &mmi_g_cat[cat], mmi_load(&c->bytes) + (int64_t)bytes);

@@ -210,8 +210,9 @@ static MMI_INLINE unsigned mmi_count_alloc_fast(mmi_thread *t, int cat, size_t b
     return MMI_UNLIKELY(b > mmi_load(&c->hi)) || MMI_UNLIKELY(tb > mmi_load(&t->total.hi));
 }
 
-/* After mmi_count_alloc_fast returned need != 0: the folds. */
-MMI_COLD void mmi_count_settle_alloc(mmi_thread *t, int cat, unsigned need);
+/* After mmi_count_alloc_fast returned nonzero: the folds due (the category's,
+ * the total's: whichever passed its `hi`). */
+MMI_COLD void mmi_count_settle_alloc(mmi_thread *t, int cat);
 
 static MMI_INLINE unsigned mmi_count_free_fast(mmi_thread *t, int cat, size_t bytes, bool calls) {
     mmi_tcount *c = &t->cat[cat];
@@ -224,23 +225,23 @@ static MMI_INLINE unsigned mmi_count_free_fast(mmi_thread *t, int cat, size_t by
     return MMI_UNLIKELY(b <= c->lo) || MMI_UNLIKELY(tb <= t->total.lo);
 }
 
-/* After mmi_count_free_fast returned need != 0 for a free of bytes in cat:
+/* After mmi_count_free_fast returned nonzero for a free of bytes in cat:
  * records the peaks that turn ended and folds; true when a process peak
  * composition is due (the caller then calls mmi_hooks.peak_process(t, cat,
  * bytes): the state at the peak is now's plus the freed block). */
-MMI_COLD bool mmi_count_settle_free(mmi_thread *t, int cat, size_t bytes, unsigned need);
+MMI_COLD bool mmi_count_settle_free(mmi_thread *t, int cat, size_t bytes);
 
 /* Counts an allocation. */
 static MMI_INLINE void mmi_count_alloc(mmi_thread *t, int cat, size_t bytes, bool calls) {
     unsigned need = mmi_count_alloc_fast(t, cat, bytes, calls);
-    if (MMI_UNLIKELY(need != 0)) mmi_count_settle_alloc(t, cat, need);
+    if (MMI_UNLIKELY(need != 0)) mmi_count_settle_alloc(t, cat);
 }
 
 /* Counts a free; true when a process peak composition is due (as
  * mmi_count_settle_free). */
 static MMI_INLINE bool mmi_count_free(mmi_thread *t, int cat, size_t bytes, bool calls) {
     unsigned need = mmi_count_free_fast(t, cat, bytes, calls);
-    return MMI_UNLIKELY(need != 0) && mmi_count_settle_free(t, cat, bytes, need);
+    return MMI_UNLIKELY(need != 0) && mmi_count_settle_free(t, cat, bytes);
 }
 
 /* A block of old_bytes in old_cat became new_bytes in new_cat (calls: a
