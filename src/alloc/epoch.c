@@ -87,7 +87,10 @@ typedef struct {
 
 static ledger_part ledger_parts[MMI_OWNER_LOCKS]; /* each under its owner lock */
 static mmi_lock ledger_lock = MMI_LOCK_INIT(MMI_RANK_EPOCHS, "epoch ledger");
-static mmi_ledger ledger;                 /* its top list (ntop, top); ledger_lock */
+static struct {
+    size_t ntop;                           /* entries of top, largest first */
+    mmi_ledger_entry top[MMI_LEDGER_TOP];
+} ledger;                                  /* the top list; ledger_lock */
 static _Atomic int64_t ledger_floor = -1; /* an epoch enters the list only with a peak
                                              above this (-1: the list has room) */
 
