@@ -54,14 +54,21 @@ static void stats_thresholds(mmi_tcount *c, int64_t g, int64_t seen_hi) {
         mmi_store(&c->turn, INT64_MIN);
 }
 
-/* Folds c's pending bytes into g. (The estimate it gives is not recorded as
- * a peak: other threads' unfolded frees could put it above any value the
- * sum had. Turns and readers record exact sums only.) */
-static void stats_fold(mmi_tcount *c, mmi_gcount *g, int64_t seen_hi) {
+/* Adds c's pending bytes to g; returns g's sum before the add. */
+static int64_t stats_fold_in(mmi_tcount *c, mmi_gcount *g) {
     int64_t b = mmi_load(&c->bytes);
     int64_t pending = b - c->flushed;
     c->flushed = b;
-    int64_t now = atomic_fetch_add_explicit(&g->flushed, pending, MMI_RELAXED) + pending;
+    return atomic_fetch_add_explicit(&g->flushed, pending, MMI_RELAXED);
+}
+
+/* Folds c's pending bytes into g and sets its thresholds. (The estimate it
+ * gives is not recorded as a peak: other threads' unfolded frees could put
+ * it above any value the sum had. Turns and readers record exact sums
+ * only.) */
+static void stats_fold(mmi_tcount *c, mmi_gcount *g, int64_t seen_hi) {
+    int64_t before = c->flushed;
+    int64_t now = stats_fold_in(c, g) + (c->flushed - before);
     stats_thresholds(c, now, seen_hi);
     if (g == &mmi_g_total) mmi_cache_fold(c); /* the cache's cap follows live bytes */
 }
@@ -89,8 +96,13 @@ static int64_t stats_exact_bytes(const mmi_gcount *g) {
 
 int64_t mmi_tcount_turn(mmi_tcount *c, mmi_gcount *g, int64_t b_old) {
     int64_t seen = atomic_load_explicit(&c->hi, memory_order_acquire);
-    int64_t gl = mmi_load(&g->flushed);
-    int64_t est = gl + (b_old - c->flushed), moved = 0;
+    int64_t flushed = c->flushed;
+    bool fold = mmi_load(&c->bytes) - flushed <= -MMI_BATCH;
+    /* the global sum as this turn finds it: when a fold is due, the fold's
+     * own add reads it (one access to a line other threads write, not a
+     * read and then an add) */
+    int64_t gl = fold ? stats_fold_in(c, g) : mmi_load(&g->flushed);
+    int64_t est = gl + (b_old - flushed), moved = 0;
     if (est > mmi_load(&c->peak)) {
         /* perhaps a peak just before this decrease: the exact figure then
          * (now's plus what this decrease took; other threads' pending bytes
@@ -102,10 +114,8 @@ int64_t mmi_tcount_turn(mmi_tcount *c, mmi_gcount *g, int64_t b_old) {
             moved = exact;
         }
     }
-    if (mmi_load(&c->bytes) - c->flushed <= -MMI_BATCH)
-        stats_fold(c, g, seen);
-    else
-        stats_thresholds(c, gl, seen);
+    stats_thresholds(c, gl + (c->flushed - flushed), seen); /* the sum now */
+    if (fold && g == &mmi_g_total) mmi_cache_fold(c);           /* as stats_fold */
     return moved;
 }
 
