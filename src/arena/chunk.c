@@ -1,13 +1,15 @@
 /* Chunk memory. Segments of 4 MiB, aligned to their size, are mapped as
  * needed and never unmapped; each is split buddy-style into chunks of
- * 8 KiB << order, aligned to their size. A free chunk waits for reuse in
- * the cache of the thread that destroyed its context (resident, a share of
- * the cap below; no lock another thread takes on its own create, destroy or
- * refill), or on one of two process-wide lists per order: warm (its pages
- * resident: the chunks of destroyed contexts, up to MMI_DEAD_MAX bytes with
- * the threads' shares, and the upper halves of splits) or cold
- * (decommitted: beyond that cap, or after mmi_chunk_trim; they read as
- * zeros, so their addresses are kept in a side array, not in their own
+ * 8 KiB << order, aligned to their size. A thread carves its fresh chunks
+ * from regions of its own (a segment, or a piece of at least 1 MiB), kept
+ * in its cache; a free chunk waits for reuse in the cache of the thread
+ * that destroyed its context (resident, a share of the cap below; no lock
+ * another thread takes on its own create, destroy or refill), or on one of
+ * two process-wide lists per order: warm (its pages resident: the chunks
+ * of destroyed contexts beyond a cache's share, up to MMI_DEAD_MAX bytes
+ * with the threads' shares, and the pieces of splits made without a cache)
+ * or cold (decommitted: beyond that cap, or after mmi_chunk_trim; they read
+ * as zeros, so their addresses are kept in a side array, not in their own
  * memory). The process-wide lists are under chunk_lock; a context's own
  * chunks are its arena's (arena.c). */
 #include "arena.h"
@@ -34,8 +36,8 @@ static size_t chunk_bytes_of(unsigned order) {
 
 /* Writes the header of a free chunk and puts it on its warm list; under
  * chunk_lock. dead: it held blocks (its pages count as resident). */
-static void chunk_push_warm(mmi_chunk *ch, unsigned order, bool dead) {
-    if (dead) chunk_dead_resident += chunk_bytes_of(order);
+/* Writes the header of a free chunk of this order (dead: it held blocks). */
+static void chunk_free_header(mmi_chunk *ch, unsigned order, bool dead) {
     /* under a tool the rest of a free chunk is no-access (arena.c); a split
      * writes this header where a larger chunk's closed memory was */
     mmi_tool_undefined(ch, MMI_CHUNK_HEADER);
@@ -46,6 +48,11 @@ static void chunk_push_warm(mmi_chunk *ch, unsigned order, bool dead) {
     ch->ctx = NULL;
     ch->arena = NULL;
     ch->bytes = chunk_bytes_of(order);
+}
+
+static void chunk_push_warm(mmi_chunk *ch, unsigned order, bool dead) {
+    if (dead) chunk_dead_resident += chunk_bytes_of(order);
+    chunk_free_header(ch, order, dead);
     ch->next = chunk_free[order].warm;
     chunk_free[order].warm = ch;
 }
@@ -80,18 +87,26 @@ static char *chunk_pop(unsigned order, bool dead_only) {
     return !dead_only && l->ncold ? l->cold[--l->ncold] : NULL;
 }
 
-/* A chunk of the order split from a larger free one or from a new segment;
- * under chunk_lock. NULL when the system has no memory left. */
+/* A new segment, known as chunk memory before any block in it exists;
+ * NULL when the system has no memory left (or the set cannot grow: the
+ * segment then stays mapped and unused). Under chunk_lock. */
+static char *chunk_map_segment(void) {
+    char *base = mmi_os_map(MMI_SEGMENT_BYTES, MMI_SEGMENT_BYTES);
+    if (base == NULL) return NULL;
+    if (!mmi_addrset_add(MMI_SET_SEGMENTS, (uintptr_t)base)) return NULL;
+    return base;
+}
+
+/* A chunk of the order split from a larger process-wide free one or from a
+ * new segment, the other halves to the process-wide lists (a thread with no
+ * cache, or one that no region is left for); under chunk_lock. NULL when
+ * the system has no memory left. */
 static char *chunk_carve(unsigned order) {
     unsigned o = order + 1;
     char *base = NULL;
     while (o <= CHUNK_TOP_ORDER && (base = chunk_pop(o, false)) == NULL) o++;
     if (base == NULL) {
-        base = mmi_os_map(MMI_SEGMENT_BYTES, MMI_SEGMENT_BYTES);
-        if (base == NULL) return NULL;
-        /* known as chunk memory before any block in it exists; if the set
-         * cannot grow, the segment stays mapped and unused */
-        if (!mmi_addrset_add(MMI_SET_SEGMENTS, (uintptr_t)base)) return NULL;
+        if ((base = chunk_map_segment()) == NULL) return NULL;
         o = CHUNK_TOP_ORDER;
     }
     while (o > order) { /* keep the lower half of each split */
@@ -104,39 +119,58 @@ static char *chunk_carve(unsigned order) {
 /* ======================================================================
  * The threads' caches
  *
- * A context's chunks go, when it is destroyed (or a reset drops them), to
- * the calling thread's cache: one LIFO list per order, taken back by the
- * next context that thread makes. The memory is still in this core's
- * caches, where a chunk from the process-wide lists was last written by
- * whichever core destroyed its context (every line a coherence miss), and
- * the common create/destroy/refill path takes no lock another thread's
- * takes. Each cache holds what fits in its share (quota) of MMI_DEAD_MAX,
- * reserved under chunk_lock in CHUNK_TC_STEP steps up to CHUNK_TC_MAX, so
- * the cached and the process-wide warm dead chunks together stay under the
- * cap; the rest goes to the process-wide lists as before. The owner works
- * on its cache under the cache's flag (busy), which another thread takes
- * only in mmi_chunk_trim, and only while it holds chunk_lock; a cache it
- * finds busy is marked and its owner trims it at its next call. A thread's
- * cache goes to the process-wide lists when the thread exits (a pthread key
- * of this file: the arena's own exit path).
+ * A thread that makes contexts has a cache (chunk_tcache) of two kinds of
+ * chunks, one LIFO list per order each:
+ *  - dead: a destroyed context's chunks (or those a reset dropped), taken
+ *    back by the next context this thread makes. The memory is still in
+ *    this core's caches, where a chunk from the process-wide lists was last
+ *    written by whichever core destroyed its context (every line a coherence
+ *    miss), and the common create/destroy/refill path takes no lock another
+ *    thread's takes. Each cache holds what fits in its share (quota) of
+ *    MMI_DEAD_MAX, reserved under chunk_lock in CHUNK_TC_STEP steps up to
+ *    CHUNK_TC_MAX, so the cached and the process-wide warm dead chunks
+ *    together stay under the cap; the rest goes to the process-wide lists.
+ *  - fresh: the never used pieces of the cache's own regions. A thread
+ *    carves fresh chunks only from regions of its own (a segment it maps, or
+ *    a process-wide free piece of at least CHUNK_REGION_ORDER), split
+ *    buddy-style into these lists, so two threads' chunks never interleave
+ *    at a finer grain than a region: on the VM this was measured on, two
+ *    threads whose pages interleave at 8 KiB took up to 1.7 times their
+ *    time alone, at 1 MiB no longer than alone (docs/design.md, "Threads'
+ *    regions"; bench/bench_interleave.c).
+ * The owner works on its cache's dead lists under the cache's flag (busy),
+ * which another thread takes only in mmi_chunk_trim, and only while it holds
+ * chunk_lock; a cache it finds busy is marked and its owner trims it at its
+ * next call. The fresh lists are used under chunk_lock only (the slow path
+ * of a get). When a thread exits its cache is parked, whole (a pthread key
+ * of this file: the arena's own exit path): the next thread that needs a
+ * cache adopts a parked one, and a thread that has used up its own chunks
+ * merges a parked one into its own before it takes a new region, so the
+ * regions stay one thread's and parked dead chunks are reused.
  * ==================================================================== */
 
-#define CHUNK_TC_MAX  MMI_DEAD_THREAD_MAX /* bytes one thread's cache may hold */
-#define CHUNK_TC_STEP ((size_t)1 << 20)    /* quota reserved at a time */
+#define CHUNK_TC_MAX       MMI_DEAD_THREAD_MAX /* dead bytes one thread's cache may hold */
+#define CHUNK_TC_STEP      ((size_t)1 << 20)    /* quota reserved at a time */
+#define CHUNK_REGION_ORDER 7                    /* a region: 1 MiB (8 KiB << 7) or more */
 
 typedef struct chunk_tcache {
     _Alignas(MMI_CACHE_LINE) _Atomic int busy; /* 1 while the owner (or a trim) works on it */
-    _Atomic int trim_due;          /* a trim found it busy: the owner trims it next */
+    _Atomic int trim_due;              /* a trim found it busy: the owner trims it next */
     mmi_chunk *free[MMI_CHUNK_ORDERS]; /* committed dead chunks per order; busy */
-    _Atomic size_t bytes;          /* bytes on the lists; written under busy, read anywhere */
-    size_t quota;                  /* share of MMI_DEAD_MAX reserved (>= bytes); changed
-                                      under busy and chunk_lock, read under either */
-    struct chunk_tcache *next, *prev; /* every live thread's cache; chunk_lock */
+    mmi_chunk *fresh[CHUNK_TOP_ORDER]; /* never used pieces of its regions, orders 0..8;
+                                          chunk_lock */
+    _Atomic size_t bytes;              /* dead bytes on the lists; written under busy, read
+                                          anywhere */
+    size_t quota;                      /* share of MMI_DEAD_MAX reserved (>= bytes); changed
+                                          under busy and chunk_lock, read under either */
+    struct chunk_tcache *next, *prev;  /* every cache, parked ones too; chunk_lock */
+    struct chunk_tcache *next_parked;  /* chunk_parked; chunk_lock */
 } chunk_tcache;
 
 static chunk_tcache *chunk_tcaches; /* chunk_lock */
+static chunk_tcache *chunk_parked;  /* caches of exited threads, to adopt; chunk_lock */
 static size_t chunk_quota;          /* the caches' quotas summed; chunk_lock */
-static pthread_key_t chunk_tc_key;  /* its destructor empties an exiting thread's cache */
+static pthread_key_t chunk_tc_key;  /* its destructor parks an exiting thread's cache */
 static pthread_once_t chunk_tc_once = PTHREAD_ONCE_INIT;
 static bool chunk_tc_keyed;         /* the key exists (set once, under chunk_tc_once) */
 static _Thread_local chunk_tcache *chunk_tc MMI_TLS_MODEL; /* the calling thread's, or NULL */
@@ -157,8 +191,8 @@ static void chunk_tc_drop(chunk_tcache *tc) {
     atomic_store_explicit(&tc->busy, 0, memory_order_release);
 }
 
-/* Every chunk of tc, linked through next; under busy and chunk_lock: the
- * quota goes back to the process-wide cap too. */
+/* Every dead chunk of tc, linked through next; under busy and chunk_lock:
+ * the quota goes back to the process-wide cap too. */
 static mmi_chunk *chunk_tc_detach(chunk_tcache *tc) {
     mmi_chunk *all = NULL;
     for (unsigned o = 0; o < MMI_CHUNK_ORDERS; o++) {
@@ -207,59 +241,65 @@ static MMI_NOINLINE void chunk_tc_trim_due(chunk_tcache *tc) {
     chunk_decommit(list);
 }
 
-static void chunk_put_global(mmi_chunk *list);
-
-/* pthread key destructor: the thread exits; its cache goes to the
- * process-wide lists (the cap decides warm or cold) and is freed. */
+/* pthread key destructor: the thread exits; its cache, dead and fresh
+ * chunks and share of the cap with it, is parked for another thread. */
 static void chunk_tc_exit(void *arg) {
     chunk_tcache *tc = arg;
+    if (MMI_UNLIKELY(atomic_load_explicit(&tc->trim_due, MMI_RELAXED))) chunk_tc_trim_due(tc);
     mmi_lock_take(&chunk_lock);
-    chunk_tc_take(tc); /* free: a trim holds it only under chunk_lock */
-    mmi_chunk *list = chunk_tc_detach(tc);
-    chunk_tc_drop(tc);
-    if (tc->prev)
-        tc->prev->next = tc->next;
-    else
-        chunk_tcaches = tc->next;
-    if (tc->next) tc->next->prev = tc->prev;
+    tc->next_parked = chunk_parked;
+    chunk_parked = tc;
     mmi_lock_drop(&chunk_lock);
     chunk_tc = NULL;
     chunk_tc_off = true; /* a context destroyed later on this thread: process-wide */
-    if (list) chunk_put_global(list);
-    mmi_sys_free(tc);
 }
 
 static void chunk_tc_make_key(void) {
     chunk_tc_keyed = pthread_key_create(&chunk_tc_key, chunk_tc_exit) == 0;
 }
 
-/* The calling thread's cache, made at its first put; NULL when it cannot
- * have one (exited, or out of memory: the chunks then go process-wide). */
+/* The calling thread's cache, made (or adopted from an exited thread) at
+ * its first get or put; NULL when it cannot have one (exited, or out of
+ * memory: its chunks then come from and go to the process-wide lists). */
 static MMI_NOINLINE chunk_tcache *chunk_tc_make(void) {
     pthread_once(&chunk_tc_once, chunk_tc_make_key);
-    /* library bookkeeping exempt from fault injection: the k-th failure of
-     * a test counts the same attempts with the cache as without it */
-    chunk_tcache *tc = chunk_tc_keyed ? mmi_sys_aligned_calloc(sizeof *tc, MMI_CACHE_LINE,
-                                                               MMI_SYS_EXEMPT, NULL)
-                                      : NULL;
+    chunk_tcache *tc = NULL;
+    bool adopted = false;
+    if (chunk_tc_keyed) {
+        mmi_lock_take(&chunk_lock);
+        if ((tc = chunk_parked) != NULL) {
+            chunk_parked = tc->next_parked;
+            tc->next_parked = NULL;
+            adopted = true;
+        }
+        mmi_lock_drop(&chunk_lock);
+        /* library bookkeeping exempt from fault injection: the k-th failure
+         * of a test counts the same attempts with the cache as without it */
+        if (tc == NULL) tc = mmi_sys_aligned_calloc(sizeof *tc, MMI_CACHE_LINE, MMI_SYS_EXEMPT, NULL);
+    }
     if (tc == NULL || pthread_setspecific(chunk_tc_key, tc) != 0) {
-        mmi_sys_free(tc);
+        if (adopted) {
+            chunk_tc_exit(tc); /* parked again */
+        } else {
+            mmi_sys_free(tc);
+        }
         chunk_tc_off = true;
         return NULL;
     }
-    mmi_lock_take(&chunk_lock);
-    tc->next = chunk_tcaches;
-    if (chunk_tcaches) chunk_tcaches->prev = tc;
-    chunk_tcaches = tc;
-    mmi_lock_drop(&chunk_lock);
+    if (!adopted) {
+        mmi_lock_take(&chunk_lock);
+        tc->next = chunk_tcaches;
+        if (chunk_tcaches) chunk_tcaches->prev = tc;
+        chunk_tcaches = tc;
+        mmi_lock_drop(&chunk_lock);
+    }
     chunk_tc = tc;
     return tc;
 }
 
-/* A chunk of this order from the calling thread's cache, or NULL. */
-static char *chunk_tc_pop(unsigned order) {
-    chunk_tcache *tc = chunk_tc;
-    if (tc == NULL) return NULL;
+/* A dead chunk of this order from tc, or NULL; the caller checks trim_due
+ * once it holds no lock. */
+static char *chunk_tc_pop(chunk_tcache *tc, unsigned order) {
     chunk_tc_take(tc);
     mmi_chunk *ch = tc->free[order];
     if (ch != NULL) {
@@ -267,7 +307,6 @@ static char *chunk_tc_pop(unsigned order) {
         mmi_store(&tc->bytes, mmi_load(&tc->bytes) - chunk_bytes_of(order));
     }
     chunk_tc_drop(tc);
-    if (MMI_UNLIKELY(atomic_load_explicit(&tc->trim_due, MMI_RELAXED))) chunk_tc_trim_due(tc);
     return (char *)ch;
 }
 
@@ -323,25 +362,143 @@ static mmi_chunk *chunk_tc_put(mmi_chunk *list) {
 }
 
 /* ======================================================================
+ * Regions of a thread's own
+ * ==================================================================== */
+
+/* Splits the free piece p of order `from` down to `order` for tc: the upper
+ * halves go to tc's fresh lists; returns p. Under chunk_lock. */
+static char *chunk_split_own(chunk_tcache *tc, char *p, unsigned from, unsigned order) {
+    while (from > order) {
+        from--;
+        mmi_chunk *half = (mmi_chunk *)(p + chunk_bytes_of(from));
+        chunk_free_header(half, from, false);
+        half->next = tc->fresh[from];
+        tc->fresh[from] = half;
+    }
+    return p;
+}
+
+/* A chunk of this order from tc's fresh pieces (the smallest that holds it,
+ * split), or NULL. Under chunk_lock. */
+static char *chunk_own_pop(chunk_tcache *tc, unsigned order) {
+    for (unsigned o = order; o < CHUNK_TOP_ORDER; o++) {
+        mmi_chunk *ch = tc->fresh[o];
+        if (ch != NULL) {
+            tc->fresh[o] = ch->next;
+            return chunk_split_own(tc, (char *)ch, o, order);
+        }
+    }
+    return NULL;
+}
+
+/* A new region for tc, split down to a chunk of this order: a process-wide
+ * free piece of a region's size or more, else a new segment. Under
+ * chunk_lock; NULL when the system has no memory left. */
+static char *chunk_region(chunk_tcache *tc, unsigned order) {
+    unsigned o = order > CHUNK_REGION_ORDER ? order : CHUNK_REGION_ORDER;
+    char *base = NULL;
+    while (o <= CHUNK_TOP_ORDER && (base = chunk_pop(o, false)) == NULL) o++;
+    if (base == NULL) {
+        if ((base = chunk_map_segment()) == NULL) return NULL;
+        o = CHUNK_TOP_ORDER;
+    }
+    return chunk_split_own(tc, base, o, order);
+}
+
+/* Moves every chunk of the n lists from[] onto the lists to[] of the same
+ * order, emptying from[]. */
+static void chunk_lists_move(mmi_chunk **to, mmi_chunk **from, unsigned n) {
+    for (unsigned o = 0; o < n; o++)
+        while (from[o]) {
+            mmi_chunk *ch = from[o];
+            from[o] = ch->next;
+            ch->next = to[o];
+            to[o] = ch;
+        }
+}
+
+/* Moves the parked cache pk into tc, whose thread has used up its own
+ * chunks: pk's fresh pieces and dead chunks (those beyond one cache's most
+ * go to the process-wide warm lists, their share of the cap with them);
+ * pk leaves every list and the caller frees it once it holds no lock.
+ * Under chunk_lock. */
+static void chunk_tc_merge(chunk_tcache *tc, chunk_tcache *pk) {
+    chunk_parked = pk->next_parked;
+    if (pk->prev)
+        pk->prev->next = pk->next;
+    else
+        chunk_tcaches = pk->next;
+    if (pk->next) pk->next->prev = pk->prev;
+    chunk_lists_move(tc->fresh, pk->fresh, CHUNK_TOP_ORDER);
+    chunk_tc_take(tc);
+    size_t bytes = mmi_load(&tc->bytes) + mmi_load(&pk->bytes);
+    tc->quota += pk->quota; /* the shares add up: chunk_quota is unchanged */
+    chunk_lists_move(tc->free, pk->free, MMI_CHUNK_ORDERS);
+    for (unsigned o = MMI_CHUNK_ORDERS; o-- > 0;)
+        while (bytes > CHUNK_TC_MAX && tc->free[o]) {
+            mmi_chunk *ch = tc->free[o];
+            tc->free[o] = ch->next;
+            bytes -= chunk_bytes_of(o);
+            tc->quota -= chunk_bytes_of(o); /* its share becomes its resident count */
+            chunk_quota -= chunk_bytes_of(o);
+            chunk_push_warm(ch, o, true);
+        }
+    if (tc->quota > CHUNK_TC_MAX) {
+        chunk_quota -= tc->quota - CHUNK_TC_MAX;
+        tc->quota = CHUNK_TC_MAX;
+    }
+    mmi_store(&tc->bytes, bytes);
+    chunk_tc_drop(tc);
+}
+
+/* ======================================================================
  * Getting and putting chunks
  * ==================================================================== */
+
+/* A chunk of this order when the calling thread's cache (tc, NULL when it
+ * has none) holds no dead one: a process-wide dead one; else, fresh memory
+ * (a failure point): tc's own pieces, a parked cache's chunks merged into
+ * tc, a new region; the process-wide pieces when no region can be had (or
+ * with no cache). NULL when none is left. */
+static MMI_NOINLINE char *chunk_get_slow(chunk_tcache *tc, unsigned order, mm_context *ctx,
+                                         int cat) {
+    chunk_tcache *merged = NULL; /* freed once chunk_lock is dropped */
+    mmi_lock_take(&chunk_lock);
+    char *p = chunk_pop(order, true);
+    if (p == NULL && !mmi_sys_fails(cat, ctx)) {
+        if (tc != NULL) p = chunk_own_pop(tc, order);
+        while (p == NULL && tc != NULL && chunk_parked != NULL) {
+            chunk_tcache *pk = chunk_parked;
+            chunk_tc_merge(tc, pk);
+            pk->next_parked = merged;
+            merged = pk;
+            p = chunk_tc_pop(tc, order);
+            if (p == NULL) p = chunk_own_pop(tc, order);
+        }
+        if (p == NULL && tc != NULL) p = chunk_region(tc, order);
+        if (p == NULL) p = chunk_pop(order, false);
+        if (p == NULL) p = chunk_carve(order);
+    }
+    mmi_lock_drop(&chunk_lock);
+    while (merged) {
+        chunk_tcache *next = merged->next_parked;
+        mmi_sys_free(merged);
+        merged = next;
+    }
+    return p;
+}
 
 mmi_chunk *mmi_chunk_get(size_t need, mm_context *ctx, int cat) {
     unsigned order = 0;
     while (chunk_bytes_of(order) < need) order++;
     MMI_ASSERT(order < MMI_CHUNK_ORDERS);
+    chunk_tcache *tc = chunk_tc;
+    if (MMI_UNLIKELY(tc == NULL) && !chunk_tc_off) tc = chunk_tc_make();
     /* a destroyed context's resident chunk of the right size is no failure
      * point (as a cache hit); anything else is fresh memory and may fail */
-    char *p = chunk_tc_pop(order);
-    if (p == NULL) {
-        mmi_lock_take(&chunk_lock);
-        p = chunk_pop(order, true);
-        if (p == NULL && !mmi_sys_fails(cat, ctx)) {
-            p = chunk_pop(order, false);
-            if (p == NULL) p = chunk_carve(order);
-        }
-        mmi_lock_drop(&chunk_lock);
-    }
+    char *p = tc ? chunk_tc_pop(tc, order) : NULL;
+    if (p == NULL) p = chunk_get_slow(tc, order, ctx, cat);
+    if (tc && MMI_UNLIKELY(atomic_load_explicit(&tc->trim_due, MMI_RELAXED))) chunk_tc_trim_due(tc);
     if (p == NULL) return NULL;
     mmi_chunk *ch = (mmi_chunk *)p;
     ch->magic = mmi_chunk_magic(ch, MMI_CHUNK_SMALL);

@@ -1,13 +1,17 @@
 /* The per-thread chunk caches and the sharded registry under threads: workers
  * create and destroy a context per forest (some with a child, some reset
- * first) while one thread trims and one reports every context, for a fixed
- * number of forests; afterwards the figures are exact and the dead chunks
- * stay under the cap. A plain program, so it runs under ThreadSanitizer
- * (ctest thread_chunk_cache). Usage: chunk_cache THREADS FORESTS */
+ * first, some of 5 MiB, more than a region) while one thread trims and one
+ * reports every context, for a fixed number of forests, in two waves: the
+ * first wave's threads exit (their caches are parked) and the second
+ * wave's take them over, whole or merged. Afterwards the figures are exact
+ * and the dead chunks stay under the cap. A plain program, so it runs under
+ * ThreadSanitizer (ctest thread_chunk_cache). Usage: chunk_cache THREADS
+ * FORESTS */
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,9 +30,10 @@ static void *worker(void *arg) {
             exit(1);
         }
         seed = seed * 1103515245u + 12345u;
-        int n = 100 + (int)(seed >> 16) % 1500;
+        bool big = f % 97 == 50; /* 5 MiB: beyond one region */
+        int n = big ? 80 : 100 + (int)(seed >> 16) % 1500;
         for (int i = 0; i < n; i++) {
-            size_t size = (i % 50 == 0) ? 4096 : 104;
+            size_t size = big ? 64 * 1024 : (i % 50 == 0) ? 4096 : 104;
             char *p = mm_context_malloc(child && i % 2 ? child : ctx, size, MM_CAT_HALOS);
             if (p == NULL) {
                 fprintf(stderr, "chunk_cache: allocation failed\n");
@@ -65,10 +70,14 @@ int main(int argc, char **argv) {
     FILE *sink = fopen("/dev/null", "w");
     if (sink == NULL) return 2;
     pthread_t t[66];
-    atomic_store(&workers_left, threads);
-    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, worker, &forests);
+    long half = (forests + 1) / 2;
+    atomic_store(&workers_left, 2 * threads);
+    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, worker, &half);
     pthread_create(&t[threads], NULL, trimmer, NULL);
     pthread_create(&t[threads + 1], NULL, reporter, sink);
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    /* the second wave: new threads take the exited ones' caches over */
+    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, worker, &half);
     for (int i = 0; i < threads + 2; i++) pthread_join(t[i], NULL);
     fclose(sink);
     int failed = 0;

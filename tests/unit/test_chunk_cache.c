@@ -1,9 +1,10 @@
-/* The per-thread cache of dead chunks (src/arena/chunk.c): a destroyed
- * context's chunks stay with the thread that destroyed it and come back to
- * its next context; mm_trim empties every thread's cache; an exiting thread
- * gives its cache to the process; the caches and the process-wide lists
- * together stay under the cap. Reads the library's internal figures
- * (includes src/ headers, as test_internals does). */
+/* The per-thread chunk caches (src/arena/chunk.c): a destroyed context's
+ * chunks stay with the thread that destroyed it and come back to its next
+ * context; two threads carve their chunks from regions of their own;
+ * mm_trim empties every thread's cache; an exiting thread's cache is parked
+ * and taken over whole by the next thread that needs chunks; the caches and
+ * the process-wide lists together stay under the cap. Reads the library's
+ * internal figures (includes src/ headers, as test_internals does). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <criterion/criterion.h>
@@ -142,7 +143,7 @@ Test(chunk_cache, an_exiting_thread_gives_its_cache_to_the_next_context_of_any_t
     cr_assert_eq(pthread_create(&t, NULL, exit_worker_main, &worker_chunk), 0, "a worker starts");
     pthread_join(t, NULL);
     size_t dead = mmi_chunk_dead_bytes();
-    cr_expect_gt(dead, 0, "the exited worker's chunks wait, resident, in the process lists");
+    cr_expect_gt(dead, 0, "the exited worker's chunks wait, resident, in its parked cache");
     cr_expect_eq(mmi_chunk_cached_bytes(), 0, "the main thread has no cache of its own yet");
     mm_context *ctx = make_forest(&main_chunk, NULL);
     cr_expect_eq(main_chunk, worker_chunk,
@@ -227,4 +228,97 @@ Test(chunk_cache, a_reset_beyond_its_retain_cap_caches_what_it_drops) {
                  "a reset that keeps nothing puts its %zu chunk bytes in this thread's cache",
                  held);
     mm_context_destroy(ctx);
+}
+
+/* Two threads that each fill a forest at the same time: the 1 MiB regions
+ * (aligned) that hold one thread's chunks hold none of the other's. */
+#define REGION_SHIFT 20
+#define REGION_FORESTS 8
+typedef struct {
+    pthread_barrier_t *go;
+    uintptr_t regions[REGION_FORESTS * 64]; /* 1 MiB regions of its chunks, unsorted */
+    int nregions;
+} region_arg;
+
+/* A chunk (at most 1 MiB, aligned to its size) lies in one 1 MiB region:
+ * its blocks' addresses name it (headers are closed under a tool). */
+static void region_note(region_arg *a, const void *p) {
+    uintptr_t r = (uintptr_t)p >> REGION_SHIFT;
+    for (int i = 0; i < a->nregions; i++)
+        if (a->regions[i] == r) return;
+    if (a->nregions < (int)(sizeof a->regions / sizeof a->regions[0])) a->regions[a->nregions++] = r;
+}
+
+static void *region_worker(void *arg) {
+    region_arg *a = arg;
+    mm_context *ctx[REGION_FORESTS];
+    for (int f = 0; f < REGION_FORESTS; f++) {
+        ctx[f] = mm_context_create("forest", NULL);
+        if (ctx[f] == NULL) return NULL;
+    }
+    pthread_barrier_wait(a->go);
+    /* the two threads' allocations alternate as closely as the scheduler
+     * lets them: each block a chunk refill at its own time */
+    for (int i = 0; i < 1500; i++)
+        for (int f = 0; f < REGION_FORESTS; f++) {
+            char *p = mm_context_malloc(ctx[f], 104 + 8 * (size_t)f, MM_CAT_HALOS);
+            if (p == NULL) return NULL;
+            region_note(a, p);
+        }
+    pthread_barrier_wait(a->go);
+    for (int f = 0; f < REGION_FORESTS; f++) mm_context_destroy(ctx[f]);
+    return a;
+}
+
+Test(chunk_cache, two_threads_carve_their_chunks_from_regions_of_their_own) {
+    mm_trim();
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    static region_arg a[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        a[i] = (region_arg){.go = &go};
+        cr_assert_eq(pthread_create(&t[i], NULL, region_worker, &a[i]), 0, "worker %d starts", i);
+    }
+    void *done[2];
+    for (int i = 0; i < 2; i++) pthread_join(t[i], &done[i]);
+    cr_assert(done[0] && done[1], "both workers filled their forests");
+    cr_assert_gt(a[0].nregions, 0, "the first worker's chunks are somewhere");
+    for (int i = 0; i < a[0].nregions; i++)
+        for (int j = 0; j < a[1].nregions; j++)
+            cr_expect_neq(a[0].regions[i], a[1].regions[j],
+                          "the 1 MiB region at %#zx holds chunks of both threads",
+                          (size_t)(a[0].regions[i] << REGION_SHIFT));
+    pthread_barrier_destroy(&go);
+}
+
+/* A thread with a cache of its own that runs out of its own chunks takes
+ * over an exited thread's parked cache before it maps new memory. */
+static void *park_worker_main(void *arg) {
+    size_t *held = arg;
+    *held = destroy_big_forest(2u << 20);
+    return NULL;
+}
+
+Test(chunk_cache, a_thread_that_runs_out_takes_over_a_parked_cache) {
+    mm_trim();
+    /* the main thread's own region used up: a live context holds it */
+    mm_context *big = mmt_context("holds the first region", NULL);
+    for (int i = 0; i < 64; i++) cr_assert_not_null(mm_context_malloc(big, 64 * 1024, MM_CAT_TREES));
+    size_t held = 0;
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, park_worker_main, &held), 0, "a worker starts");
+    pthread_join(t, NULL);
+    cr_assert_eq(mmi_chunk_dead_bytes(), held,
+                 "the exited worker's %zu bytes wait in its parked cache (%zu dead)", held,
+                 mmi_chunk_dead_bytes());
+    cr_assert_eq(mmi_chunk_cached_bytes(), 0, "the main thread's own cache holds nothing yet");
+    destroy_big_forest(2u << 20);
+    cr_expect_geq(mmi_chunk_cached_bytes(), held,
+                  "the main thread's cache took the parked one over (%zu bytes; the worker "
+                  "left %zu)", mmi_chunk_cached_bytes(), held);
+    cr_expect_eq(mmi_chunk_dead_bytes(), mmi_chunk_cached_bytes(),
+                 "every dead chunk is the main thread's now: %zu dead bytes, %zu in its cache",
+                 mmi_chunk_dead_bytes(), mmi_chunk_cached_bytes());
+    mm_context_destroy(big);
 }
