@@ -97,24 +97,6 @@ static char *chunk_map_segment(void) {
     return base;
 }
 
-/* A chunk of the order split from a larger process-wide free one or from a
- * new segment, the other halves to the process-wide lists (a thread with no
- * cache, or one that no region is left for); under chunk_lock. NULL when
- * the system has no memory left. */
-static char *chunk_carve(unsigned order) {
-    unsigned o = order + 1;
-    char *base = NULL;
-    while (o <= CHUNK_TOP_ORDER && (base = chunk_pop(o, false)) == NULL) o++;
-    if (base == NULL) {
-        if ((base = chunk_map_segment()) == NULL) return NULL;
-        o = CHUNK_TOP_ORDER;
-    }
-    while (o > order) { /* keep the lower half of each split */
-        o--;
-        chunk_push_warm((mmi_chunk *)(base + chunk_bytes_of(o)), o, false);
-    }
-    return base;
-}
 
 /* ======================================================================
  * The threads' caches
@@ -365,12 +347,17 @@ static mmi_chunk *chunk_tc_put(mmi_chunk *list) {
  * Regions of a thread's own
  * ==================================================================== */
 
-/* Splits the free piece p of order `from` down to `order` for tc: the upper
- * halves go to tc's fresh lists; returns p. Under chunk_lock. */
-static char *chunk_split_own(chunk_tcache *tc, char *p, unsigned from, unsigned order) {
+/* Splits the free piece p of order `from` down to `order`, keeping the
+ * lower half of each split: the upper halves go to tc's fresh lists, or
+ * with no tc to the process-wide warm lists; returns p. Under chunk_lock. */
+static char *chunk_split(chunk_tcache *tc, char *p, unsigned from, unsigned order) {
     while (from > order) {
         from--;
         mmi_chunk *half = (mmi_chunk *)(p + chunk_bytes_of(from));
+        if (tc == NULL) {
+            chunk_push_warm(half, from, false);
+            continue;
+        }
         chunk_free_header(half, from, false);
         half->next = tc->fresh[from];
         tc->fresh[from] = half;
@@ -385,24 +372,27 @@ static char *chunk_own_pop(chunk_tcache *tc, unsigned order) {
         mmi_chunk *ch = tc->fresh[o];
         if (ch != NULL) {
             tc->fresh[o] = ch->next;
-            return chunk_split_own(tc, (char *)ch, o, order);
+            return chunk_split(tc, (char *)ch, o, order);
         }
     }
     return NULL;
 }
 
-/* A new region for tc, split down to a chunk of this order: a process-wide
- * free piece of a region's size or more, else a new segment. Under
- * chunk_lock; NULL when the system has no memory left. */
-static char *chunk_region(chunk_tcache *tc, unsigned order) {
-    unsigned o = order > CHUNK_REGION_ORDER ? order : CHUNK_REGION_ORDER;
+/* A chunk of this order split from a process-wide free piece of order
+ * `least` or more (warm or cold), else from a new segment. With tc the
+ * piece is a new region of tc's (the other halves to its fresh lists);
+ * with none (a thread without a cache, or no region left) the other halves
+ * go to the process-wide lists. Under chunk_lock; NULL when the system has
+ * no memory left. */
+static char *chunk_carve(chunk_tcache *tc, unsigned order, unsigned least) {
+    unsigned o = least;
     char *base = NULL;
     while (o <= CHUNK_TOP_ORDER && (base = chunk_pop(o, false)) == NULL) o++;
     if (base == NULL) {
         if ((base = chunk_map_segment()) == NULL) return NULL;
         o = CHUNK_TOP_ORDER;
     }
-    return chunk_split_own(tc, base, o, order);
+    return chunk_split(tc, base, o, order);
 }
 
 /* Moves every chunk of the n lists from[] onto the lists to[] of the same
@@ -475,9 +465,10 @@ static MMI_NOINLINE char *chunk_get_slow(chunk_tcache *tc, unsigned order, mm_co
             p = chunk_tc_pop(tc, order);
             if (p == NULL) p = chunk_own_pop(tc, order);
         }
-        if (p == NULL && tc != NULL) p = chunk_region(tc, order);
+        if (p == NULL && tc != NULL)
+            p = chunk_carve(tc, order, order > CHUNK_REGION_ORDER ? order : CHUNK_REGION_ORDER);
         if (p == NULL) p = chunk_pop(order, false);
-        if (p == NULL) p = chunk_carve(order);
+        if (p == NULL) p = chunk_carve(NULL, order, order + 1);
     }
     mmi_lock_drop(&chunk_lock);
     while (merged) {
