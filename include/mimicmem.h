@@ -295,9 +295,10 @@ MM_API int mm_context_warn_reclaimed(mm_context *ctx, int on);
  * block, context blocks included, and are exact once threads are quiet (a
  * process query sums every thread's record and every live top-level
  * context's counts; the counts never go back while threads work). A
- * peak never decreases; the process peak is exact while one thread
- * allocates, and while several do it may lag the true high-water mark by
- * up to 64 KiB per thread (docs/design.md, "Statistics").
+ * peak never decreases and is never above a value the figure had; the
+ * process peak is exact while one thread allocates, and while several do it
+ * may lag the true high-water mark by up to 256 KiB per thread
+ * (docs/design.md, "Statistics").
  * ====================================================================== */
 
 typedef struct {
@@ -623,7 +624,10 @@ MM_API size_t mm_set_peak_step(size_t bytes);
  * whose message names the limit and carries a report of who uses what. At
  * a soft threshold (default 90% of the limit) one warning is logged per
  * limit. Process limits are checked against the calling thread's view of the
- * process total: exact with one thread, within threads x 64 KiB otherwise.
+ * process total, and against the exact total before an allocation fails or
+ * the warning is logged: with one thread exact; with several an allocation
+ * may pass a process limit by less than 256 KiB per other thread (what they
+ * allocated and have not yet made visible), and never fails below it.
  * ====================================================================== */
 
 /* Sets the limit of ctx (NULL: the process) for category cat (MM_CAT_INVALID:

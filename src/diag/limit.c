@@ -135,8 +135,23 @@ static bool lim_one(size_t limit, size_t used, size_t grow, int *warned, _Atomic
     return true;
 }
 
-static size_t lim_view(mmi_thread *t, int cat) {
+/* The process figure a process limit is checked against: the calling
+ * thread's view (its own bytes exact, the others' as they last folded them),
+ * or the exact sum once the view would pass the limit or give its first
+ * warning. The view can stand above the sum by what other threads freed and
+ * have not folded (under 256 KiB each): an allocation fails, and the warning
+ * comes, only when the sum says so. (Below the sum it can be by what they
+ * allocated and have not folded, under 256 KiB each: the bound mimicmem.h
+ * gives.) A thread that keeps allocating within that much of a limit sums
+ * at each allocation: a lock and a pass over the threads. */
+static size_t lim_process_used(mmi_thread *t, int cat, size_t limit, size_t grow,
+                               _Atomic int *awarned) {
     int64_t v = mmi_process_bytes_view(t, cat);
+    double would = (double)(v > 0 ? v : 0) + (double)grow;
+    unsigned pct = mmi_load(&lim_warn_pct);
+    bool near = would > (double)limit ||
+                (pct != 0 && !mmi_load(awarned) && would >= (double)limit * pct / 100.0);
+    if (near) v = mmi_process_bytes_exact(cat);
     return v > 0 ? (size_t)v : 0;
 }
 
@@ -144,12 +159,14 @@ bool mmi_limit_check(mm_context *ctx, int cat, size_t grow_cat, size_t grow_tota
                      const char *fn) {
     mmi_thread *t = mmi_tls; /* the decorated path made it */
     size_t lim = mmi_load(&lim_process[0]);
-    if (lim && !lim_one(lim, lim_view(t, -1), grow_total, NULL, &lim_warned[0], NULL,
-                        MM_CAT_INVALID, ctx, cat, size, fn))
+    if (lim && grow_total &&
+        !lim_one(lim, lim_process_used(t, -1, lim, grow_total, &lim_warned[0]), grow_total, NULL,
+                 &lim_warned[0], NULL, MM_CAT_INVALID, ctx, cat, size, fn))
         return false;
     lim = mmi_load(&lim_process[cat + 1]);
-    if (lim && !lim_one(lim, lim_view(t, cat), grow_cat, NULL, &lim_warned[cat + 1], NULL, cat,
-                        ctx, cat, size, fn))
+    if (lim && grow_cat &&
+        !lim_one(lim, lim_process_used(t, cat, lim, grow_cat, &lim_warned[cat + 1]), grow_cat,
+                 NULL, &lim_warned[cat + 1], NULL, cat, ctx, cat, size, fn))
         return false;
     for (mm_context *p = ctx; p; p = p->parent) { /* most levels have no limit: test first */
         if (p->limit_bytes &&

@@ -35,16 +35,23 @@ static int64_t stats_drop_value(void) {
  * `hi` as the slow path found it on entry). `turn` is the value above which
  * this thread's estimate (g + bytes - flushed) passes its recorded peak.
  * Above it the figure is rising: every decrease is a turn (lo = RISING) and
- * `hi` only marks the next fold; below it `hi` is also the turn, so the
- * allocation that crosses it takes the slow path and starts the rise. */
+ * `hi` only marks the next step; below it `hi` is also the turn, so the
+ * allocation that crosses it takes the slow path and starts the rise.
+ * Between folds (256 KiB either way from what was folded) the slow path
+ * comes every 64 KiB the figure moves from where the last one left it:
+ * going up it reads the global sum again, so the view a thread rises on is
+ * never older than its last 64 KiB; going down the total's moves the
+ * cache's cap, which follows live bytes. */
 static void stats_thresholds(mmi_tcount *c, int64_t g, int64_t seen_hi) {
-    int64_t turn = mmi_load(&c->peak) - g + c->flushed;
+    int64_t turn = mmi_load(&c->peak) - g + c->flushed, b = mmi_load(&c->bytes);
     int64_t hi = c->flushed + MMI_BATCH - 1;
+    if (b + MMI_STEP - 1 < hi) hi = b + MMI_STEP - 1;
     mmi_store(&c->turn, turn);
-    if (mmi_load(&c->bytes) > turn) {
+    if (b > turn) {
         c->lo = MMI_LO_RISING;
     } else {
         c->lo = c->flushed - MMI_BATCH;
+        if (b - MMI_STEP > c->lo) c->lo = b - MMI_STEP;
         if (turn < hi) hi = turn;
     }
     /* unless an exiting thread dropped it meanwhile: then it stays dropped,
@@ -75,21 +82,26 @@ static void stats_fold(mmi_tcount *c, mmi_gcount *g, int64_t seen_hi) {
 
 void mmi_tcount_rise(mmi_tcount *c, mmi_gcount *g) {
     int64_t seen = atomic_load_explicit(&c->hi, memory_order_acquire);
-    if (mmi_load(&c->bytes) - c->flushed >= MMI_BATCH)
+    if (mmi_load(&c->bytes) - c->flushed >= MMI_BATCH) {
         stats_fold(c, g, seen);
-    else /* crossed the turn, or hi was dropped: the sums as they are now */
+    } else { /* a step, the turn crossed, or hi dropped: the sums as they are now */
         stats_thresholds(c, mmi_load(&g->flushed), seen);
+        if (g == &mmi_g_total) mmi_cache_fold(c); /* the cap follows live bytes up */
+    }
 }
+
+static uint64_t stats_turn_sums; /* exact sums taken by turns; under stats_lock */
 
 /* The exact process figure of g (the total or one category): the retired
  * threads' bytes and every live thread's, under the statistics lock. */
-static int64_t stats_exact_bytes(const mmi_gcount *g) {
+static int64_t stats_exact_bytes(const mmi_gcount *g, bool turn) {
     bool total = g == &mmi_g_total;
     size_t cat = total ? 0 : (size_t)(g - mmi_g_cat);
     mmi_lock_take(&stats_lock);
     int64_t b = g->bytes;
     for (mmi_thread *t = stats_threads; t; t = t->next)
         b += mmi_load(total ? &t->total.bytes : &t->cat[cat].bytes);
+    if (turn) stats_turn_sums++;
     mmi_lock_drop(&stats_lock);
     return b;
 }
@@ -103,19 +115,26 @@ int64_t mmi_tcount_turn(mmi_tcount *c, mmi_gcount *g, int64_t b_old) {
      * read and then an add) */
     int64_t gl = fold ? stats_fold_in(c, g) : mmi_load(&g->flushed);
     int64_t est = gl + (b_old - flushed), moved = 0;
+    int64_t now = gl + (c->flushed - flushed); /* the global sum, this fold in */
     if (est > mmi_load(&c->peak)) {
         /* perhaps a peak just before this decrease: the exact figure then
          * (now's plus what this decrease took; other threads' pending bytes
          * are in it, which the estimate lacks) */
-        int64_t exact = stats_exact_bytes(g) + (b_old - mmi_load(&c->bytes));
+        int64_t sum = stats_exact_bytes(g, true), b = mmi_load(&c->bytes);
+        int64_t exact = sum + (b_old - b);
         if (exact > mmi_load(&c->peak)) {
             mmi_store(&c->peak, exact);
             mmi_atomic_max(&g->peak, exact);
             moved = exact;
         }
+        /* the thresholds from the sum: the estimate can stand above it by
+         * the decreases other threads have not folded (under 256 KiB each),
+         * and taken from the global again it would keep the figure rising
+         * and sum at every decrease */
+        now = sum - b + c->flushed;
     }
-    stats_thresholds(c, gl + (c->flushed - flushed), seen); /* the sum now */
-    if (fold && g == &mmi_g_total) mmi_cache_fold(c);           /* as stats_fold */
+    stats_thresholds(c, now, seen);
+    if (g == &mmi_g_total) mmi_cache_fold(c); /* the cap follows live bytes down */
     return moved;
 }
 
@@ -229,13 +248,13 @@ mmi_thread *mmi_thread_create(const char *fn) {
     t->serial = atomic_fetch_add(&stats_serial, 1) + 1;
     mmi_cache_adapt(t); /* nothing live yet: the cache's floor */
     /* rising from the start: the first decrease reads the sums; the first
-     * fold is 64 KiB away */
+     * slow path of a growth is 64 KiB away */
     mmi_store(&t->total.turn, INT64_MIN);
-    mmi_store(&t->total.hi, MMI_BATCH - 1);
+    mmi_store(&t->total.hi, MMI_STEP - 1);
     t->total.lo = MMI_LO_RISING;
     for (int i = 0; i < MM_CATEGORY_MAX; i++) {
         mmi_store(&t->cat[i].turn, INT64_MIN);
-        mmi_store(&t->cat[i].hi, MMI_BATCH - 1);
+        mmi_store(&t->cat[i].hi, MMI_STEP - 1);
         t->cat[i].lo = MMI_LO_RISING;
     }
     mmi_lock_take(&stats_lock);
@@ -325,6 +344,17 @@ void mmi_process_cat_bytes(size_t *out, int ncat) {
         out[c] = b > 0 ? (size_t)b : 0;
     }
     mmi_lock_drop(&stats_lock);
+}
+
+int64_t mmi_process_bytes_exact(int cat) {
+    return stats_exact_bytes(cat < 0 ? &mmi_g_total : &mmi_g_cat[cat], false);
+}
+
+uint64_t mmi_stats_turn_sums(void) {
+    mmi_lock_take(&stats_lock);
+    uint64_t n = stats_turn_sums;
+    mmi_lock_drop(&stats_lock);
+    return n;
 }
 
 int64_t mmi_process_bytes_view(mmi_thread *t, int cat) {

@@ -75,26 +75,39 @@ static inline unsigned mmi_cache_bin_held(size_t n) {
  *
  * Each thread counts into its own mmi_thread (one writer: the thread;
  * readers: anyone summing under the statistics lock, with relaxed atomics).
- * Every 64 KiB of net change per figure, a thread folds its pending bytes
- * into the global `flushed` sum, so `global + own pending` is the process
- * figure as this thread sees it (its "estimate").
+ * A thread folds its pending bytes into the global `flushed` sum once they
+ * are 256 KiB above or below what it folded last, so `global + own pending`
+ * is the process figure as this thread sees it (its "estimate"), within
+ * 256 KiB per other thread either way. A context per forest of up to
+ * 256 KiB, made and destroyed again and again, folds nothing: two threads
+ * doing that write no shared line for their statistics.
  *
  * Peaks are kept at the turn: a figure's maximum is reached just before one
  * of its decreases (or is the value now), so only decreases look for a new
  * peak. Each direction is one compare. A growth compares against `hi`:
- * the next fold, or `turn` if lower (the value above which the estimate
- * passes the recorded peak); the growth that crosses `turn` takes the slow
- * path once and marks the figure rising (`lo` = MMI_LO_RISING). A decrease
- * compares against `lo`: the fold bound, or, while rising, always; its slow
- * path sums the figure exactly under the statistics lock and records a new
- * peak (for the total also its composition), and the figure stops rising.
- * Readers take max(recorded peaks, the exact sum now). A thread that exits
- * records the sums, folds everything in and drops the others' `hi`, so their
- * next growth re-reads the sums: the peak stays exact while one thread
- * allocates after the others exited (design.md).
+ * the next fold or 64 KiB above the bytes at the last slow path (which reads
+ * the global sum again), or `turn` if lower (the value above which the
+ * estimate passes the recorded peak); the growth that crosses `turn` takes
+ * the slow path once and marks the figure rising (`lo` = MMI_LO_RISING). A
+ * decrease compares against `lo`: 64 KiB below the bytes at the last slow
+ * path (the cache's cap follows live bytes) or the fold bound if higher, or,
+ * while rising, always; its slow path sums the figure exactly under the
+ * statistics lock, records a new peak (for the total also its composition),
+ * and takes the sum as its view of the others, so the figure stops rising
+ * (a view lifted by others' unfolded decreases sums once, not at every
+ * decrease). Readers take max(recorded peaks, the exact sum now). A thread
+ * that exits records the sums, folds everything in and drops the others'
+ * `hi`, so their next growth re-reads the sums: the peak stays exact while
+ * one thread allocates after the others exited (design.md).
  * ==================================================================== */
 
-#define MMI_BATCH ((int64_t)64 * 1024)
+/* A fold: pending bytes this far from what was folded last go into the
+ * global sum (the bound of the process peak's lag, per thread). */
+#define MMI_BATCH ((int64_t)256 * 1024)
+/* A slow path between folds: every 64 KiB a figure moves from where the
+ * last slow path left it (a growth reads the global sum again; a decrease of
+ * the total moves the cache's cap). */
+#define MMI_STEP ((int64_t)64 * 1024)
 /* `lo` while a figure rises past its turn: every decrease takes the slow path */
 #define MMI_LO_RISING INT64_MAX
 
@@ -104,7 +117,8 @@ typedef struct {
     _Alignas(MMI_CACHE_LINE) _Atomic int64_t bytes; /* net requested bytes added by this
                                                        thread (may be < 0) */
     _Atomic int64_t hi;      /* a growth taking bytes above this takes the slow path: a
-                                fold is due or the figure starts to rise past `turn`;
+                                fold is due, the figure rose 64 KiB since the last slow
+                                path, or it starts to rise past `turn`;
                                 written by the owner, dropped by an exiting thread */
     _Atomic int64_t turn;    /* a decrease from above this may end a new peak; written
                                 by the owner, dropped by an exiting thread */
@@ -113,9 +127,11 @@ typedef struct {
     _Atomic int64_t moved;   /* blocks moved in minus moved out (realloc_cat); live
                                 blocks = allocs - frees + moved */
     int64_t flushed;         /* part of bytes already added to the global sum; owner only */
-    int64_t lo;              /* a decrease to or below it takes the slow path: flushed -
-                                64 KiB (a fold), or MMI_LO_RISING while bytes > turn
-                                (every decrease is a turn); owner only */
+    int64_t lo;              /* a decrease to or below it takes the slow path: the
+                                larger of flushed - 256 KiB (a fold) and the bytes at the
+                                last slow path - 64 KiB (the cache's cap), or
+                                MMI_LO_RISING while bytes > turn (every decrease is a
+                                turn); owner only */
     _Atomic int64_t peak;    /* largest process-wide estimate seen by this thread */
 } mmi_tcount;
 
@@ -270,8 +286,16 @@ bool mmi_count_release(mmi_thread *t, int cat, size_t bytes);
 mm_stats mmi_process_sums(int cat);
 /* Live bytes of categories 0..ncat-1 summed over all threads into out. */
 void mmi_process_cat_bytes(size_t *out, int ncat);
-/* The calling thread's view of live process bytes (of cat; cat < 0: all). */
+/* The calling thread's view of live process bytes (of cat; cat < 0: all):
+ * within 256 KiB per other live thread of the exact figure, either way
+ * (their unfolded changes). */
 int64_t mmi_process_bytes_view(mmi_thread *t, int cat);
+/* The exact live process bytes of cat (cat < 0: all), under the statistics
+ * lock; for a check near a bound where the view is not enough. */
+int64_t mmi_process_bytes_exact(int cat);
+/* How many exact sums the turns took since the process started (under the
+ * statistics lock; read by tests). */
+uint64_t mmi_stats_turn_sums(void);
 
 /* ======================================================================
  * The cache's inline paths (cache.c has the rest)
@@ -324,12 +348,12 @@ size_t mmi_cache_flush(mmi_thread *t);
 /* Sets t's cap from the option and t's live bytes now, and gives back the
  * cached blocks above it (largest first). Only t's own thread calls it. */
 void mmi_cache_adapt(mmi_thread *t);
-/* stats.c: the total figure of a thread record folded (total is
- * &t->total): the cap follows. */
+/* stats.c: the total figure of a thread record took a slow path (a fold or
+ * a 64 KiB step; total is &t->total): the cap follows. */
 void mmi_cache_fold(mmi_tcount *total);
 /* Sets the option "cache" (bytes 0: off) and the cap of t, the calling
  * thread's record (NULL: none yet); other threads follow at their next
- * fold. */
+ * slow path (64 KiB of change of their total). */
 void mmi_cache_set_limit(mmi_thread *t, size_t bytes, bool adaptive);
 /* Retires the calling thread's record now (as its exit would): its figures
  * fold into the retired sums, its cache is released and the record freed;

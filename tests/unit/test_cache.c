@@ -2,7 +2,8 @@
  * cap follows the thread's live bytes (four times them, between the floor
  * and the 4 MiB ceiling), a byte count fixes it, off keeps nothing, a falling cap
  * gives the excess back, mm_trim gives everything back, and another thread
- * follows a change of the option at its next fold. Reads the thread's
+ * follows a change of the option at its next slow path (64 KiB of change
+ * of its total). Reads the thread's
  * record (includes src/ headers, as test_internals does). */
 #define _POSIX_C_SOURCE 200809L
 
@@ -61,7 +62,7 @@ Test(cache, a_thread_with_little_live_caches_at_most_the_floor) {
     mmi_thread *t = cache_thread();
     mm_trim();
     cr_expect_eq(t->cache.cap, MMI_CACHE_FLOOR_BYTES, "with nothing live the cap is the floor");
-    static void *blocks[128]; /* 1 MiB, all freed again: at most 64 KiB live at the last fold */
+    static void *blocks[128]; /* 1 MiB, all freed: at most 64 KiB live at the last slow path */
     cache_fill(blocks, 128, SMALL);
     cache_free(blocks, 128);
     cr_expect_eq(t->cache.cap, MMI_CACHE_FLOOR_BYTES, "with little live the cap is the floor "
@@ -83,7 +84,7 @@ Test(cache, a_thread_with_more_live_caches_four_times_it) {
     cr_expect_geq(t->cache.cap, 4 * 512 * KIB, "512 KiB live: the cap (%zu) is at least 2 MiB",
                   t->cache.cap);
     cr_expect_leq(t->cache.cap, 4 * (512 + 64 + 1) * KIB, "less than 577 KiB live at the last "
-                  "fold: the cap (%zu) is at most four times that", t->cache.cap);
+                  "slow path: the cap (%zu) is at most four times that", t->cache.cap);
     cr_expect_geq(t->cache.bytes, 128 * SMALL, "all 1 MiB freed fits under the cap (the "
                   "cache holds %zu bytes)", t->cache.bytes);
     cache_free(ballast, 4);
@@ -161,12 +162,12 @@ Test(cache, mm_trim_gives_every_cached_block_back) {
 }
 
 /* A worker that allocates once, waits for main to change the option, then
- * grows by 256 KiB (a fold) and reports its cap. */
+ * grows by 256 KiB (past a slow path) and reports its cap. */
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stage;        /* 1: the worker has a record; 2: main changed the option */
-    size_t cap_before; /* the worker's cap before its fold */
+    size_t cap_before; /* the worker's cap before its next slow path */
     size_t cap_after;  /* the worker's cap after it */
 } cache_worker;
 
@@ -188,13 +189,13 @@ static void *worker_main(void *arg) {
     worker_stage(w, 2, true);
     w->cap_before = t->cache.cap;
     static void *blocks[32];
-    cache_fill(blocks, 32, SMALL); /* 256 KiB: past a fold */
+    cache_fill(blocks, 32, SMALL); /* 256 KiB: past a slow path */
     w->cap_after = t->cache.cap;
     cache_free(blocks, 32);
     return NULL;
 }
 
-Test(cache, another_thread_follows_the_option_at_its_next_fold) {
+Test(cache, another_thread_follows_the_option_at_its_next_slow_path) {
     cache_option("on");
     cache_worker w = {.stage = 0};
     pthread_mutex_init(&w.mu, NULL);
@@ -205,8 +206,8 @@ Test(cache, another_thread_follows_the_option_at_its_next_fold) {
     cache_option("64K");
     worker_stage(&w, 2, false);
     pthread_join(th, NULL);
-    cr_expect_eq(w.cap_before, MMI_CACHE_FLOOR_BYTES, "until its next fold the worker keeps "
+    cr_expect_eq(w.cap_before, MMI_CACHE_FLOOR_BYTES, "until its next slow path the worker keeps "
                  "its floor (%zu)", w.cap_before);
-    cr_expect_eq(w.cap_after, 64 * KIB, "after its fold the worker's cap is the fixed 64K "
+    cr_expect_eq(w.cap_after, 64 * KIB, "after it the worker's cap is the fixed 64K "
                  "(%zu)", w.cap_after);
 }
