@@ -41,7 +41,8 @@ static int64_t stats_drop_value(void) {
  * comes every 64 KiB the figure moves from where the last one left it:
  * going up it reads the global sum again, so the view a thread rises on is
  * never older than its last 64 KiB; going down the total's moves the
- * cache's cap, which follows live bytes. */
+ * cache's cap, which follows live bytes (up, at the folds only: a cap that
+ * rises late keeps less, one that falls late keeps memory). */
 static void stats_thresholds(mmi_tcount *c, int64_t g, int64_t seen_hi) {
     int64_t turn = mmi_load(&c->peak) - g + c->flushed, b = mmi_load(&c->bytes);
     int64_t hi = c->flushed + MMI_BATCH - 1;
@@ -82,12 +83,10 @@ static void stats_fold(mmi_tcount *c, mmi_gcount *g, int64_t seen_hi) {
 
 void mmi_tcount_rise(mmi_tcount *c, mmi_gcount *g) {
     int64_t seen = atomic_load_explicit(&c->hi, memory_order_acquire);
-    if (mmi_load(&c->bytes) - c->flushed >= MMI_BATCH) {
+    if (mmi_load(&c->bytes) - c->flushed >= MMI_BATCH)
         stats_fold(c, g, seen);
-    } else { /* a step, the turn crossed, or hi dropped: the sums as they are now */
+    else /* a step, the turn crossed, or hi dropped: the sums as they are now */
         stats_thresholds(c, mmi_load(&g->flushed), seen);
-        if (g == &mmi_g_total) mmi_cache_fold(c); /* the cap follows live bytes up */
-    }
 }
 
 static uint64_t stats_turn_sums; /* exact sums taken by turns; under stats_lock */

@@ -348,12 +348,12 @@ size_t mmi_cache_flush(mmi_thread *t);
 /* Sets t's cap from the option and t's live bytes now, and gives back the
  * cached blocks above it (largest first). Only t's own thread calls it. */
 void mmi_cache_adapt(mmi_thread *t);
-/* stats.c: the total figure of a thread record took a slow path (a fold or
- * a 64 KiB step; total is &t->total): the cap follows. */
+/* stats.c: the total figure of a thread record folded, or fell by a 64 KiB
+ * step (total is &t->total): the cap follows. */
 void mmi_cache_fold(mmi_tcount *total);
 /* Sets the option "cache" (bytes 0: off) and the cap of t, the calling
  * thread's record (NULL: none yet); other threads follow at their next
- * slow path (64 KiB of change of their total). */
+ * fold or 64 KiB fall of their total. */
 void mmi_cache_set_limit(mmi_thread *t, size_t bytes, bool adaptive);
 /* Retires the calling thread's record now (as its exit would): its figures
  * fold into the retired sums, its cache is released and the record freed;

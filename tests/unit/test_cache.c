@@ -2,8 +2,8 @@
  * cap follows the thread's live bytes (four times them, between the floor
  * and the 4 MiB ceiling), a byte count fixes it, off keeps nothing, a falling cap
  * gives the excess back, mm_trim gives everything back, and another thread
- * follows a change of the option at its next slow path (64 KiB of change
- * of its total). Reads the thread's
+ * follows a change of the option at its next fold (256 KiB of change of
+ * its total). Reads the thread's
  * record (includes src/ headers, as test_internals does). */
 #define _POSIX_C_SOURCE 200809L
 
@@ -162,12 +162,12 @@ Test(cache, mm_trim_gives_every_cached_block_back) {
 }
 
 /* A worker that allocates once, waits for main to change the option, then
- * grows by 256 KiB (past a slow path) and reports its cap. */
+ * grows by 256 KiB (a fold) and reports its cap. */
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stage;        /* 1: the worker has a record; 2: main changed the option */
-    size_t cap_before; /* the worker's cap before its next slow path */
+    size_t cap_before; /* the worker's cap before its fold */
     size_t cap_after;  /* the worker's cap after it */
 } cache_worker;
 
@@ -189,13 +189,13 @@ static void *worker_main(void *arg) {
     worker_stage(w, 2, true);
     w->cap_before = t->cache.cap;
     static void *blocks[32];
-    cache_fill(blocks, 32, SMALL); /* 256 KiB: past a slow path */
+    cache_fill(blocks, 32, SMALL); /* 256 KiB: a fold */
     w->cap_after = t->cache.cap;
     cache_free(blocks, 32);
     return NULL;
 }
 
-Test(cache, another_thread_follows_the_option_at_its_next_slow_path) {
+Test(cache, another_thread_follows_the_option_at_its_next_fold) {
     cache_option("on");
     cache_worker w = {.stage = 0};
     pthread_mutex_init(&w.mu, NULL);
@@ -206,8 +206,8 @@ Test(cache, another_thread_follows_the_option_at_its_next_slow_path) {
     cache_option("64K");
     worker_stage(&w, 2, false);
     pthread_join(th, NULL);
-    cr_expect_eq(w.cap_before, MMI_CACHE_FLOOR_BYTES, "until its next slow path the worker keeps "
+    cr_expect_eq(w.cap_before, MMI_CACHE_FLOOR_BYTES, "until its next fold the worker keeps "
                  "its floor (%zu)", w.cap_before);
-    cr_expect_eq(w.cap_after, 64 * KIB, "after it the worker's cap is the fixed 64K "
+    cr_expect_eq(w.cap_after, 64 * KIB, "after its fold the worker's cap is the fixed 64K "
                  "(%zu)", w.cap_after);
 }
