@@ -296,7 +296,8 @@ MM_API int mm_context_warn_reclaimed(mm_context *ctx, int on);
  * process query sums every thread's record and every live top-level
  * context's counts; the counts never go back while threads work). A
  * peak never decreases and is never above a value the figure had; the
- * process peak is exact while one thread allocates, and while several do it
+ * process peak is exact while one thread allocates (also when other threads
+ * then free its blocks), and while several do it
  * may lag the true high-water mark by up to 256 KiB per thread
  * (docs/design.md, "Statistics").
  * ====================================================================== */

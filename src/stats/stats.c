@@ -115,7 +115,12 @@ int64_t mmi_tcount_turn(mmi_tcount *c, mmi_gcount *g, int64_t b_old) {
     int64_t gl = fold ? stats_fold_in(c, g) : mmi_load(&g->flushed);
     int64_t est = gl + (b_old - flushed), moved = 0;
     int64_t now = gl + (c->flushed - flushed); /* the global sum, this fold in */
-    if (est > mmi_load(&c->peak)) {
+    /* a figure that has not read the sums since the thread began (or since
+     * another thread's exit dropped its turn) sums at its first decrease:
+     * its estimate lacks what others hold unfolded (up to 256 KiB each), and
+     * a thread that only frees another's blocks would otherwise miss the
+     * peak that thread reached */
+    if (mmi_load(&c->turn) == INT64_MIN || est > mmi_load(&c->peak)) {
         /* perhaps a peak just before this decrease: the exact figure then
          * (now's plus what this decrease took; other threads' pending bytes
          * are in it, which the estimate lacks) */

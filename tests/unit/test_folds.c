@@ -7,7 +7,8 @@
  * free, and fails no limit; the process peak is missed by less than 256 KiB
  * per other thread, and is never above a value the sum had; a process limit
  * is passed by less than 256 KiB per other thread; a thread rising between
- * folds reads the sums every 64 KiB. Reads the global sums
+ * folds reads the sums every 64 KiB; a thread that only frees another's
+ * blocks sums at its first free. Reads the global sums
  * (includes src/ headers, as test_internals does). Each test runs in its own
  * process. */
 #define _POSIX_C_SOURCE 200809L
@@ -247,4 +248,27 @@ Test(folds, a_thread_rising_between_folds_reads_the_sums_every_64_KiB) {
                  "sum's %zu (it is %zu)", truth, peak);
     for (int i = 26; i < 75; i++) mm_free(b[i]);
     folds_worker_end(&w, th);
+}
+
+static void *folds_free_all(void *arg) {
+    void **b = arg;
+    for (int i = 0; i < 50; i++) mm_free(b[i]);
+    return NULL;
+}
+
+/* Main allocates 204,800 bytes, under its first fold, and stops; another
+ * thread frees them all. Its view lacks main's unfolded bytes, so it sums at
+ * its first free (as after a thread's start or another's exit), and the peak
+ * is exact. */
+Test(folds, a_thread_that_only_frees_another_threads_blocks_finds_their_peak) {
+    static void *b[50];
+    for (int i = 0; i < 50; i++) b[i] = mm_malloc(BLOCK, MM_CAT_HALOS);
+    cr_assert_eq(mmi_load(&mmi_g_total.flushed), 0, "main's 204,800 bytes are not folded");
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, folds_free_all, b), 0, "the freeing thread starts");
+    pthread_join(th, NULL);
+    mm_stats s = mm_stats_total(NULL);
+    cr_expect_eq(s.bytes, 0, "everything freed");
+    cr_expect_eq(s.peak_bytes, 50 * BLOCK, "the peak is main's 204,800 bytes (it is %zu)",
+                 s.peak_bytes);
 }
