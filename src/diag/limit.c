@@ -115,6 +115,13 @@ static void lim_warn(const mm_context *scope_ctx, int scope_cat, size_t limit, s
             mm_format_bytes(limit, lim, sizeof lim));
 }
 
+/* Whether would bytes reach the soft threshold (the option "limit_warn",
+ * a percentage of limit; 0: never). */
+static bool lim_warn_reached(size_t limit, double would) {
+    unsigned pct = mmi_load(&lim_warn_pct);
+    return pct != 0 && would >= (double)limit * pct / 100.0;
+}
+
 /* One limit: false after the error when used + grow passes it. */
 static bool lim_one(size_t limit, size_t used, size_t grow, int *warned, _Atomic int *awarned,
                     const mm_context *scope_ctx, int scope_cat, mm_context *ctx, int cat,
@@ -126,8 +133,7 @@ static bool lim_one(size_t limit, size_t used, size_t grow, int *warned, _Atomic
         return false;
     }
     if (warned ? *warned : mmi_load(awarned)) return true; /* warned once already */
-    unsigned pct = mmi_load(&lim_warn_pct);
-    if (pct != 0 && (double)would >= (double)limit * pct / 100.0) {
+    if (lim_warn_reached(limit, (double)would)) {
         bool first = warned ? !*warned : !atomic_exchange(awarned, 1);
         if (warned) *warned = 1;
         if (first) lim_warn(scope_ctx, scope_cat, limit, would);
@@ -148,9 +154,7 @@ static size_t lim_process_used(mmi_thread *t, int cat, size_t limit, size_t grow
                                _Atomic int *awarned) {
     int64_t v = mmi_process_bytes_view(t, cat);
     double would = (double)(v > 0 ? v : 0) + (double)grow;
-    unsigned pct = mmi_load(&lim_warn_pct);
-    bool near = would > (double)limit ||
-                (pct != 0 && !mmi_load(awarned) && would >= (double)limit * pct / 100.0);
+    bool near = would > (double)limit || (!mmi_load(awarned) && lim_warn_reached(limit, would));
     if (near) v = mmi_process_bytes_exact(cat);
     return v > 0 ? (size_t)v : 0;
 }
